@@ -1,0 +1,155 @@
+//! Operator actions outside chat: the first super admin, and the demo data set.
+
+use crate::command::ctx::{Actor, Ctx};
+use crate::command::engine::{Caller, Engine, Frontend, Who};
+use crate::command::ops::{self, NewPerson};
+use crate::error::{Error, Result};
+use crate::roles::StaffRole;
+use crate::status::UserStatus;
+use crate::store;
+use crate::values::{Email, FullName, LinkCode, Phone};
+
+/// Creates the first super admin (`mentorops admin bootstrap`) and returns their link code.
+/// Refused once any super admin exists: after that, staff are added with `/staff_add`.
+pub async fn bootstrap_admin(
+    engine: &Engine,
+    name: &str,
+    email: &str,
+    phone: &str,
+) -> Result<(i64, LinkCode)> {
+    let name = FullName::parse(name)?;
+    let email = Email::parse(email)?;
+    let phone = Phone::parse(phone, engine.settings().phone_region())?;
+    let now = engine.now();
+    let mut tx = engine.db().pool().begin().await?;
+    if store::staff::any_super_admin(&mut tx).await? {
+        return Err(Error::conflict(
+            "a super admin exists already: add more staff from chat with /staff_add, or issue a new code with `mentorops admin code`",
+        ));
+    }
+    let caller = Caller {
+        frontend: Frontend::Cli,
+        who: Who::User(0),
+    };
+    let mut ctx = Ctx::new(
+        engine,
+        &mut tx,
+        Actor {
+            user: None,
+            grants: Vec::new(),
+        },
+        caller,
+        now,
+    );
+    let person = NewPerson {
+        name,
+        email,
+        phone,
+        external_id: None,
+        role: None,
+        program: None,
+        org_id: None,
+        tags: Vec::new(),
+        status: UserStatus::Active,
+    };
+    let (user, code) = ops::create_person(&mut ctx, person).await?;
+    store::staff::insert_grant(ctx.c(), user.id, StaffRole::SuperAdmin, None, now).await?;
+    ctx.audit(
+        Some(user.id),
+        "user",
+        Some(user.id),
+        "staff_role",
+        None,
+        Some(StaffRole::SuperAdmin.code().into()),
+        Some("bootstrap"),
+    )
+    .await?;
+    drop(ctx);
+    tx.commit().await?;
+    Ok((user.id, code))
+}
+
+/// A fresh link code for an existing user (lost email, expired code), from the operator's shell.
+pub async fn new_link_code(engine: &Engine, email: &str) -> Result<LinkCode> {
+    let email = Email::parse(email)?;
+    let now = engine.now();
+    let mut tx = engine.db().pool().begin().await?;
+    let user = store::users::by_email(&mut tx, email.as_str())
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no user has the email {email}")))?;
+    if user.status.is_deactivated() {
+        return Err(Error::conflict(format!(
+            "{} is deactivated ({}): reactivate them first",
+            user.full_name, user.status
+        )));
+    }
+    let caller = Caller {
+        frontend: Frontend::Cli,
+        who: Who::User(0),
+    };
+    let mut ctx = Ctx::new(
+        engine,
+        &mut tx,
+        Actor {
+            user: None,
+            grants: Vec::new(),
+        },
+        caller,
+        now,
+    );
+    let code = ops::issue_link_code(&mut ctx, &user).await?;
+    drop(ctx);
+    tx.commit().await?;
+    Ok(code)
+}
+
+/// The demo program: run through the same commands staff would type, as the super admin.
+pub const DEMO_COMMANDS: &[&str] = &[
+    "/org_add \"Demo Schools\"",
+    "/program_add \"Demo Schools\" \"Spring Cohort\"",
+    "/staff_add \"Paula Manager\" paula.pm@demo.example +14155550101 program_manager program:\"Spring Cohort\"",
+    "/staff_add \"Sam Coordinator\" sam.sc@demo.example +14155550102 success_coordinator program:\"Spring Cohort\"",
+    "/user_add \"Maria Mentor\" maria@demo.example +14155550111 mentor program:\"Spring Cohort\" tags:lang=es,field=software",
+    "/user_add \"Tom Mentor\" tom@demo.example +14155550112 mentor program:\"Spring Cohort\" tags:lang=en,field=finance",
+    "/user_add \"Ana Mentee\" ana@demo.example +14155550121 mentee program:\"Spring Cohort\" tags:lang=es,field=software",
+    "/user_add \"Ben Mentee\" ben@demo.example +14155550122 mentee program:\"Spring Cohort\" tags:lang=en",
+    "/user_add \"Cleo Newcomer\" cleo@demo.example +14155550123 mentee",
+    "/status maria@demo.example A reason:\"demo: screened\"",
+    "/status ana@demo.example A reason:\"demo: screened\"",
+    "/match_status maria@demo.example RTBM",
+    "/match_status ana@demo.example RTBM",
+];
+
+/// The demo's super admin.
+pub const DEMO_ADMIN: &str = "admin@demo.example";
+
+/// Loads the demo set with [`DEMO_ADMIN`] as super admin and returns what each step said.
+/// Refused when the database already holds an organization, so it never mixes with real data.
+pub async fn demo(engine: &Engine) -> Result<Vec<String>> {
+    let mut conn = engine.db().pool().acquire().await?;
+    if !store::orgs::list_orgs(&mut conn).await?.is_empty() {
+        return Err(Error::conflict(
+            "this database has organizations already: the demo loads only into an empty one",
+        ));
+    }
+    drop(conn);
+    let admin_email = "admin@demo.example";
+    let (admin_id, _code) =
+        bootstrap_admin(engine, "Demo Admin", admin_email, "+14155550100").await?;
+    let caller = Caller {
+        frontend: Frontend::Cli,
+        who: Who::User(admin_id),
+    };
+    let mut log = Vec::new();
+    for line in DEMO_COMMANDS {
+        let out = engine.handle_text(&caller, line, Vec::new()).await;
+        let reply = out.result.map_err(|e| {
+            Error::Internal(format!("demo step {line} failed: {}", e.user_message()))
+        })?;
+        log.push(format!(
+            "{line}\n  {}",
+            reply.text.lines().next().unwrap_or_default()
+        ));
+    }
+    Ok(log)
+}

@@ -1,0 +1,482 @@
+//! What a handler works with: the transaction, the actor and their scope, the clock, and the
+//! helpers every command shares — finding people and programs within the actor's scope,
+//! writing the audit log, queueing messages.
+
+use chrono::{DateTime, Utc};
+use sqlx::{Any, AnyConnection, Transaction};
+
+use super::engine::{Caller, Engine, Who};
+use crate::error::{Error, Result};
+use crate::program::ProgramSettings;
+use crate::reply::Button;
+use crate::roles::{Capability, role_has};
+use crate::settings::Settings;
+use crate::store::audit::NewAudit;
+use crate::store::orgs::{Organization, Program};
+use crate::store::outbox::{self, NewMessage};
+use crate::store::staff::Grant;
+use crate::store::users::{Persona, User};
+use crate::store::{self, links};
+use crate::values::{Email, Phone};
+
+pub struct Actor {
+    pub user: Option<User>,
+    pub grants: Vec<Grant>,
+}
+
+impl Actor {
+    pub(crate) async fn load(c: &mut AnyConnection, caller: &Caller) -> Result<Self> {
+        let user_id = match &caller.who {
+            Who::User(id) => Some(*id),
+            Who::Account {
+                provider,
+                account_id,
+                ..
+            } => links::link_of_account(c, provider, account_id)
+                .await?
+                .map(|l| l.user_id),
+        };
+        let user = match user_id {
+            Some(id) => store::users::user(c, id).await?,
+            None => None,
+        };
+        let grants = match &user {
+            Some(u) => store::staff::grants_of(c, u.id).await?,
+            None => Vec::new(),
+        };
+        Ok(Self { user, grants })
+    }
+
+    fn grants_with(&self, cap: Capability) -> impl Iterator<Item = &Grant> {
+        self.grants.iter().filter(move |g| role_has(g.role, cap))
+    }
+
+    /// True when the actor holds `cap` everywhere (a super admin).
+    pub fn is_global(&self, cap: Capability) -> bool {
+        self.grants_with(cap).any(|g| g.role.is_global())
+    }
+
+    /// The programs where the actor holds `cap`; None = all of them.
+    pub fn programs_for(&self, cap: Capability) -> Option<Vec<i64>> {
+        if self.is_global(cap) {
+            return None;
+        }
+        Some(self.grants_with(cap).filter_map(|g| g.program_id).collect())
+    }
+
+    /// The organizations of those programs (for people not yet assigned to a program).
+    pub fn orgs_for(&self, cap: Capability) -> Vec<i64> {
+        let mut orgs: Vec<i64> = self.grants_with(cap).filter_map(|g| g.org_id).collect();
+        orgs.sort_unstable();
+        orgs.dedup();
+        orgs
+    }
+}
+
+pub struct Ctx<'a> {
+    pub engine: &'a Engine,
+    tx: &'a mut Transaction<'static, Any>,
+    pub actor: Actor,
+    pub caller: Caller,
+    pub now: DateTime<Utc>,
+    queued: Vec<NewMessage>,
+    /// While `/revert` runs: the entry being reverted, written into each new entry's `reverts`.
+    pub reverting: Option<i64>,
+    /// The newest audit entry this command wrote.
+    pub last_audit: Option<i64>,
+}
+
+impl<'a> Ctx<'a> {
+    pub(crate) fn new(
+        engine: &'a Engine,
+        tx: &'a mut Transaction<'static, Any>,
+        actor: Actor,
+        caller: Caller,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            engine,
+            tx,
+            actor,
+            caller,
+            now,
+            queued: Vec::new(),
+            reverting: None,
+            last_audit: None,
+        }
+    }
+
+    /// The transaction's connection.
+    pub fn c(&mut self) -> &mut AnyConnection {
+        &mut *self.tx
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.engine.settings
+    }
+    pub fn program_defaults(&self) -> &ProgramSettings {
+        &self.engine.program_defaults
+    }
+
+    pub(crate) fn into_queued(self) -> Vec<NewMessage> {
+        self.queued
+    }
+
+    /// The linked user running the command (the registry has already made sure there is one
+    /// for every command that is not open to everybody).
+    pub fn me(&self) -> Result<&User> {
+        self.actor
+            .user
+            .as_ref()
+            .ok_or_else(|| Error::forbidden("this needs a linked account: send /link CODE first"))
+    }
+
+    pub fn actor_id(&self) -> Option<i64> {
+        self.actor.user.as_ref().map(|u| u.id)
+    }
+
+    // ---- scope ----------------------------------------------------------------------------
+
+    pub fn require_program(&self, cap: Capability, program: &Program) -> Result<()> {
+        match self.actor.programs_for(cap) {
+            None => Ok(()),
+            Some(ids) if ids.contains(&program.id) => Ok(()),
+            Some(_) => Err(Error::forbidden(format!(
+                "{} is not one of your programs: ask a super admin or that program's manager",
+                program.full_name()
+            ))),
+        }
+    }
+
+    /// Whether `user` is within the actor's reach for `cap`: a persona or a staff role in one
+    /// of the actor's programs, or not assigned to any program yet in one of their organizations.
+    pub async fn in_scope(&mut self, cap: Capability, user: &User) -> Result<bool> {
+        let Some(programs) = self.actor.programs_for(cap) else {
+            return Ok(true);
+        };
+        if self.actor_id() == Some(user.id) {
+            return Ok(true);
+        }
+        let personas = store::users::personas_of(self.c(), user.id).await?;
+        if personas
+            .iter()
+            .any(|p| p.program_id.is_some_and(|id| programs.contains(&id)))
+        {
+            return Ok(true);
+        }
+        let grants = store::staff::grants_of(self.c(), user.id).await?;
+        if grants
+            .iter()
+            .any(|g| g.program_id.is_some_and(|id| programs.contains(&id)))
+        {
+            return Ok(true);
+        }
+        let unassigned = personas.is_empty() || personas.iter().any(|p| p.program_id.is_none());
+        Ok(unassigned
+            && user
+                .org_id
+                .is_some_and(|o| self.actor.orgs_for(cap).contains(&o)))
+    }
+
+    // ---- finding things -------------------------------------------------------------------
+
+    /// Finds one person from what staff typed (SPEC §3): `#id`, email, phone, external ID, a
+    /// chat mention, or an unambiguous name — among the people in the actor's scope for `cap`.
+    pub async fn find_user(&mut self, reference: &str, cap: Capability) -> Result<User> {
+        let r = reference.trim();
+        let mut candidates: Vec<User> = Vec::new();
+        if let Some(id) = r.strip_prefix('#').and_then(|n| n.parse::<i64>().ok()) {
+            candidates.extend(store::users::user(self.c(), id).await?);
+        } else if r.contains('@') && !r.starts_with('@') && !r.starts_with("<@") {
+            let email = Email::parse(r)?;
+            candidates.extend(store::users::by_email(self.c(), email.as_str()).await?);
+        } else if let Some(handle) = mention(r) {
+            for id in links::user_by_handle(self.c(), &handle).await? {
+                candidates.extend(store::users::user(self.c(), id).await?);
+            }
+        } else {
+            candidates.extend(store::users::by_external_id(self.c(), r).await?);
+            if candidates.is_empty() && looks_like_phone(r) {
+                let region = self.settings().phone_region().map(str::to_string);
+                if let Ok(phone) = Phone::parse(r, region.as_deref()) {
+                    candidates.extend(store::users::by_phone(self.c(), phone.as_str()).await?);
+                }
+            }
+            if candidates.is_empty() && !looks_like_phone(r) {
+                candidates = store::users::by_name(self.c(), r).await?;
+            }
+        }
+        let mut visible = Vec::new();
+        for u in candidates {
+            if self.in_scope(cap, &u).await? {
+                visible.push(u);
+            }
+        }
+        match visible.len() {
+            0 => Err(Error::not_found(format!(
+                "no one{} matches '{r}': check the spelling, or use their email, phone or #id (see /user_list)",
+                if self.actor.is_global(cap) {
+                    ""
+                } else {
+                    " in your programs"
+                }
+            ))),
+            1 => Ok(visible.remove(0)),
+            _ => Err(Error::Ambiguous(format!(
+                "'{r}' matches {} people: {}. Use the email or #id instead",
+                visible.len(),
+                visible
+                    .iter()
+                    .map(|u| format!("{} (#{})", u.label(), u.id))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+
+    /// Finds a program by `#id`, `Org/Program`, or a name that is unique among the actor's programs.
+    pub async fn find_program(&mut self, reference: &str, cap: Capability) -> Result<Program> {
+        let r = reference.trim();
+        let all = store::orgs::list_programs(self.c()).await?;
+        let scope = self.actor.programs_for(cap);
+        let visible = |p: &&Program| scope.as_ref().is_none_or(|ids| ids.contains(&p.id));
+        let matching: Vec<&Program> =
+            if let Some(id) = r.strip_prefix('#').and_then(|n| n.parse::<i64>().ok()) {
+                all.iter().filter(|p| p.id == id).collect()
+            } else if let Some((org, name)) = r.split_once('/') {
+                all.iter()
+                    .filter(|p| {
+                        p.org_name.eq_ignore_ascii_case(org.trim())
+                            && p.name.eq_ignore_ascii_case(name.trim())
+                    })
+                    .collect()
+            } else {
+                all.iter()
+                    .filter(|p| p.name.eq_ignore_ascii_case(r))
+                    .collect()
+            };
+        let mine: Vec<&Program> = matching.iter().copied().filter(visible).collect();
+        match (mine.len(), matching.len()) {
+            (1, _) => Ok(mine[0].clone()),
+            (0, 0) => {
+                let names: Vec<String> =
+                    all.iter().filter(visible).map(Program::full_name).collect();
+                Err(Error::not_found(format!(
+                    "there is no program '{r}': {}",
+                    if names.is_empty() {
+                        "none exists yet — a super admin creates one with /program_add".to_string()
+                    } else {
+                        format!("yours are {}", names.join(", "))
+                    }
+                )))
+            }
+            (0, _) => Err(Error::forbidden(format!(
+                "program '{r}' is not one of yours: ask a super admin or its program manager"
+            ))),
+            _ => Err(Error::Ambiguous(format!(
+                "'{r}' names {} programs: {}. Write it as Org/Program",
+                mine.len(),
+                mine.iter()
+                    .map(|p| p.full_name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+
+    pub async fn find_org(&mut self, reference: &str) -> Result<Organization> {
+        let r = reference.trim();
+        if let Some(org) = store::orgs::org_by_name(self.c(), r).await? {
+            return Ok(org);
+        }
+        let names: Vec<String> = store::orgs::list_orgs(self.c())
+            .await?
+            .into_iter()
+            .map(|o| o.name)
+            .collect();
+        Err(Error::not_found(format!(
+            "there is no organization '{r}': {}",
+            if names.is_empty() {
+                "create one with /org_add".to_string()
+            } else {
+                format!("there are {}", names.join(", "))
+            }
+        )))
+    }
+
+    /// One persona of `user`: the one named by `persona:#id`, or the only one `wanted` accepts.
+    pub async fn pick_persona(
+        &mut self,
+        user: &User,
+        persona_arg: Option<&str>,
+        wanted: impl Fn(&Persona) -> bool,
+        what: &str,
+    ) -> Result<Persona> {
+        let personas = store::users::personas_of(self.c(), user.id).await?;
+        if let Some(raw) = persona_arg {
+            let id: i64 = raw.trim().trim_start_matches('#').parse().map_err(|_| {
+                Error::input(format!(
+                    "persona:{raw} is not a persona number: use persona:#id from /user_show"
+                ))
+            })?;
+            return personas.into_iter().find(|p| p.id == id).ok_or_else(|| {
+                Error::not_found(format!(
+                    "{} has no persona #{id}: see /user_show {}",
+                    user.full_name, user.email
+                ))
+            });
+        }
+        let mut fitting: Vec<Persona> = personas.iter().filter(|p| wanted(p)).cloned().collect();
+        match fitting.len() {
+            1 => Ok(fitting.remove(0)),
+            0 => Err(Error::conflict(format!(
+                "{} has no persona that {what}{}",
+                user.full_name,
+                if personas.is_empty() {
+                    " (they have no persona: add one with /persona_new)".to_string()
+                } else {
+                    String::new()
+                }
+            ))),
+            _ => {
+                let mut listed = Vec::new();
+                for p in &fitting {
+                    listed.push(self.describe_persona(p).await?);
+                }
+                Err(Error::Ambiguous(format!(
+                    "{} has {} personas that {what}: {}. Add persona:#id",
+                    user.full_name,
+                    fitting.len(),
+                    listed.join("; ")
+                )))
+            }
+        }
+    }
+
+    /// "#7 mentee in City Schools/Spring 2027, Active, RTBM"
+    pub async fn describe_persona(&mut self, p: &Persona) -> Result<String> {
+        let program = match p.program_id {
+            Some(id) => store::orgs::program(self.c(), id)
+                .await?
+                .map(|p| p.full_name())
+                .unwrap_or_default(),
+            None => "no program yet (unassigned)".into(),
+        };
+        Ok(format!(
+            "#{} {} in {program}, {}, {}",
+            p.id, p.role, p.status, p.match_status
+        ))
+    }
+
+    // ---- audit log ------------------------------------------------------------------------
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn audit(
+        &mut self,
+        subject_user_id: Option<i64>,
+        entity: &'static str,
+        entity_id: Option<i64>,
+        field: &str,
+        old_value: Option<String>,
+        new_value: Option<String>,
+        reason: Option<&str>,
+    ) -> Result<i64> {
+        let entry = NewAudit {
+            actor_user_id: self.actor_id(),
+            frontend: self.caller.frontend.code().to_string(),
+            subject_user_id,
+            entity,
+            entity_id,
+            field: field.to_string(),
+            old_value,
+            new_value,
+            reason: reason.map(str::to_string),
+            reverts: self.reverting,
+        };
+        let now = self.now;
+        let id = store::audit::insert(self.c(), &entry, now).await?;
+        self.last_audit = Some(id);
+        Ok(id)
+    }
+
+    // ---- messages -------------------------------------------------------------------------
+
+    /// Queues an email to `user` (never to a deactivated one). `key` makes it idempotent.
+    pub async fn email(
+        &mut self,
+        user: &User,
+        kind: &'static str,
+        key: String,
+        m: crate::messages::Mail,
+    ) -> Result<()> {
+        if user.status.is_deactivated() {
+            return Ok(());
+        }
+        let msg = NewMessage {
+            channel: outbox::EMAIL.to_string(),
+            kind,
+            recipient_user_id: Some(user.id),
+            recipient: user.email.clone(),
+            subject: m.subject,
+            body_text: m.text,
+            body_html: Some(m.html),
+            buttons: Vec::new(),
+            idempotency_key: key,
+        };
+        self.queue(msg).await
+    }
+
+    /// Queues a chat message to every chat account `user` has linked (none linked: none sent).
+    pub async fn chat(
+        &mut self,
+        user: &User,
+        kind: &'static str,
+        key: &str,
+        text: String,
+        buttons: Vec<Button>,
+    ) -> Result<()> {
+        if user.status.is_deactivated() {
+            return Ok(());
+        }
+        for link in links::links_of_user(self.c(), user.id).await? {
+            let msg = NewMessage {
+                channel: outbox::chat_channel(&link.provider),
+                kind,
+                recipient_user_id: Some(user.id),
+                recipient: link.account_id.clone(),
+                subject: String::new(),
+                body_text: text.clone(),
+                body_html: None,
+                buttons: buttons.clone(),
+                idempotency_key: format!("{key}:{}:{}", link.provider, link.account_id),
+            };
+            self.queue(msg).await?;
+        }
+        Ok(())
+    }
+
+    async fn queue(&mut self, msg: NewMessage) -> Result<()> {
+        let now = self.now;
+        if outbox::insert(self.c(), &msg, now).await?.is_some() {
+            self.queued.push(msg);
+        }
+        Ok(())
+    }
+}
+
+/// `@handle`, or Discord's `<@123>` / `<@!123>`.
+fn mention(r: &str) -> Option<String> {
+    if let Some(inner) = r.strip_prefix("<@").and_then(|s| s.strip_suffix('>')) {
+        return Some(inner.trim_start_matches('!').to_string());
+    }
+    r.strip_prefix('@')
+        .filter(|h| !h.is_empty())
+        .map(str::to_string)
+}
+
+fn looks_like_phone(r: &str) -> bool {
+    let digits = r.chars().filter(char::is_ascii_digit).count();
+    digits >= 6
+        && r.chars()
+            .all(|c| c.is_ascii_digit() || " +-().".contains(c))
+}

@@ -1,0 +1,182 @@
+//! `/start`, `/help`, `/link`, `/me`: what everybody can run.
+
+use super::super::ctx::Ctx;
+use super::super::engine::Who;
+use super::super::parse::Invocation;
+use super::super::registry::{Audience, COMMANDS, find, refusal, visible_to};
+use super::ago;
+use crate::error::{Error, Result};
+use crate::reply::Reply;
+use crate::status::BotAccess;
+use crate::store;
+use crate::values::LinkCode;
+
+pub async fn start(ctx: &mut Ctx<'_>) -> Result<Reply> {
+    Ok(match ctx.actor.user.as_ref() {
+        Some(u) => Reply::text(format!(
+            "Hello {}! You are linked to mentorops. Send /me to see where you are and /help for what you can do.",
+            u.full_name
+        )),
+        None => Reply::text(
+            "Welcome to mentorops, the mentoring program's assistant.\n\
+             To start, link this chat with the code from your welcome email: /link CODE\n\
+             No code? Ask your program manager to add you.",
+        ),
+    })
+}
+
+pub async fn help(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
+    let roles: Vec<_> = ctx.actor.grants.iter().map(|g| g.role).collect();
+    let who = Audience {
+        linked: ctx.actor.user.is_some(),
+        status: ctx.actor.user.as_ref().map(|u| u.status),
+        staff_roles: &roles,
+    };
+    if let Some(name) = inv.get("command") {
+        let name = name.trim().trim_start_matches('/').to_lowercase();
+        let spec = find(&name).ok_or_else(|| {
+            Error::input(format!(
+                "there is no command /{name}: send /help for the list"
+            ))
+        })?;
+        let mut text = format!("/{} — {}\nUsage: {}\n", spec.name, spec.about, spec.usage());
+        for a in spec.args {
+            text.push_str(&format!(
+                "  {}{}: {}\n",
+                a.name,
+                if a.required { "" } else { " (optional)" },
+                a.about
+            ));
+        }
+        text.push_str(&format!("Example: {}", spec.example));
+        if refusal(spec, who).is_some() {
+            text.push_str("\n(You cannot run this one with your current role or status.)");
+        }
+        return Ok(Reply::text(text));
+    }
+    let visible = visible_to(who);
+    let mut text = String::from("Commands you can use:\n");
+    for c in &visible {
+        text.push_str(&format!("/{} — {}\n", c.name, c.about));
+    }
+    if visible.len() < COMMANDS.len() && ctx.actor.user.is_none() {
+        text.push_str("\nLink your account with /link CODE to see more.");
+    } else {
+        text.push_str("\nSend /help NAME for the details of one command.");
+    }
+    Ok(Reply::text(text.trim_end().to_string()))
+}
+
+pub async fn link(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
+    let Who::Account {
+        provider,
+        account_id,
+        handle,
+    } = ctx.caller.who.clone()
+    else {
+        return Err(Error::conflict(
+            "this console session already acts as a user (--as): /link is for chat accounts; start `mentorops console` without --as to try it",
+        ));
+    };
+    if let Some(u) = ctx.actor.user.as_ref() {
+        return Err(Error::conflict(format!(
+            "this chat account is already linked to {}: nothing to do (send /me)",
+            u.full_name
+        )));
+    }
+    let code = LinkCode::parse(inv.required("code")?)?;
+    let row = store::links::code(ctx.c(), code.as_str())
+        .await?
+        .ok_or_else(|| Error::not_found(format!("code {code} is not known: check it against your welcome email, or ask your program manager for a new one")))?;
+    if row.used_at.is_some() {
+        return Err(Error::conflict(format!(
+            "code {code} has been used already: each code works once — ask your program manager for a new one"
+        )));
+    }
+    if row.expires_at <= ctx.now {
+        return Err(Error::conflict(format!(
+            "code {code} expired on {}: ask your program manager for a new one",
+            row.expires_at.format("%Y-%m-%d")
+        )));
+    }
+    let user = store::users::user(ctx.c(), row.user_id)
+        .await?
+        .ok_or_else(|| Error::not_found("the person this code was for no longer exists"))?;
+    if user.status.is_deactivated() {
+        return Err(Error::Deactivated);
+    }
+    let now = ctx.now;
+    if !store::links::use_code(ctx.c(), code.as_str(), now).await? {
+        return Err(Error::conflict(format!(
+            "code {code} was used a moment ago: ask for a new one"
+        )));
+    }
+    store::links::insert_link(
+        ctx.c(),
+        &provider,
+        &account_id,
+        handle.as_deref(),
+        user.id,
+        now,
+    )
+    .await?;
+    ctx.audit(
+        Some(user.id),
+        "user",
+        Some(user.id),
+        "chat_link",
+        None,
+        Some(provider.clone()),
+        None,
+    )
+    .await?;
+    // Linking is the person's first act: it counts as activity.
+    store::users::touch_activity(ctx.c(), user.id, now).await?;
+    let next = if user.status.info().bot_access == BotAccess::ApplicationOnly {
+        "Next: complete your application."
+    } else {
+        "Send /me to see where you are, and /help for what you can do."
+    };
+    Ok(Reply::text(format!(
+        "Linked! This {provider} account is now {}. {next}",
+        user.full_name
+    )))
+}
+
+pub async fn me(ctx: &mut Ctx<'_>) -> Result<Reply> {
+    let user = ctx.me()?.clone();
+    let info = user.status.info();
+    let mut text = format!(
+        "{}\nStatus: {} — {}\nCan be matched: {}\n",
+        user.label(),
+        user.status,
+        info.meaning,
+        if info.can_be_matched { "yes" } else { "no" }
+    );
+    let personas = store::users::personas_of(ctx.c(), user.id).await?;
+    for p in &personas {
+        let line = ctx.describe_persona(p).await?;
+        text.push_str(&format!("Persona {line}\n"));
+    }
+    let programs = store::orgs::list_programs(ctx.c()).await?;
+    let roles = super::super::ops::staff_summary(&ctx.actor.grants, &programs);
+    if !roles.is_empty() {
+        text.push_str(&format!("Staff: {}\n", roles.join(", ")));
+    }
+    let links = store::links::links_of_user(ctx.c(), user.id).await?;
+    if !links.is_empty() {
+        text.push_str(&format!(
+            "Linked chats: {}\n",
+            links
+                .iter()
+                .map(|l| l.provider.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    text.push_str(&format!(
+        "Last active: {}",
+        ago(ctx.now, user.last_activity_at)
+    ));
+    Ok(Reply::text(text))
+}

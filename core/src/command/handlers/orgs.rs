@@ -1,0 +1,242 @@
+//! Organizations, programs and staff.
+
+use super::super::ctx::Ctx;
+use super::super::ops::{self, NewPerson};
+use super::super::parse::Invocation;
+use crate::error::{Error, Result};
+use crate::program::SETTINGS;
+use crate::reply::Reply;
+use crate::roles::{Capability, StaffRole};
+use crate::status::UserStatus;
+use crate::store;
+use crate::values::{Email, FullName, Phone};
+
+fn org_or_program_name(raw: &str, what: &str) -> Result<String> {
+    let s = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    if s.is_empty() || s.chars().count() > 100 || s.contains('/') || s.starts_with('#') {
+        return Err(Error::input(format!(
+            "'{s}' cannot be {what} name: use 1–100 characters, without / and not starting with #"
+        )));
+    }
+    Ok(s)
+}
+
+pub async fn org_add(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
+    let name = org_or_program_name(inv.required("name")?, "an organization")?;
+    if store::orgs::org_by_name(ctx.c(), &name).await?.is_some() {
+        return Err(Error::conflict(format!(
+            "organization '{name}' exists already: pick another name"
+        )));
+    }
+    let now = ctx.now;
+    let id = store::orgs::insert_org(ctx.c(), &name, now).await?;
+    ctx.audit(
+        None,
+        "organization",
+        Some(id),
+        "created",
+        None,
+        Some(name.clone()),
+        None,
+    )
+    .await?;
+    Ok(Reply::text(format!(
+        "Organization '{name}' created. Next: /program_add \"{name}\" \"Program name\""
+    )))
+}
+
+pub async fn program_add(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
+    let org = ctx.find_org(inv.required("org")?).await?;
+    let name = org_or_program_name(inv.required("name")?, "a program")?;
+    let existing = store::orgs::programs_named(ctx.c(), &name).await?;
+    if existing.iter().any(|p| p.org_id == org.id) {
+        return Err(Error::conflict(format!(
+            "{} already has a program '{name}': pick another name",
+            org.name
+        )));
+    }
+    let settings = ctx.program_defaults().clone();
+    let now = ctx.now;
+    let id = store::orgs::insert_program(ctx.c(), org.id, &name, &settings, now).await?;
+    ctx.audit(
+        None,
+        "program",
+        Some(id),
+        "created",
+        None,
+        Some(format!("{}/{name}", org.name)),
+        None,
+    )
+    .await?;
+    Ok(Reply::text(format!(
+        "Program {}/{name} created (#{id}) with {}.\nChange a setting with /program_set \"{name}\" SETTING VALUE.",
+        org.name,
+        settings.describe()
+    )))
+}
+
+pub async fn program_set(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
+    let program = ctx
+        .find_program(inv.required("program")?, Capability::ConfigurePrograms)
+        .await?;
+    let Some(setting) = inv.get("setting") else {
+        let lines: Vec<String> = SETTINGS
+            .iter()
+            .map(|(n, about)| {
+                format!(
+                    "{n} = {} — {about}",
+                    program.settings.get(n).unwrap_or_default()
+                )
+            })
+            .collect();
+        return Ok(Reply::text(format!(
+            "{} settings:\n{}",
+            program.full_name(),
+            lines.join("\n")
+        )));
+    };
+    let setting = setting.trim().to_lowercase();
+    let Some(value) = inv.get("value") else {
+        let current = program.settings.get(&setting).ok_or_else(|| {
+            Error::input(format!(
+                "'{setting}' is not a program setting: use one of {}",
+                SETTINGS
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+        return Ok(Reply::text(format!(
+            "{} {setting} = {current}",
+            program.full_name()
+        )));
+    };
+    let mut settings = program.settings.clone();
+    settings.set(&setting, value)?;
+    let old = program.settings.get(&setting);
+    let new = settings.get(&setting);
+    if old == new {
+        return Err(Error::conflict(format!(
+            "{setting} is already {}: nothing to change",
+            new.unwrap_or_default()
+        )));
+    }
+    store::orgs::update_program_settings(ctx.c(), program.id, &settings).await?;
+    ctx.audit(
+        None,
+        "program",
+        Some(program.id),
+        &format!("setting:{setting}"),
+        old.clone(),
+        new.clone(),
+        None,
+    )
+    .await?;
+    Ok(Reply::text(format!(
+        "{}: {setting} {} → {}",
+        program.full_name(),
+        old.unwrap_or_default(),
+        new.unwrap_or_default()
+    )))
+}
+
+pub async fn staff_add(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
+    let role = StaffRole::parse(inv.required("role")?)?;
+    // Adding a coordinator is open to program managers in their programs; any other role is
+    // the super admin's (see roles::PERMISSIONS).
+    let cap = if role == StaffRole::SuccessCoordinator {
+        Capability::AddCoordinators
+    } else {
+        Capability::ManageStaff
+    };
+    if !ctx
+        .actor
+        .grants
+        .iter()
+        .any(|g| crate::roles::role_has(g.role, cap))
+    {
+        return Err(Error::forbidden(format!(
+            "adding a {role} is for {} only",
+            crate::roles::roles_with(cap)
+                .iter()
+                .map(|r| r.code())
+                .collect::<Vec<_>>()
+                .join(" or ")
+        )));
+    }
+    let program = match (role, inv.get("program")) {
+        (StaffRole::SuperAdmin, Some(_)) => {
+            return Err(Error::input(
+                "a super_admin acts in every program: leave program: out",
+            ));
+        }
+        (StaffRole::SuperAdmin, None) => None,
+        (_, None) => {
+            return Err(Error::input(format!(
+                "a {role} works in a program: add program:\"Program name\""
+            )));
+        }
+        (_, Some(p)) => Some(ctx.find_program(p, cap).await?),
+    };
+    let email = Email::parse(inv.required("email")?)?;
+    let region = ctx.settings().phone_region().map(str::to_string);
+    let phone = Phone::parse(inv.required("phone")?, region.as_deref())?;
+    let name = FullName::parse(inv.required("name")?)?;
+    let now = ctx.now;
+    let (user, code) = match store::users::by_email(ctx.c(), email.as_str()).await? {
+        Some(existing) => {
+            let grants = store::staff::grants_of(ctx.c(), existing.id).await?;
+            let pid = program.as_ref().map(|p| p.id);
+            if grants
+                .iter()
+                .any(|g| g.role == role && (g.program_id == pid || role.is_global()))
+            {
+                return Err(Error::conflict(format!(
+                    "{} is already {role} there: nothing to do",
+                    existing.label()
+                )));
+            }
+            (existing, None)
+        }
+        None => {
+            let person = NewPerson {
+                name,
+                email,
+                phone,
+                external_id: None,
+                role: None,
+                program: program.clone(),
+                org_id: None,
+                tags: Vec::new(),
+                status: UserStatus::Active,
+            };
+            let (u, code) = ops::create_person(ctx, person).await?;
+            (u, Some(code))
+        }
+    };
+    store::staff::insert_grant(ctx.c(), user.id, role, program.as_ref().map(|p| p.id), now).await?;
+    let place = program
+        .as_ref()
+        .map(|p| format!(" of {}", p.full_name()))
+        .unwrap_or_default();
+    ctx.audit(
+        Some(user.id),
+        "user",
+        Some(user.id),
+        "staff_role",
+        None,
+        Some(format!("{role}{place}")),
+        None,
+    )
+    .await?;
+    // The code itself goes only to the person's mailbox: whoever holds it can link as them.
+    let linked = match code {
+        Some(_) => " A welcome email with their link code is on its way.",
+        None => " They already had an account; their new role works at once.",
+    };
+    Ok(Reply::text(format!(
+        "{} is now {role}{place}.{linked}",
+        user.label()
+    )))
+}

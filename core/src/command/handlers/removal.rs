@@ -1,0 +1,303 @@
+//! Permanent delete (two steps, export first) and data export.
+
+use chrono::Duration;
+use serde_json::{Value, json};
+
+use super::super::ctx::Ctx;
+use super::super::ops;
+use super::super::parse::Invocation;
+use crate::error::{Error, Result};
+use crate::reply::{Attachment, Reply};
+use crate::roles::Capability;
+use crate::store::matches::MatchState;
+use crate::store::pending::PendingAction;
+use crate::store::users::User;
+use crate::store::{self};
+use crate::values::confirmation_token;
+
+/// How long the confirmation of a delete stays valid.
+const DELETE_CONFIRM_TTL_MINUTES: i64 = 15;
+
+pub async fn delete(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
+    let user = ctx
+        .find_user(inv.required("person")?, Capability::DeleteUsers)
+        .await?;
+    let me = ctx.me()?.id;
+    if user.id == me {
+        return Err(Error::conflict(
+            "you cannot delete your own account: ask another super admin",
+        ));
+    }
+    match inv.get("confirm") {
+        None => ask_to_delete(ctx, &user, me).await,
+        Some(token) => confirm_delete(ctx, &user, me, token.trim()).await,
+    }
+}
+
+/// Step one: hands over everything that is about to go, and a token for step two.
+async fn ask_to_delete(ctx: &mut Ctx<'_>, user: &User, me: i64) -> Result<Reply> {
+    let export = export_person(ctx, user).await?;
+    let token = confirmation_token();
+    let now = ctx.now;
+    let action = PendingAction {
+        token: token.clone(),
+        actor_user_id: me,
+        action: "delete".into(),
+        subject_user_id: user.id,
+        expires_at: now + Duration::minutes(DELETE_CONFIRM_TTL_MINUTES),
+    };
+    store::pending::insert(ctx.c(), &action, now).await?;
+    let open = ops::open_matches(ctx, user).await?;
+    let closes = if open.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " It closes {} for the other person.",
+            open.iter()
+                .map(|(_, l)| l.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    };
+    let command = format!("/delete #{} confirm:{token}", user.id);
+    let bytes = serde_json::to_vec_pretty(&export).map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(Reply::text(format!(
+        "This permanently deletes {} and everything about them: personas, answers, offers, sessions, chat links and queued messages.{closes} \
+         Attached is an export of all of it — keep it if you may need it.\nTo go ahead, within {DELETE_CONFIRM_TTL_MINUTES} minutes press the button or send {command}",
+        user.label()
+    ))
+    .with_button("Delete permanently", command)
+    .with_attachment(Attachment {
+        file_name: format!("user-{}-before-delete.json", user.id),
+        media_type: "application/json".into(),
+        bytes,
+    }))
+}
+
+async fn confirm_delete(ctx: &mut Ctx<'_>, user: &User, me: i64, token: &str) -> Result<Reply> {
+    let action = store::pending::take(ctx.c(), token).await?;
+    let valid = action.as_ref().is_some_and(|a| {
+        a.action == "delete" && a.actor_user_id == me && a.subject_user_id == user.id
+    });
+    let Some(action) = action.filter(|_| valid) else {
+        return Err(Error::conflict(format!(
+            "that confirmation does not match a delete of {} you asked for: start again with /delete #{}",
+            user.full_name, user.id
+        )));
+    };
+    if action.expires_at <= ctx.now {
+        return Err(Error::conflict(format!(
+            "that confirmation expired: start again with /delete #{}",
+            user.id
+        )));
+    }
+    for (m, _) in ops::open_matches(ctx, user).await? {
+        ops::close_match(ctx, &m, Some("the other person was deleted")).await?;
+    }
+    store::audit::forget_user(ctx.c(), user.id).await?;
+    store::users::delete_user(ctx.c(), user.id).await?;
+    // The one entry that stays: an id and the fact, no personal data.
+    ctx.audit(None, "user", Some(user.id), "deleted", None, None, None)
+        .await?;
+    Ok(Reply::text(format!(
+        "User #{} has been permanently deleted.",
+        user.id
+    )))
+}
+
+fn time(t: Option<chrono::DateTime<chrono::Utc>>) -> Value {
+    t.map(|t| Value::String(t.to_rfc3339()))
+        .unwrap_or(Value::Null)
+}
+
+/// Everything stored about one person, as JSON.
+async fn export_person(ctx: &mut Ctx<'_>, user: &User) -> Result<Value> {
+    let tags = store::users::tags(ctx.c(), user.id).await?;
+    let mut personas = Vec::new();
+    for p in store::users::personas_of(ctx.c(), user.id).await? {
+        let mut matches = Vec::new();
+        for m in store::matches::of_persona(ctx.c(), p.id).await? {
+            matches.push(json!({
+                "id": m.id, "state": m.state.code(), "via": m.via,
+                "mentee_persona_id": m.mentee_persona_id, "mentor_persona_id": m.mentor_persona_id,
+                "created_at": m.created_at.to_rfc3339(), "closed_at": time(m.closed_at),
+            }));
+        }
+        personas.push(json!({
+            "id": p.id, "role": p.role.code(), "program_id": p.program_id, "status": p.status.code(),
+            "match_status": p.match_status.code(), "created_at": p.created_at.to_rfc3339(), "matches": matches,
+        }));
+    }
+    let links: Vec<Value> = store::links::links_of_user(ctx.c(), user.id)
+        .await?
+        .into_iter()
+        .map(|l| json!({"provider": l.provider, "account_id": l.account_id, "handle": l.handle}))
+        .collect();
+    let staff: Vec<Value> = store::staff::grants_of(ctx.c(), user.id)
+        .await?
+        .into_iter()
+        .map(|g| json!({"role": g.role.code(), "program_id": g.program_id}))
+        .collect();
+    let audit: Vec<Value> = store::audit::list(ctx.c(), Some(user.id), 100_000)
+        .await?
+        .into_iter()
+        .map(|e| json!({
+            "id": e.id, "at": e.at.to_rfc3339(), "actor_user_id": e.actor_user_id, "frontend": e.frontend,
+            "entity": e.entity, "entity_id": e.entity_id, "field": e.field, "old": e.old_value, "new": e.new_value,
+            "reason": e.reason,
+        }))
+        .collect();
+    let messages: Vec<Value> = store::outbox::by_recipient(ctx.c(), user.id)
+        .await?
+        .into_iter()
+        .map(|m| json!({
+            "id": m.id, "created_at": m.created_at.to_rfc3339(), "channel": m.channel, "kind": m.kind,
+            "recipient": m.recipient, "subject": m.subject, "body": m.body_text, "status": m.status,
+            "sent_at": time(m.sent_at),
+        }))
+        .collect();
+    Ok(json!({
+        "user": user_json(user),
+        "tags": tags.iter().map(|t| (t.key.clone(), Value::String(t.value.clone()))).collect::<serde_json::Map<_, _>>(),
+        "personas": personas,
+        "staff_roles": staff,
+        "chat_links": links,
+        "audit_log": audit,
+        "messages": messages,
+    }))
+}
+
+fn user_json(u: &User) -> Value {
+    json!({
+        "id": u.id, "full_name": u.full_name, "email": u.email, "phone": u.phone, "external_id": u.external_id,
+        "status": u.status.code(), "org_id": u.org_id, "created_at": u.created_at.to_rfc3339(),
+        "first_seen_at": time(u.first_seen_at), "last_activity_at": time(u.last_activity_at),
+    })
+}
+
+/// SPEC §1: exporting raw data is the super admin's. One row per persona (staff: one row).
+pub async fn export(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
+    let format = inv
+        .get("format")
+        .map(|f| f.trim().to_lowercase())
+        .unwrap_or_else(|| "csv".into());
+    if format != "csv" && format != "json" {
+        return Err(Error::input(format!(
+            "format:{format} is not offered: use csv or json"
+        )));
+    }
+    let program = match inv.get("program") {
+        Some(p) => Some(ctx.find_program(p, Capability::ExportData).await?),
+        None => None,
+    };
+    let filter = store::users::UserFilter {
+        program_ids: program.as_ref().map(|p| vec![p.id]),
+        ..Default::default()
+    };
+    let users = store::users::list_users(ctx.c(), &filter).await?;
+    let programs = store::orgs::list_programs(ctx.c()).await?;
+    let program_name = |id: Option<i64>| {
+        id.and_then(|id| programs.iter().find(|p| p.id == id))
+            .map(|p| p.full_name())
+            .unwrap_or_default()
+    };
+    let mut rows: Vec<Value> = Vec::new();
+    for u in &users {
+        let tags = store::users::tags(ctx.c(), u.id).await?;
+        let tag_text = tags
+            .iter()
+            .map(|t| t.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut personas = store::users::personas_of(ctx.c(), u.id).await?;
+        if let Some(p) = &program {
+            personas.retain(|x| x.program_id == Some(p.id));
+        }
+        let mut persona_values = Vec::new();
+        for p in &personas {
+            let open = store::matches::of_persona(ctx.c(), p.id)
+                .await?
+                .into_iter()
+                .find(|m| m.state == MatchState::Open);
+            persona_values.push(json!({
+                "persona_id": p.id, "role": p.role.code(), "program": program_name(p.program_id),
+                "persona_status": p.status.code(), "match_status": p.match_status.code(),
+                "open_match_id": open.map(|m| m.id),
+            }));
+        }
+        let mut v = user_json(u);
+        v["tags"] = Value::String(tag_text);
+        v["personas"] = Value::Array(persona_values);
+        rows.push(v);
+    }
+    let stamp = ctx.now.format("%Y%m%d-%H%M");
+    let attachment = if format == "json" {
+        Attachment {
+            file_name: format!("mentorops-export-{stamp}.json"),
+            media_type: "application/json".into(),
+            bytes: serde_json::to_vec_pretty(&rows).map_err(|e| Error::Internal(e.to_string()))?,
+        }
+    } else {
+        Attachment {
+            file_name: format!("mentorops-export-{stamp}.csv"),
+            media_type: "text/csv".into(),
+            bytes: to_csv(&rows)?,
+        }
+    };
+    Ok(Reply::text(format!(
+        "Export of {} {} attached.",
+        users.len(),
+        if users.len() == 1 { "person" } else { "people" }
+    ))
+    .with_attachment(attachment))
+}
+
+const CSV_USER: [&str; 10] = [
+    "id",
+    "full_name",
+    "email",
+    "phone",
+    "external_id",
+    "status",
+    "tags",
+    "created_at",
+    "first_seen_at",
+    "last_activity_at",
+];
+const CSV_PERSONA: [&str; 6] = [
+    "persona_id",
+    "role",
+    "program",
+    "persona_status",
+    "match_status",
+    "open_match_id",
+];
+
+fn to_csv(rows: &[Value]) -> Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let header: Vec<&str> = CSV_USER.iter().chain(CSV_PERSONA.iter()).copied().collect();
+    w.write_record(&header)
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let cell = |v: &Value| match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    for r in rows {
+        let user: Vec<String> = CSV_USER.iter().map(|k| cell(&r[*k])).collect();
+        let personas = r["personas"].as_array().cloned().unwrap_or_default();
+        if personas.is_empty() {
+            let mut rec = user.clone();
+            rec.extend(CSV_PERSONA.iter().map(|_| String::new()));
+            w.write_record(&rec)
+                .map_err(|e| Error::Internal(e.to_string()))?;
+        }
+        for p in personas {
+            let mut rec = user.clone();
+            rec.extend(CSV_PERSONA.iter().map(|k| cell(&p[*k])));
+            w.write_record(&rec)
+                .map_err(|e| Error::Internal(e.to_string()))?;
+        }
+    }
+    w.into_inner().map_err(|e| Error::Internal(e.to_string()))
+}

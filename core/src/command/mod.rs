@@ -1,0 +1,14 @@
+//! The command layer every front-end shares: the registry (what exists and who may run it),
+//! the parser (text → invocation), the engine (permission check, one transaction, dispatch),
+//! and the handlers.
+
+pub mod ctx;
+pub mod engine;
+mod handlers;
+pub mod ops;
+pub mod parse;
+pub mod registry;
+
+pub use engine::{Caller, Engine, Frontend, Outcome, Who};
+pub use parse::{Invocation, parse, quote};
+pub use registry::{COMMANDS, CommandId, CommandSpec};

@@ -1,0 +1,343 @@
+//! The text form of a command, shared by Telegram, the console and button payloads:
+//! `/name arg arg key:value key:"quoted value"`.
+
+use std::collections::BTreeMap;
+
+use super::registry::{COMMANDS, CommandSpec, find};
+use crate::error::Error;
+use crate::reply::Attachment;
+
+/// A parsed command: the spec it names and its arguments by name, still as text (each handler
+/// parses them into typed values, so the error names the argument).
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub spec: &'static CommandSpec,
+    pub args: BTreeMap<&'static str, String>,
+    pub attachments: Vec<Attachment>,
+}
+
+impl Invocation {
+    pub fn new(spec: &'static CommandSpec) -> Self {
+        Self {
+            spec,
+            args: BTreeMap::new(),
+            attachments: Vec::new(),
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.args.get(name).map(String::as_str)
+    }
+
+    /// A required argument; the parser already checked it is there, but a front-end that
+    /// builds invocations itself gets the same message.
+    pub fn required(&self, name: &str) -> Result<&str, Error> {
+        self.get(name)
+            .ok_or_else(|| Error::input(format!("missing {name}: usage {}", self.spec.usage())))
+    }
+}
+
+/// One word of a command line; `literal` when it began with a quote, so `"a:b"` is a value
+/// and never an option.
+struct Token {
+    text: String,
+    literal: bool,
+}
+
+/// Splits on white space, keeping "quoted text" together (with \" and \\ escapes inside).
+/// `key:"quoted value"` stays one token, its quotes removed.
+fn tokenize(s: &str) -> Result<Vec<Token>, Error> {
+    let mut tokens = Vec::new();
+    let mut cur = String::new();
+    let mut in_token = false;
+    let mut literal = false;
+    let mut chars = s.chars();
+    while let Some(ch) = chars.next() {
+        match ch {
+            '"' | '“' | '”' => {
+                if !in_token {
+                    literal = true;
+                }
+                in_token = true;
+                let mut closed = false;
+                while let Some(q) = chars.next() {
+                    match q {
+                        '\\' => {
+                            if let Some(n) = chars.next() {
+                                cur.push(n);
+                            }
+                        }
+                        '"' | '“' | '”' => {
+                            closed = true;
+                            break;
+                        }
+                        other => cur.push(other),
+                    }
+                }
+                if !closed {
+                    return Err(Error::input(
+                        "a quote is not closed: put a \" at the end of the quoted value",
+                    ));
+                }
+            }
+            c if c.is_whitespace() => {
+                if in_token {
+                    tokens.push(Token {
+                        text: std::mem::take(&mut cur),
+                        literal,
+                    });
+                    in_token = false;
+                    literal = false;
+                }
+            }
+            other => {
+                in_token = true;
+                cur.push(other);
+            }
+        }
+    }
+    if in_token {
+        tokens.push(Token { text: cur, literal });
+    }
+    Ok(tokens)
+}
+
+/// Parses one line of text into an invocation of a registered command.
+pub fn parse(text: &str) -> Result<Invocation, Error> {
+    let text = text.trim();
+    let Some(rest) = text.strip_prefix('/') else {
+        return Err(Error::input(
+            "commands start with /: type /help to see what you can do",
+        ));
+    };
+    let (head, tail) = match rest.find(char::is_whitespace) {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    // Telegram appends @botname in groups: /status@mentorops_bot.
+    let name = head.split('@').next().unwrap_or_default().to_lowercase();
+    let Some(spec) = find(&name) else {
+        return Err(Error::input(format!(
+            "unknown command /{name}{}: type /help to see the commands you can use",
+            suggestion(&name)
+        )));
+    };
+    let mut inv = Invocation::new(spec);
+    let mut positionals = spec.args.iter().filter(|a| a.positional);
+    for Token {
+        text: token,
+        literal,
+    } in tokenize(tail)?
+    {
+        if let Some((key, value)) = split_named(&token).filter(|_| !literal) {
+            if let Some(arg) = spec.arg(key) {
+                if value.is_empty() {
+                    return Err(Error::input(format!(
+                        "{key}: has no value: write {key}:value, with quotes if it has spaces"
+                    )));
+                }
+                if inv.args.insert(arg.name, value.to_string()).is_some() {
+                    return Err(Error::input(format!("{key} is given twice: keep one")));
+                }
+                continue;
+            }
+            if !value.starts_with("//") {
+                let options: Vec<&str> = spec.args.iter().map(|a| a.name).collect();
+                return Err(Error::input(format!(
+                    "/{} has no option '{key}': its options are {}. Usage: {}",
+                    spec.name,
+                    if options.is_empty() {
+                        "none".to_string()
+                    } else {
+                        options.join(", ")
+                    },
+                    spec.usage()
+                )));
+            }
+        }
+        let slot = loop {
+            match positionals.next() {
+                Some(a) if inv.args.contains_key(a.name) => continue,
+                other => break other,
+            }
+        };
+        let Some(arg) = slot else {
+            return Err(Error::input(format!(
+                "too many values for /{} at '{token}': put a value with spaces in quotes. Usage: {}",
+                spec.name,
+                spec.usage()
+            )));
+        };
+        inv.args.insert(arg.name, token);
+    }
+    for a in spec.args.iter().filter(|a| a.required) {
+        if !inv.args.contains_key(a.name) {
+            return Err(Error::input(format!(
+                "missing {} ({}): usage {} — for example {}",
+                a.name,
+                a.about,
+                spec.usage(),
+                spec.example
+            )));
+        }
+    }
+    Ok(inv)
+}
+
+/// `key:value` where key is `[a-z_]+`; anything else (an email, a time like 17:00) is a value.
+fn split_named(token: &str) -> Option<(&str, &str)> {
+    let (key, value) = token.split_once(':')?;
+    if !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+        Some((key, value))
+    } else {
+        None
+    }
+}
+
+/// " (did you mean /user_add?)" for a near miss.
+fn suggestion(name: &str) -> String {
+    COMMANDS
+        .iter()
+        .map(|c| (distance(name, c.name), c.name))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, n)| format!(" (did you mean /{n}?)"))
+        .unwrap_or_default()
+}
+
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Puts a value in quotes when it needs them, so a button's command parses back the same.
+pub fn quote(value: &str) -> String {
+    let quote_char = |c: char| matches!(c, '"' | '\\' | '“' | '”');
+    if !value.is_empty()
+        && !value
+            .chars()
+            .any(|c| c.is_whitespace() || c == ':' || quote_char(c))
+    {
+        return value.to_string();
+    }
+    let mut s = String::from("\"");
+    for c in value.chars() {
+        if quote_char(c) {
+            s.push('\\');
+        }
+        s.push(c);
+    }
+    s.push('"');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn args(text: &str) -> Vec<(String, String)> {
+        parse(text)
+            .map(|i| {
+                i.args
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn positional_named_and_quoted_arguments() {
+        assert_eq!(
+            args(
+                "/user_add \"Ana Lima\" ana@example.org +5511912345678 mentee program:\"Spring 2027\" tags:cohort=1"
+            ),
+            vec![
+                ("email".into(), "ana@example.org".into()),
+                ("name".into(), "Ana Lima".into()),
+                ("phone".into(), "+5511912345678".into()),
+                ("program".into(), "Spring 2027".into()),
+                ("role".into(), "mentee".into()),
+                ("tags".into(), "cohort=1".into()),
+            ]
+        );
+        // A named argument may stand before the positionals it does not fill.
+        assert_eq!(
+            args("/status reason:\"said so\" ana@example.org A"),
+            vec![
+                ("person".into(), "ana@example.org".into()),
+                ("reason".into(), "said so".into()),
+                ("status".into(), "A".into())
+            ]
+        );
+        assert_eq!(
+            args("/help@mentorops_bot user_add"),
+            vec![("command".into(), "user_add".into())]
+        );
+    }
+
+    #[test]
+    fn bad_input_names_the_problem_and_the_fix() {
+        let msg = |t: &str| parse(t).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(msg("/usr_add").contains("did you mean /user_add"));
+        assert!(msg("/status ana@example.org").contains("missing status"));
+        assert!(msg("/status a b c").contains("too many values"));
+        assert!(msg("/status a A colour:red").contains("no option 'colour'"));
+        assert!(msg("/status \"a A").contains("quote is not closed"));
+        assert!(msg("status a A").contains("start with /"));
+        assert!(msg("/status a A reason:x reason:y").contains("given twice"));
+    }
+
+    #[test]
+    fn quoting_round_trips() {
+        for v in [
+            "plain",
+            "two words",
+            "with \"quotes\"",
+            "a:b",
+            "back\\slash",
+            "",
+        ] {
+            let line = format!("/revert 1 reason:{}", quote(v));
+            if v.is_empty() {
+                continue;
+            }
+            assert_eq!(
+                parse(&line)
+                    .ok()
+                    .and_then(|i| i.get("reason").map(str::to_string))
+                    .as_deref(),
+                Some(v)
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(s in ".{0,200}") {
+            let _ = parse(&s);
+            let _ = parse(&format!("/{s}"));
+            let _ = parse(&format!("/user_add {s}"));
+        }
+
+        #[test]
+        fn quoted_values_parse_back_exactly(v in "[^\u{0}]{1,40}") {
+            let named = format!("/history x limit:{}", quote(&v));
+            let got = parse(&named).ok().and_then(|i| i.get("limit").map(str::to_string));
+            prop_assert_eq!(got.as_deref(), Some(v.as_str()));
+            let positional = format!("/history {}", quote(&v));
+            let got = parse(&positional).ok().and_then(|i| i.get("person").map(str::to_string));
+            prop_assert_eq!(got.as_deref(), Some(v.as_str()));
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! The one error type of the core: expected outcomes a person can fix (bad input, no
+//! permission, an illegal transition…) apart from unexpected failures (the database).
+
+/// Every variant but [`Error::Internal`] carries a message written for the person who typed
+/// the command: it names the problem and the fix. A command that returns any error has
+/// changed nothing (its transaction is rolled back).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Malformed or unknown input: a missing argument, a value that does not parse.
+    #[error("{0}")]
+    Input(String),
+    /// The person, program or entry referred to does not exist (or is out of the caller's scope).
+    #[error("{0}")]
+    NotFound(String),
+    /// A reference matched several people: the message lists them.
+    #[error("{0}")]
+    Ambiguous(String),
+    /// The caller's role does not allow this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The caller's own account is deactivated (IW, IR, ID).
+    #[error("your account is deactivated: ask your program manager to reactivate it")]
+    Deactivated,
+    /// The request is valid but the current state refuses it (an illegal transition, a
+    /// duplicate email, a confirmation that is needed first).
+    #[error("{0}")]
+    Conflict(String),
+    /// Something failed on our side; the person sees a generic message, the log the detail.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn input(msg: impl Into<String>) -> Self {
+        Self::Input(msg.into())
+    }
+    pub fn not_found(msg: impl Into<String>) -> Self {
+        Self::NotFound(msg.into())
+    }
+    pub fn forbidden(msg: impl Into<String>) -> Self {
+        Self::Forbidden(msg.into())
+    }
+    pub fn conflict(msg: impl Into<String>) -> Self {
+        Self::Conflict(msg.into())
+    }
+
+    /// What the person who ran the command is shown.
+    pub fn user_message(&self) -> String {
+        match self {
+            Self::Internal(_) => {
+                "something went wrong on our side and nothing was changed; please try again, and tell your program manager if it keeps happening".into()
+            }
+            other => other.to_string(),
+        }
+    }
+
+    pub fn is_forbidden(&self) -> bool {
+        matches!(self, Self::Forbidden(_))
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for Error {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,24 @@
+//! mentorops-core: the domain of a mentoring program run from chat — users, personas and
+//! their statuses (seed 000), organizations and programs, staff roles and permissions, the
+//! command registry and its handlers, the audit log, the outbox — and its storage on SQLite
+//! or PostgreSQL. No chat SDK, queue or SMTP client lives here: front-ends translate into
+//! [`command::Engine`] calls, and the worker delivers what the outbox holds.
+//!
+//! Modules that do I/O: `db` and `store` (SQL), `settings` (reads config files), `command::engine`
+//! and the handlers (through `store`). The rest is pure.
+
+pub mod bootstrap;
+pub mod clock;
+pub mod command;
+pub mod db;
+pub mod error;
+pub mod messages;
+pub mod program;
+pub mod reply;
+pub mod roles;
+pub mod settings;
+pub mod status;
+pub mod store;
+pub mod values;
+
+pub use error::{Error, Result};

@@ -1,0 +1,192 @@
+//! Program settings (SPEC §2): their names, meanings, defaults and how each is typed in.
+
+use chrono::Duration;
+use chrono_tz::Tz;
+
+use crate::error::Error;
+use crate::values::{format_duration, parse_duration};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProgramSettings {
+    pub max_choices: u32,
+    pub recommendations: u32,
+    pub offer_ttl: Duration,
+    pub offer_reminder_before: Duration,
+    pub inactivity_after: Duration,
+    pub inactivity_repeat: Duration,
+    pub flash_mentoring: bool,
+    pub timezone: Tz,
+}
+
+/// One row per setting: the name staff type in `/program_set`, and what it means.
+pub const SETTINGS: [(&str, &str); 8] = [
+    ("max_choices", "how many mentors a mentee may rank (1–20)"),
+    (
+        "recommendations",
+        "how many mentors a mentee is shown (1–50)",
+    ),
+    (
+        "offer_ttl",
+        "how long a mentor has to answer an offer, like 72h",
+    ),
+    (
+        "offer_reminder_before",
+        "remind the mentor this long before the offer expires, like 24h",
+    ),
+    (
+        "inactivity_after",
+        "a person is inactive after this long without activity, like 15d",
+    ),
+    (
+        "inactivity_repeat",
+        "at most one inactivity reminder per this period, like 15d",
+    ),
+    ("flash_mentoring", "yes if mentees need no assigned mentor"),
+    (
+        "timezone",
+        "the program's time zone for shown times, like America/Sao_Paulo",
+    ),
+];
+
+impl ProgramSettings {
+    /// Sets one setting from text, validating it; the error names the setting and the fix,
+    /// and a refused value leaves the settings as they were.
+    pub fn set(&mut self, name: &str, raw: &str) -> Result<(), Error> {
+        let mut next = self.clone();
+        next.set_unchecked(name, raw)?;
+        next.check()?;
+        *self = next;
+        Ok(())
+    }
+
+    fn set_unchecked(&mut self, name: &str, raw: &str) -> Result<(), Error> {
+        let name = name.trim().to_lowercase();
+        match name.as_str() {
+            "max_choices" => self.max_choices = parse_count(&name, raw, 1, 20)?,
+            "recommendations" => self.recommendations = parse_count(&name, raw, 1, 50)?,
+            "offer_ttl" => self.offer_ttl = parse_duration(raw)?,
+            "offer_reminder_before" => self.offer_reminder_before = parse_duration(raw)?,
+            "inactivity_after" => self.inactivity_after = parse_duration(raw)?,
+            "inactivity_repeat" => self.inactivity_repeat = parse_duration(raw)?,
+            "flash_mentoring" => self.flash_mentoring = parse_yes_no(&name, raw)?,
+            "timezone" => self.timezone = parse_timezone(raw)?,
+            _ => {
+                return Err(Error::input(format!(
+                    "'{name}' is not a program setting: use one of {}",
+                    SETTINGS
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Rules that tie settings together.
+    pub fn check(&self) -> Result<(), Error> {
+        if self.offer_reminder_before >= self.offer_ttl {
+            return Err(Error::input(format!(
+                "offer_reminder_before ({}) must be shorter than offer_ttl ({}): lower the reminder or raise the deadline",
+                format_duration(self.offer_reminder_before),
+                format_duration(self.offer_ttl)
+            )));
+        }
+        if self.max_choices > self.recommendations {
+            return Err(Error::input(format!(
+                "max_choices ({}) cannot exceed recommendations ({}): a mentee ranks from what they are shown",
+                self.max_choices, self.recommendations
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn get(&self, name: &str) -> Option<String> {
+        Some(match name {
+            "max_choices" => self.max_choices.to_string(),
+            "recommendations" => self.recommendations.to_string(),
+            "offer_ttl" => format_duration(self.offer_ttl),
+            "offer_reminder_before" => format_duration(self.offer_reminder_before),
+            "inactivity_after" => format_duration(self.inactivity_after),
+            "inactivity_repeat" => format_duration(self.inactivity_repeat),
+            "flash_mentoring" => if self.flash_mentoring { "yes" } else { "no" }.to_string(),
+            "timezone" => self.timezone.name().to_string(),
+            _ => return None,
+        })
+    }
+
+    pub fn describe(&self) -> String {
+        SETTINGS
+            .iter()
+            .map(|(n, _)| format!("{n}={}", self.get(n).unwrap_or_default()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+fn parse_count(name: &str, raw: &str, min: u32, max: u32) -> Result<u32, Error> {
+    raw.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| {
+            Error::input(format!(
+                "{name} must be a whole number from {min} to {max}, not '{}'",
+                raw.trim()
+            ))
+        })
+}
+
+pub fn parse_yes_no(name: &str, raw: &str) -> Result<bool, Error> {
+    match raw.trim().to_lowercase().as_str() {
+        "yes" | "y" | "true" | "on" | "1" => Ok(true),
+        "no" | "n" | "false" | "off" | "0" => Ok(false),
+        _ => Err(Error::input(format!(
+            "{name} must be yes or no, not '{}'",
+            raw.trim()
+        ))),
+    }
+}
+
+pub fn parse_timezone(raw: &str) -> Result<Tz, Error> {
+    raw.trim().parse::<Tz>().map_err(|_| {
+        Error::input(format!(
+            "'{}' is not a time zone: use an IANA name like UTC, Europe/Lisbon or America/Sao_Paulo",
+            raw.trim()
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults() -> ProgramSettings {
+        ProgramSettings {
+            max_choices: 3,
+            recommendations: 5,
+            offer_ttl: Duration::hours(72),
+            offer_reminder_before: Duration::hours(24),
+            inactivity_after: Duration::days(15),
+            inactivity_repeat: Duration::days(15),
+            flash_mentoring: false,
+            timezone: Tz::UTC,
+        }
+    }
+
+    #[test]
+    fn settings_are_set_by_name_and_validated() {
+        let mut s = defaults();
+        assert!(s.set("offer_ttl", "48h").is_ok());
+        assert_eq!(s.get("offer_ttl").as_deref(), Some("2d"));
+        assert!(s.set("timezone", "America/Sao_Paulo").is_ok());
+        let before = s.clone();
+        assert!(s.set("offer_reminder_before", "3d").is_err());
+        assert!(s.set("colour", "blue").is_err());
+        assert!(s.set("max_choices", "0").is_err());
+        // A refused value must not stick.
+        assert!(s.set("max_choices", "9").is_err());
+        assert_eq!(s, before);
+    }
+}

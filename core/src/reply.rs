@@ -1,0 +1,46 @@
+//! What a command gives back, for every front-end to render in its own way: text, buttons
+//! (each carrying the command line it runs when pressed), and attachments (exports).
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Button {
+    pub label: String,
+    /// The command a press runs, as typed: `/delete #12 confirm:K7PQ2MZX`. Front-ends put it in
+    /// the button's payload and feed it back through the same parser.
+    pub command: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub file_name: String,
+    pub media_type: String,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reply {
+    pub text: String,
+    pub buttons: Vec<Button>,
+    pub attachments: Vec<Attachment>,
+}
+
+impl Reply {
+    pub fn text(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            ..Self::default()
+        }
+    }
+    pub fn with_button(mut self, label: impl Into<String>, command: impl Into<String>) -> Self {
+        self.buttons.push(Button {
+            label: label.into(),
+            command: command.into(),
+        });
+        self
+    }
+    pub fn with_attachment(mut self, a: Attachment) -> Self {
+        self.attachments.push(a);
+        self
+    }
+}

@@ -1,0 +1,336 @@
+//! Configuration, layered like zero2prod: `config/default.toml`, then `config/<profile>.toml`,
+//! then environment variables `MENTOROPS__SECTION__KEY` (SPEC §10). Validated once at start;
+//! an error names the key (file name and environment name) and what it should hold.
+//!
+//! Secrets (tokens, passwords inside URLs) are [`SecretString`]s: `Debug` prints
+//! `[REDACTED]`, so a logged `Settings` never leaks them.
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use crate::program::{ProgramSettings, parse_timezone};
+use crate::values::parse_duration;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub app: AppSettings,
+    pub database: DatabaseSettings,
+    #[serde(default)]
+    pub queue: QueueSettings,
+    pub smtp: SmtpSettings,
+    #[serde(default)]
+    pub telegram: TelegramSettings,
+    #[serde(default)]
+    pub discord: DiscordSettings,
+    pub program_defaults: ProgramDefaults,
+    pub links: LinkSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AppSettings {
+    /// Where the SQLite file, `.eml` files and exports live.
+    pub data_dir: PathBuf,
+    /// ISO country code used for phone numbers typed without `+`; empty = always require `+`.
+    #[serde(default)]
+    pub phone_region: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    /// `sqlite://…` or `postgres://…`; a secret because it may hold a password.
+    pub url: SecretString,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct QueueSettings {
+    /// `redis://…`; unset = the embedded queue.
+    pub url: Option<SecretString>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SmtpSettings {
+    /// lettre's `smtp://` / `smtps://` URL; unset = emails are written as `.eml` files.
+    pub url: Option<SecretString>,
+    /// The From header of every email.
+    pub from: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TelegramSettings {
+    pub token: Option<SecretString>,
+    pub api_url: Option<String>,
+    pub webhook_secret: Option<SecretString>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct DiscordSettings {
+    pub token: Option<SecretString>,
+    pub application_id: Option<String>,
+    pub public_key: Option<String>,
+    pub transport: Option<String>,
+    pub interactions_addr: Option<String>,
+    pub api_url: Option<String>,
+}
+
+/// Defaults for new programs, as text so that the file reads like `/program_set` does.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProgramDefaults {
+    pub max_choices: u32,
+    pub recommendations: u32,
+    pub offer_ttl: String,
+    pub offer_reminder_before: String,
+    pub inactivity_after: String,
+    pub inactivity_repeat: String,
+    pub flash_mentoring: bool,
+    pub timezone: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LinkSettings {
+    /// How long a link code in a welcome email stays valid (SPEC §8: 7 days).
+    pub code_ttl: String,
+}
+
+/// A configuration problem, naming the key both ways (`database.url` / `MENTOROPS__DATABASE__URL`).
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+fn key_error(key: &str, problem: impl std::fmt::Display) -> ConfigError {
+    let env = format!("MENTOROPS__{}", key.to_uppercase().replace('.', "__"));
+    ConfigError(format!("{key} (environment {env}): {problem}"))
+}
+
+impl Settings {
+    /// Loads `dir/default.toml`, then `dir/<profile>.toml` if it exists, then the environment.
+    pub fn load(dir: &Path, profile: &str) -> Result<Self, ConfigError> {
+        let default = dir.join("default.toml");
+        if !default.exists() {
+            return Err(ConfigError(format!(
+                "{} is missing: run mentorops from the project folder or pass --config-dir",
+                default.display()
+            )));
+        }
+        let figment = Figment::new()
+            .merge(Toml::file(default))
+            .merge(Toml::file(dir.join(format!("{profile}.toml"))))
+            .merge(Env::prefixed("MENTOROPS__").split("__"));
+        Self::from_figment(figment)
+    }
+
+    pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let settings: Settings = figment.extract().map_err(|e| {
+            let key = e.path.join(".");
+            if key.is_empty() {
+                ConfigError(e.to_string())
+            } else {
+                key_error(&key, e.kind)
+            }
+        })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let db = self.database.url.expose_secret();
+        if !(db.starts_with("sqlite:")
+            || db.starts_with("postgres://")
+            || db.starts_with("postgresql://"))
+        {
+            return Err(key_error(
+                "database.url",
+                "must start with sqlite:// or postgres://",
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return Err(key_error("database.max_connections", "must be at least 1"));
+        }
+        if let Some(url) = &self.queue.url
+            && !url.expose_secret().starts_with("redis://")
+            && !url.expose_secret().starts_with("rediss://")
+        {
+            return Err(key_error(
+                "queue.url",
+                "must start with redis:// or rediss:// (leave it unset for the embedded queue)",
+            ));
+        }
+        if let Some(url) = &self.smtp.url
+            && !url.expose_secret().starts_with("smtp://")
+            && !url.expose_secret().starts_with("smtps://")
+        {
+            return Err(key_error(
+                "smtp.url",
+                "must start with smtp:// or smtps:// (leave it unset to write .eml files)",
+            ));
+        }
+        if !self.smtp.from.contains('@') {
+            return Err(key_error(
+                "smtp.from",
+                "must be an address like \"mentorops <noreply@example.org>\"",
+            ));
+        }
+        if let Some(secret) = &self.telegram.webhook_secret {
+            let s = secret.expose_secret();
+            if s.is_empty()
+                || s.len() > 256
+                || !s
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                return Err(key_error(
+                    "telegram.webhook_secret",
+                    "must be 1–256 characters of A-Z, a-z, 0-9, _ and -",
+                ));
+            }
+        }
+        if let Some(t) = &self.discord.transport
+            && t != "gateway"
+            && t != "http"
+        {
+            return Err(key_error(
+                "discord.transport",
+                format!("must be gateway or http, not '{t}'"),
+            ));
+        }
+        if !self.app.phone_region.is_empty()
+            && self
+                .app
+                .phone_region
+                .parse::<phonenumber::country::Id>()
+                .is_err()
+        {
+            return Err(key_error(
+                "app.phone_region",
+                "must be an ISO country code like US or BR, or empty",
+            ));
+        }
+        parse_duration(&self.links.code_ttl).map_err(|e| key_error("links.code_ttl", e))?;
+        self.program_defaults()?;
+        Ok(())
+    }
+
+    /// The settings a new program starts with.
+    pub fn program_defaults(&self) -> Result<ProgramSettings, ConfigError> {
+        let d = &self.program_defaults;
+        let dur = |key: &str, raw: &str| {
+            parse_duration(raw).map_err(|e| key_error(&format!("program_defaults.{key}"), e))
+        };
+        let s = ProgramSettings {
+            max_choices: d.max_choices,
+            recommendations: d.recommendations,
+            offer_ttl: dur("offer_ttl", &d.offer_ttl)?,
+            offer_reminder_before: dur("offer_reminder_before", &d.offer_reminder_before)?,
+            inactivity_after: dur("inactivity_after", &d.inactivity_after)?,
+            inactivity_repeat: dur("inactivity_repeat", &d.inactivity_repeat)?,
+            flash_mentoring: d.flash_mentoring,
+            timezone: parse_timezone(&d.timezone)
+                .map_err(|e| key_error("program_defaults.timezone", e))?,
+        };
+        s.check().map_err(|e| key_error("program_defaults", e))?;
+        Ok(s)
+    }
+
+    pub fn link_code_ttl(&self) -> chrono::Duration {
+        parse_duration(&self.links.code_ttl).unwrap_or(chrono::Duration::days(7))
+    }
+
+    pub fn phone_region(&self) -> Option<&str> {
+        Some(self.app.phone_region.as_str()).filter(|r| !r.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::providers::Serialized;
+
+    fn base() -> Figment {
+        Figment::new().merge(Toml::string(include_str!("../../config/default.toml")))
+    }
+
+    #[test]
+    fn the_shipped_default_config_is_valid() {
+        let s = Settings::from_figment(base());
+        assert!(s.is_ok(), "{:?}", s.err());
+    }
+
+    #[test]
+    fn a_bad_value_names_the_key_in_both_spellings() {
+        let f = base().merge(Serialized::default("database.url", "mysql://x"));
+        let msg = Settings::from_figment(f)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            msg.contains("database.url") && msg.contains("MENTOROPS__DATABASE__URL"),
+            "{msg}"
+        );
+
+        let f = base().merge(Serialized::default("program_defaults.max_choices", "many"));
+        let msg = Settings::from_figment(f)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            msg.contains("MENTOROPS__PROGRAM_DEFAULTS__MAX_CHOICES"),
+            "{msg}"
+        );
+
+        let f = base().merge(Serialized::default("program_defaults.offer_ttl", "soon"));
+        let msg = Settings::from_figment(f)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(msg.contains("program_defaults.offer_ttl"), "{msg}");
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail fixes the closure's error type
+    fn profile_file_and_environment_override_the_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_dir("config")?;
+            jail.create_file(
+                "config/default.toml",
+                include_str!("../../config/default.toml"),
+            )?;
+            jail.create_file("config/staging.toml", "[database]\nmax_connections = 9\n")?;
+            jail.set_env(
+                "MENTOROPS__DATABASE__URL",
+                "postgres://app@db.internal/mentorops",
+            );
+            jail.set_env("MENTOROPS__PROGRAM_DEFAULTS__MAX_CHOICES", "2");
+            jail.set_env("MENTOROPS__TELEGRAM__TOKEN", "123:ABC");
+            let s = Settings::load(Path::new("config"), "staging").map_err(|e| e.to_string())?;
+            assert_eq!(s.database.max_connections, 9);
+            assert_eq!(
+                s.database.url.expose_secret(),
+                "postgres://app@db.internal/mentorops"
+            );
+            assert_eq!(s.program_defaults.max_choices, 2);
+            assert!(s.telegram.token.is_some());
+            jail.set_env("MENTOROPS__DATABASE__MAX_CONNECTIONS", "none");
+            let msg = Settings::load(Path::new("config"), "staging")
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(
+                msg.contains("MENTOROPS__DATABASE__MAX_CONNECTIONS"),
+                "{msg}"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let f = base().merge(Serialized::default("telegram.token", "123:SECRET-TOKEN"));
+        let s = Settings::from_figment(f).ok();
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("SECRET-TOKEN"), "{shown}");
+    }
+}

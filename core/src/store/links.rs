@@ -1,0 +1,128 @@
+//! Link codes (single use, from the welcome email) and the chat accounts they bind.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use super::{Conn, get_opt_time, get_time, ms};
+use crate::error::Result;
+
+#[derive(Debug, Clone)]
+pub struct LinkCodeRow {
+    pub code: String,
+    pub user_id: i64,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChatLink {
+    pub provider: String,
+    pub account_id: String,
+    pub user_id: i64,
+    pub handle: Option<String>,
+}
+
+pub async fn insert_code(
+    c: &mut Conn,
+    code: &str,
+    user_id: i64,
+    now: DateTime<Utc>,
+    expires: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO link_codes (code, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(code)
+    .bind(user_id)
+    .bind(ms(now))
+    .bind(ms(expires))
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
+pub async fn code(c: &mut Conn, code: &str) -> Result<Option<LinkCodeRow>> {
+    let row =
+        sqlx::query("SELECT code, user_id, expires_at, used_at FROM link_codes WHERE code = $1")
+            .bind(code)
+            .fetch_optional(&mut *c)
+            .await?;
+    row.map(|r| {
+        Ok(LinkCodeRow {
+            code: r.try_get("code")?,
+            user_id: r.try_get("user_id")?,
+            expires_at: get_time(&r, "expires_at")?,
+            used_at: get_opt_time(&r, "used_at")?,
+        })
+    })
+    .transpose()
+}
+
+/// Marks the code used; false when another request used it first.
+pub async fn use_code(c: &mut Conn, code: &str, now: DateTime<Utc>) -> Result<bool> {
+    let done =
+        sqlx::query("UPDATE link_codes SET used_at = $1 WHERE code = $2 AND used_at IS NULL")
+            .bind(ms(now))
+            .bind(code)
+            .execute(&mut *c)
+            .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn link_of_account(
+    c: &mut Conn,
+    provider: &str,
+    account_id: &str,
+) -> Result<Option<ChatLink>> {
+    let row = sqlx::query("SELECT provider, account_id, user_id, handle FROM chat_links WHERE provider = $1 AND account_id = $2")
+        .bind(provider)
+        .bind(account_id)
+        .fetch_optional(&mut *c)
+        .await?;
+    row.map(|r| chat_link(&r)).transpose()
+}
+
+fn chat_link(r: &sqlx::any::AnyRow) -> Result<ChatLink> {
+    Ok(ChatLink {
+        provider: r.try_get("provider")?,
+        account_id: r.try_get("account_id")?,
+        user_id: r.try_get("user_id")?,
+        handle: r.try_get("handle")?,
+    })
+}
+
+pub async fn links_of_user(c: &mut Conn, user_id: i64) -> Result<Vec<ChatLink>> {
+    let rows = sqlx::query("SELECT provider, account_id, user_id, handle FROM chat_links WHERE user_id = $1 ORDER BY provider")
+        .bind(user_id)
+        .fetch_all(&mut *c)
+        .await?;
+    rows.iter().map(chat_link).collect()
+}
+
+/// The user behind a chat mention (`@handle` or a platform user id).
+pub async fn user_by_handle(c: &mut Conn, handle: &str) -> Result<Vec<i64>> {
+    let rows = sqlx::query("SELECT DISTINCT user_id FROM chat_links WHERE lower(handle) = lower($1) OR account_id = $1")
+        .bind(handle)
+        .fetch_all(&mut *c)
+        .await?;
+    rows.iter().map(|r| Ok(r.try_get("user_id")?)).collect()
+}
+
+pub async fn insert_link(
+    c: &mut Conn,
+    provider: &str,
+    account_id: &str,
+    handle: Option<&str>,
+    user_id: i64,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query("INSERT INTO chat_links (provider, account_id, user_id, handle, linked_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(provider)
+        .bind(account_id)
+        .bind(user_id)
+        .bind(handle)
+        .bind(ms(now))
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,181 @@
+//! The outbox (SPEC §8): every message a change causes is written here in the same transaction
+//! as the change, and delivered later, at least once, by the worker. The idempotency key makes
+//! a second write of the same message a no-op, and keys the delivery so a retry never sends twice.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Conn, get_opt_time, get_time, ms};
+use crate::error::Result;
+use crate::reply::Button;
+
+pub const EMAIL: &str = "email";
+
+/// `email`, or `chat:<provider>` for a chat DM.
+pub fn chat_channel(provider: &str) -> String {
+    format!("chat:{provider}")
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryState {
+    Pending,
+    Sent,
+    Failed,
+}
+
+impl DeliveryState {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Sent => "sent",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub channel: String,
+    pub kind: &'static str,
+    pub recipient_user_id: Option<i64>,
+    /// An email address, or the chat account id.
+    pub recipient: String,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: Option<String>,
+    pub buttons: Vec<Button>,
+    pub idempotency_key: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub id: i64,
+    pub created_at: DateTime<Utc>,
+    pub channel: String,
+    pub kind: String,
+    pub recipient_user_id: Option<i64>,
+    pub recipient: String,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: Option<String>,
+    pub buttons: Vec<Button>,
+    pub idempotency_key: String,
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+const COLS: &str = "id, created_at, channel, kind, recipient_user_id, recipient, subject, body_text, body_html, \
+                    buttons, idempotency_key, status, attempts, last_error, sent_at";
+
+fn from_row(r: &AnyRow) -> Result<Message> {
+    let buttons: Option<String> = r.try_get("buttons")?;
+    Ok(Message {
+        id: r.try_get("id")?,
+        created_at: get_time(r, "created_at")?,
+        channel: r.try_get("channel")?,
+        kind: r.try_get("kind")?,
+        recipient_user_id: r.try_get("recipient_user_id")?,
+        recipient: r.try_get("recipient")?,
+        subject: r.try_get("subject")?,
+        body_text: r.try_get("body_text")?,
+        body_html: r.try_get("body_html")?,
+        buttons: buttons
+            .and_then(|b| serde_json::from_str(&b).ok())
+            .unwrap_or_default(),
+        idempotency_key: r.try_get("idempotency_key")?,
+        status: r.try_get("status")?,
+        attempts: r.try_get("attempts")?,
+        last_error: r.try_get("last_error")?,
+        sent_at: get_opt_time(r, "sent_at")?,
+    })
+}
+
+/// Queues a message; returns its id, or None when a message with that key is queued already.
+pub async fn insert(c: &mut Conn, m: &NewMessage, now: DateTime<Utc>) -> Result<Option<i64>> {
+    let buttons = if m.buttons.is_empty() {
+        None
+    } else {
+        serde_json::to_string(&m.buttons).ok()
+    };
+    let row = sqlx::query(
+        "INSERT INTO outbox (created_at, channel, kind, recipient_user_id, recipient, subject, body_text, \
+         body_html, buttons, idempotency_key, status, attempts, available_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', 0, $1) \
+         ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+    )
+    .bind(ms(now))
+    .bind(&m.channel)
+    .bind(m.kind)
+    .bind(m.recipient_user_id)
+    .bind(&m.recipient)
+    .bind(&m.subject)
+    .bind(&m.body_text)
+    .bind(m.body_html.as_deref())
+    .bind(buttons)
+    .bind(&m.idempotency_key)
+    .fetch_optional(&mut *c)
+    .await?;
+    row.map(|r| Ok(r.try_get("id")?)).transpose()
+}
+
+pub async fn get(c: &mut Conn, id: i64) -> Result<Option<Message>> {
+    let row = sqlx::query(super::sql(format!(
+        "SELECT {COLS} FROM outbox WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *c)
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Pending messages of one channel that are due, oldest first.
+pub async fn due(
+    c: &mut Conn,
+    channel: &str,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<Message>> {
+    let rows = sqlx::query(super::sql(format!(
+        "SELECT {COLS} FROM outbox WHERE status = 'pending' AND channel = $1 AND available_at <= $2 ORDER BY id LIMIT $3"
+    )))
+    .bind(channel)
+    .bind(ms(now))
+    .bind(limit)
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+pub async fn by_recipient(c: &mut Conn, user_id: i64) -> Result<Vec<Message>> {
+    let rows = sqlx::query(super::sql(format!(
+        "SELECT {COLS} FROM outbox WHERE recipient_user_id = $1 ORDER BY id"
+    )))
+    .bind(user_id)
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Marks a pending message delivered; false if it was not pending any more.
+pub async fn mark_sent(c: &mut Conn, id: i64, now: DateTime<Utc>) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1 WHERE id = $2 AND status = 'pending'",
+    )
+    .bind(ms(now))
+    .bind(id)
+    .execute(&mut *c)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn mark_failed(c: &mut Conn, id: i64, reason: &str) -> Result<()> {
+    sqlx::query("UPDATE outbox SET status = 'failed', last_error = $1, attempts = attempts + 1 WHERE id = $2 AND status = 'pending'")
+        .bind(reason)
+        .bind(id)
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}

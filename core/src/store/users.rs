@@ -1,0 +1,455 @@
+//! Users, their tags and their personas.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Conn, expect_one, get_opt_time, get_time, ms};
+use crate::error::Result;
+use crate::roles::PersonaRole;
+use crate::status::{MatchStatus, PersonaStatus, UserStatus};
+use crate::values::{Email, ExternalId, FullName, Phone, Tag};
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub phone: Option<String>,
+    pub external_id: Option<String>,
+    pub full_name: String,
+    pub status: UserStatus,
+    pub org_id: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub first_seen_at: Option<DateTime<Utc>>,
+    pub last_activity_at: Option<DateTime<Utc>>,
+}
+
+impl User {
+    /// "Ana Lima <ana@example.org>": how people are shown to staff.
+    pub fn label(&self) -> String {
+        format!("{} <{}>", self.full_name, self.email)
+    }
+    /// Last activity, or when they were added if never seen (SPEC §7).
+    pub fn activity_reference(&self) -> DateTime<Utc> {
+        self.last_activity_at.unwrap_or(self.created_at)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Persona {
+    pub id: i64,
+    pub user_id: i64,
+    pub role: PersonaRole,
+    pub program_id: Option<i64>,
+    pub status: PersonaStatus,
+    pub match_status: MatchStatus,
+    pub created_at: DateTime<Utc>,
+}
+
+pub struct NewUser<'a> {
+    pub email: &'a Email,
+    pub phone: &'a Phone,
+    pub external_id: &'a ExternalId,
+    pub full_name: &'a FullName,
+    pub status: UserStatus,
+    pub org_id: Option<i64>,
+}
+
+pub const USER_COLS: &str = "u.id, u.email, u.phone, u.external_id, u.full_name, u.status, u.org_id, \
+     u.created_at, u.first_seen_at, u.last_activity_at";
+
+pub fn user_from_row(r: &AnyRow) -> Result<User> {
+    Ok(User {
+        id: r.try_get("id")?,
+        email: r.try_get("email")?,
+        phone: r.try_get("phone")?,
+        external_id: r.try_get("external_id")?,
+        full_name: r.try_get("full_name")?,
+        status: UserStatus::from_code(&r.try_get::<String, _>("status")?)?,
+        org_id: r.try_get("org_id")?,
+        created_at: get_time(r, "created_at")?,
+        first_seen_at: get_opt_time(r, "first_seen_at")?,
+        last_activity_at: get_opt_time(r, "last_activity_at")?,
+    })
+}
+
+pub async fn insert_user(c: &mut Conn, u: &NewUser<'_>, now: DateTime<Utc>) -> Result<i64> {
+    let row = sqlx::query(
+        "INSERT INTO users (email, phone, external_id, full_name, status, org_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(u.email.as_str())
+    .bind(u.phone.as_str())
+    .bind(u.external_id.as_str())
+    .bind(u.full_name.as_str())
+    .bind(u.status.code())
+    .bind(u.org_id)
+    .bind(ms(now))
+    .fetch_one(&mut *c)
+    .await?;
+    Ok(row.try_get("id")?)
+}
+
+async fn one_user(c: &mut Conn, filter: &str, arg: &str) -> Result<Option<User>> {
+    let row = sqlx::query(super::sql(format!(
+        "SELECT {USER_COLS} FROM users u WHERE {filter}"
+    )))
+    .bind(arg)
+    .fetch_optional(&mut *c)
+    .await?;
+    row.as_ref().map(user_from_row).transpose()
+}
+
+pub async fn user(c: &mut Conn, id: i64) -> Result<Option<User>> {
+    let row = sqlx::query(super::sql(format!(
+        "SELECT {USER_COLS} FROM users u WHERE u.id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *c)
+    .await?;
+    row.as_ref().map(user_from_row).transpose()
+}
+
+pub async fn by_email(c: &mut Conn, email: &str) -> Result<Option<User>> {
+    one_user(c, "u.email = $1", email).await
+}
+pub async fn by_phone(c: &mut Conn, phone: &str) -> Result<Option<User>> {
+    one_user(c, "u.phone = $1", phone).await
+}
+pub async fn by_external_id(c: &mut Conn, id: &str) -> Result<Option<User>> {
+    one_user(c, "u.external_id = $1", id).await
+}
+
+/// Users whose name equals `name` (case-insensitive), or failing that whose name has a word
+/// starting with each word typed ("ana" finds "Ana Lima", not "Paula Manager").
+pub async fn by_name(c: &mut Conn, name: &str) -> Result<Vec<User>> {
+    let exact = sqlx::query(super::sql(format!(
+        "SELECT {USER_COLS} FROM users u WHERE lower(u.full_name) = lower($1) ORDER BY u.id"
+    )))
+    .bind(name.trim())
+    .fetch_all(&mut *c)
+    .await?;
+    if !exact.is_empty() {
+        return exact.iter().map(user_from_row).collect();
+    }
+    let wanted: Vec<String> = name.split_whitespace().map(str::to_lowercase).collect();
+    let Some(first) = wanted.first() else {
+        return Ok(Vec::new());
+    };
+    let pattern = format!("%{}%", first.replace(['%', '_'], ""));
+    let rows = sqlx::query(super::sql(format!(
+        "SELECT {USER_COLS} FROM users u WHERE lower(u.full_name) LIKE $1 ORDER BY u.id"
+    )))
+    .bind(pattern)
+    .fetch_all(&mut *c)
+    .await?;
+    let mut users = Vec::new();
+    for row in &rows {
+        let u = user_from_row(row)?;
+        let words: Vec<String> = u
+            .full_name
+            .split_whitespace()
+            .map(str::to_lowercase)
+            .collect();
+        if wanted
+            .iter()
+            .all(|w| words.iter().any(|n| n.starts_with(w.as_str())))
+        {
+            users.push(u);
+        }
+    }
+    Ok(users)
+}
+
+pub async fn set_status(
+    c: &mut Conn,
+    id: i64,
+    expected: UserStatus,
+    new: UserStatus,
+) -> Result<()> {
+    let done = sqlx::query("UPDATE users SET status = $1 WHERE id = $2 AND status = $3")
+        .bind(new.code())
+        .bind(id)
+        .bind(expected.code())
+        .execute(&mut *c)
+        .await?;
+    expect_one(done.rows_affected(), "the user's status")
+}
+
+/// Any command or button press by the user (SPEC §3).
+pub async fn touch_activity(c: &mut Conn, id: i64, now: DateTime<Utc>) -> Result<()> {
+    sqlx::query(
+        "UPDATE users SET last_activity_at = $1, first_seen_at = COALESCE(first_seen_at, $1) WHERE id = $2",
+    )
+    .bind(ms(now))
+    .bind(id)
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete_user(c: &mut Conn, id: i64) -> Result<()> {
+    sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(id)
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}
+
+pub async fn tags(c: &mut Conn, user_id: i64) -> Result<Vec<Tag>> {
+    let rows = sqlx::query("SELECT key, value FROM user_tags WHERE user_id = $1 ORDER BY key")
+        .bind(user_id)
+        .fetch_all(&mut *c)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Tag {
+                key: r.try_get("key")?,
+                value: r.try_get("value")?,
+            })
+        })
+        .collect()
+}
+
+pub async fn set_tag(c: &mut Conn, user_id: i64, tag: &Tag) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO user_tags (user_id, key, value) VALUES ($1, $2, $3) \
+         ON CONFLICT (user_id, key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(user_id)
+    .bind(&tag.key)
+    .bind(&tag.value)
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
+const PERSONA_COLS: &str = "id, user_id, role, program_id, status, match_status, created_at";
+
+fn persona_from_row(r: &AnyRow) -> Result<Persona> {
+    Ok(Persona {
+        id: r.try_get("id")?,
+        user_id: r.try_get("user_id")?,
+        role: PersonaRole::from_code(&r.try_get::<String, _>("role")?)?,
+        program_id: r.try_get("program_id")?,
+        status: PersonaStatus::from_code(&r.try_get::<String, _>("status")?)?,
+        match_status: MatchStatus::from_code(&r.try_get::<String, _>("match_status")?)?,
+        created_at: get_time(r, "created_at")?,
+    })
+}
+
+pub async fn insert_persona(
+    c: &mut Conn,
+    user_id: i64,
+    role: PersonaRole,
+    program_id: Option<i64>,
+    match_status: MatchStatus,
+    now: DateTime<Utc>,
+) -> Result<i64> {
+    let row = sqlx::query(
+        "INSERT INTO personas (user_id, role, program_id, status, match_status, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(user_id)
+    .bind(role.code())
+    .bind(program_id)
+    .bind(PersonaStatus::Active.code())
+    .bind(match_status.code())
+    .bind(ms(now))
+    .fetch_one(&mut *c)
+    .await?;
+    Ok(row.try_get("id")?)
+}
+
+pub async fn personas_of(c: &mut Conn, user_id: i64) -> Result<Vec<Persona>> {
+    let rows = sqlx::query(super::sql(format!(
+        "SELECT {PERSONA_COLS} FROM personas WHERE user_id = $1 ORDER BY id"
+    )))
+    .bind(user_id)
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter().map(persona_from_row).collect()
+}
+
+pub async fn persona(c: &mut Conn, id: i64) -> Result<Option<Persona>> {
+    let row = sqlx::query(super::sql(format!(
+        "SELECT {PERSONA_COLS} FROM personas WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *c)
+    .await?;
+    row.as_ref().map(persona_from_row).transpose()
+}
+
+pub async fn set_persona_status(
+    c: &mut Conn,
+    id: i64,
+    expected: PersonaStatus,
+    new: PersonaStatus,
+) -> Result<()> {
+    let done = sqlx::query("UPDATE personas SET status = $1 WHERE id = $2 AND status = $3")
+        .bind(new.code())
+        .bind(id)
+        .bind(expected.code())
+        .execute(&mut *c)
+        .await?;
+    expect_one(done.rows_affected(), "the persona's status")
+}
+
+pub async fn set_match_status(
+    c: &mut Conn,
+    id: i64,
+    expected: MatchStatus,
+    new: MatchStatus,
+) -> Result<()> {
+    let done =
+        sqlx::query("UPDATE personas SET match_status = $1 WHERE id = $2 AND match_status = $3")
+            .bind(new.code())
+            .bind(id)
+            .bind(expected.code())
+            .execute(&mut *c)
+            .await?;
+    expect_one(done.rows_affected(), "the persona's match status")
+}
+
+pub async fn set_persona_program(c: &mut Conn, id: i64, program_id: i64) -> Result<()> {
+    let done =
+        sqlx::query("UPDATE personas SET program_id = $1 WHERE id = $2 AND program_id IS NULL")
+            .bind(program_id)
+            .bind(id)
+            .execute(&mut *c)
+            .await?;
+    expect_one(done.rows_affected(), "the persona's program")
+}
+
+/// The filters of `/user_list` (SPEC §9). `program_ids` limits to people with a persona in one
+/// of them, or (with `include_unassigned_of_orgs`) an unassigned persona in those organizations.
+#[derive(Debug, Default, Clone)]
+pub struct UserFilter {
+    pub program_ids: Option<Vec<i64>>,
+    pub org_ids_for_unassigned: Vec<i64>,
+    pub role: Option<PersonaRole>,
+    pub status: Option<UserStatus>,
+    pub tag: Option<Tag>,
+    pub unassigned_only: bool,
+    pub inactive_before: Option<DateTime<Utc>>,
+    pub usable_only: bool,
+    /// Only mentors and mentees (people with a persona), not staff-only accounts.
+    pub participants_only: bool,
+    pub sort: UserSort,
+    pub limit: i64,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum UserSort {
+    #[default]
+    FirstName,
+    LastName,
+    Activity,
+}
+
+/// Lists users by filter. The SQL narrows; name sorting happens here because "last name" is the
+/// last word of the full name, which SQL would spell differently on each backend.
+pub async fn list_users(c: &mut Conn, f: &UserFilter) -> Result<Vec<User>> {
+    let mut sql = format!(
+        "SELECT DISTINCT {USER_COLS} FROM users u LEFT JOIN personas p ON p.user_id = u.id WHERE 1 = 1"
+    );
+    // Each value is bound in the order its placeholder ($1, $2, …) is handed out.
+    let mut binds: Vec<Bind> = Vec::new();
+    let mut bind = |b: Bind| {
+        binds.push(b);
+        format!("${}", binds.len())
+    };
+    let id_list = |ids: &[i64]| {
+        ids.iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if let Some(ids) = &f.program_ids {
+        let mut parts = Vec::new();
+        if !ids.is_empty() {
+            parts.push(format!("p.program_id IN ({})", id_list(ids)));
+        }
+        if !f.org_ids_for_unassigned.is_empty() {
+            parts.push(format!(
+                "(p.program_id IS NULL AND u.org_id IN ({}))",
+                id_list(&f.org_ids_for_unassigned)
+            ));
+        }
+        if parts.is_empty() {
+            return Ok(Vec::new());
+        }
+        sql.push_str(&format!(" AND ({})", parts.join(" OR ")));
+    }
+    if let Some(role) = f.role {
+        sql.push_str(&format!(
+            " AND p.role = {}",
+            bind(Bind::S(role.code().into()))
+        ));
+    }
+    if let Some(status) = f.status {
+        sql.push_str(&format!(
+            " AND u.status = {}",
+            bind(Bind::S(status.code().into()))
+        ));
+    }
+    if f.usable_only {
+        let usable: Vec<String> = UserStatus::ALL
+            .into_iter()
+            .filter(|s| s.info().bot_access == crate::status::BotAccess::Full)
+            .map(|s| format!("'{}'", s.code()))
+            .collect();
+        sql.push_str(&format!(" AND u.status IN ({})", usable.join(", ")));
+    }
+    if let Some(tag) = &f.tag {
+        let k = bind(Bind::S(tag.key.clone()));
+        let v = bind(Bind::S(tag.value.clone()));
+        sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM user_tags t WHERE t.user_id = u.id AND t.key = {k} AND t.value = {v})"
+        ));
+    }
+    if f.participants_only {
+        sql.push_str(" AND p.id IS NOT NULL");
+    }
+    if f.unassigned_only {
+        sql.push_str(" AND p.id IS NOT NULL AND p.program_id IS NULL");
+    }
+    if let Some(before) = f.inactive_before {
+        sql.push_str(&format!(
+            " AND COALESCE(u.last_activity_at, u.created_at) < {}",
+            bind(Bind::I(ms(before)))
+        ));
+    }
+    let mut q = sqlx::query(super::sql(sql));
+    for b in binds {
+        q = match b {
+            Bind::I(v) => q.bind(v),
+            Bind::S(v) => q.bind(v),
+        };
+    }
+    let rows = q.fetch_all(&mut *c).await?;
+    let mut users = rows.iter().map(user_from_row).collect::<Result<Vec<_>>>()?;
+    match f.sort {
+        UserSort::FirstName => users.sort_by_key(|u| (u.full_name.to_lowercase(), u.id)),
+        UserSort::LastName => users.sort_by_key(|u| {
+            let last = u
+                .full_name
+                .split_whitespace()
+                .last()
+                .unwrap_or_default()
+                .to_lowercase();
+            (last, u.full_name.to_lowercase(), u.id)
+        }),
+        UserSort::Activity => users.sort_by_key(|u| (u.activity_reference(), u.id)),
+    }
+    if f.limit > 0 {
+        users.truncate(usize::try_from(f.limit).unwrap_or(usize::MAX));
+    }
+    Ok(users)
+}
+
+enum Bind {
+    I(i64),
+    S(String),
+}

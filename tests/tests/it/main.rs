@@ -1,0 +1,13 @@
+//! Black-box tests of mentorops: the real engine, real SQLite and PostgreSQL, real files.
+//! One test binary (link time); each test gets a fresh database.
+
+mod support;
+
+mod console;
+mod lifecycle;
+mod linking;
+mod people;
+mod permissions;
+mod properties;
+mod removal;
+mod schema;

@@ -1,0 +1,168 @@
+//! Permanent delete and export.
+
+use crate::both_backends;
+use crate::support::TestApp;
+use mentorops_core::Error;
+use mentorops_core::status::MatchStatus;
+use mentorops_core::store;
+
+async fn delete_is_two_steps_exports_first_and_leaves_no_trace_of_the_person(app: &TestApp) {
+    app.with_program().await;
+    app.admin("/user_add \"Ana Lima\" ana@example.org +14155550401 mentee program:Spring tags:school=Northside").await;
+    app.admin("/user_add \"Bruno Reis\" bruno@example.org +14155550402 mentor program:Spring")
+        .await;
+    for who in ["ana@example.org", "bruno@example.org"] {
+        app.admin(&format!("/status {who} A reason:\"screened {who}\""))
+            .await;
+        app.admin(&format!("/match_status {who} RTBM")).await;
+    }
+    let (ana_p, bruno_p) = (
+        app.personas("ana@example.org").await[0].id,
+        app.personas("bruno@example.org").await[0].id,
+    );
+    {
+        let mut c = app.engine.db().pool().acquire().await.expect("conn");
+        store::matches::insert(&mut c, None, ana_p, bruno_p, "test", app.engine.now())
+            .await
+            .expect("match");
+        for p in [ana_p, bruno_p] {
+            store::users::set_match_status(
+                &mut c,
+                p,
+                MatchStatus::ReadyToBeMatched,
+                MatchStatus::Matched,
+            )
+            .await
+            .expect("M");
+        }
+    }
+    let code = {
+        let id = app.user_id("ana@example.org").await;
+        let mut c = app.engine.db().pool().acquire().await.expect("conn");
+        let m = store::outbox::by_recipient(&mut c, id)
+            .await
+            .expect("outbox");
+        m[0].body_text
+            .split("/link ")
+            .nth(1)
+            .map(|s| s.chars().take(8).collect::<String>())
+            .expect("code")
+    };
+    assert!(
+        app.run(&app.chat("555"), &format!("/link {code}"))
+            .await
+            .is_ok()
+    );
+    let ana_id = app.user_id("ana@example.org").await;
+    assert!(!app.places_holding("ana@example.org").await.is_empty());
+
+    // Only a super admin may delete.
+    let pm = app.caller_for(app.user_id("pm@example.org").await);
+    assert!(matches!(
+        app.run(&pm, "/delete ana@example.org").await,
+        Err(Error::Forbidden(_))
+    ));
+
+    // Step one: an export of everything, and a confirmation; nothing deleted yet.
+    let ask = app.admin("/delete ana@example.org").await;
+    assert_eq!(ask.attachments.len(), 1);
+    let export: serde_json::Value =
+        serde_json::from_slice(&ask.attachments[0].bytes).expect("json export");
+    assert_eq!(export["user"]["email"], "ana@example.org");
+    assert_eq!(export["tags"]["school"], "Northside");
+    assert_eq!(export["chat_links"][0]["account_id"], "555");
+    assert!(
+        export["audit_log"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+    );
+    assert!(ask.text.contains("closes match"), "{}", ask.text);
+    let confirm = ask.buttons[0].command.clone();
+    assert!(
+        confirm.starts_with(&format!("/delete #{ana_id} confirm:")),
+        "{confirm}"
+    );
+    assert!(app.user_id("ana@example.org").await > 0);
+
+    // A wrong token, or someone else's, changes nothing.
+    let e = app
+        .admin_err(&format!("/delete #{ana_id} confirm:WRONGTKN"))
+        .await;
+    assert!(e.to_string().contains("does not match"), "{e}");
+
+    let done = app.admin(&confirm).await;
+    assert!(done.text.contains("permanently deleted"), "{}", done.text);
+    for needle in ["ana@example.org", "+14155550401", "Ana Lima", "Northside"] {
+        let places = app.places_holding(needle).await;
+        assert!(places.is_empty(), "{needle} is still in {places:?}");
+    }
+    // The counterpart's match is closed; one audit entry without personal data remains.
+    assert_eq!(
+        app.personas("bruno@example.org").await[0].match_status,
+        MatchStatus::Closed
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM audit_log WHERE field = 'deleted'")
+            .await,
+        1
+    );
+    assert!(
+        matches!(
+            app.run(&app.chat("555"), "/me").await,
+            Err(Error::Forbidden(_))
+        ),
+        "the chat link is gone"
+    );
+    let e = app.admin_err(&confirm).await;
+    assert!(matches!(e, Error::NotFound(_)), "{e}");
+}
+
+async fn a_delete_confirmation_expires(app: &TestApp) {
+    app.with_program().await;
+    app.admin("/user_add \"Ana Lima\" ana@example.org +14155550401 mentee program:Spring")
+        .await;
+    let ask = app.admin("/delete ana@example.org").await;
+    app.clock.advance(chrono::Duration::minutes(16));
+    let e = app.admin_err(&ask.buttons[0].command).await;
+    assert!(e.to_string().contains("expired"), "{e}");
+    assert!(app.user_id("ana@example.org").await > 0);
+}
+
+async fn export_gives_csv_or_json_of_people_and_personas(app: &TestApp) {
+    app.with_program().await;
+    app.admin(
+        "/user_add \"Ana Lima\" ana@example.org +14155550401 mentee program:Spring tags:lang=pt",
+    )
+    .await;
+    let csv = app.admin("/export program:Spring").await;
+    let text = String::from_utf8(csv.attachments[0].bytes.clone()).expect("utf8");
+    let mut lines = text.lines();
+    assert!(
+        lines
+            .next()
+            .is_some_and(|h| h.starts_with("id,full_name,email,phone"))
+    );
+    assert!(
+        text.contains("ana@example.org")
+            && text.contains("lang=pt")
+            && text.contains("mentee,Acme/Spring,active,N/A"),
+        "{text}"
+    );
+    let json = app.admin("/export format:json").await;
+    let v: serde_json::Value = serde_json::from_slice(&json.attachments[0].bytes).expect("json");
+    assert!(
+        v.as_array()
+            .is_some_and(|a| a.iter().any(|u| u["email"] == "ana@example.org"))
+    );
+    let pm = app.caller_for(app.user_id("pm@example.org").await);
+    assert!(
+        matches!(app.run(&pm, "/export").await, Err(Error::Forbidden(_))),
+        "raw export is the super admin's"
+    );
+}
+
+both_backends!(
+    delete_is_two_steps_exports_first_and_leaves_no_trace_of_the_person,
+    a_delete_confirmation_expires,
+    export_gives_csv_or_json_of_people_and_personas,
+);

@@ -1,0 +1,301 @@
+//! The test harness: a real engine on a fresh database per test — a temporary SQLite file, or
+//! a new database on the machine's PostgreSQL — with a clock the test moves by hand.
+
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use mentorops_core::Error;
+use mentorops_core::clock::ManualClock;
+use mentorops_core::command::{Caller, Engine, Frontend, Outcome, Who};
+use mentorops_core::db::{Backend, Db};
+use mentorops_core::reply::{Attachment, Reply};
+use mentorops_core::settings::Settings;
+use mentorops_core::store;
+use sqlx::{Connection, Executor, Row};
+
+/// The server the PostgreSQL tests create their databases on.
+pub fn postgres_admin_url() -> String {
+    std::env::var("MENTOROPS_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub struct TestApp {
+    pub engine: Engine,
+    pub clock: Arc<ManualClock>,
+    pub backend: Backend,
+    pub dir: tempfile::TempDir,
+    pg_db: Option<String>,
+    pub admin_id: i64,
+}
+
+impl TestApp {
+    /// None when PostgreSQL is wanted but not reachable outside CI (the caller then skips
+    /// loudly); under CI=true an unreachable PostgreSQL fails the test.
+    pub async fn start(backend: Backend) -> Option<Self> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (url, pg_db) = match backend {
+            Backend::Sqlite => (
+                format!("sqlite://{}/test.db?mode=rwc", dir.path().display()),
+                None,
+            ),
+            Backend::Postgres => {
+                let admin = postgres_admin_url();
+                let mut conn = match sqlx::PgConnection::connect(&admin).await {
+                    Ok(c) => c,
+                    Err(e) if std::env::var("CI").as_deref() != Ok("true") => {
+                        eprintln!(
+                            "SKIPPED: PostgreSQL at {admin} is not reachable ({e}); CI=true makes this a failure"
+                        );
+                        return None;
+                    }
+                    Err(e) => panic!("PostgreSQL at {admin} is not reachable under CI=true: {e}"),
+                };
+                let name = format!("mentorops_t_{}", uuid_like());
+                conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .await
+                    .expect("create database");
+                let base = admin
+                    .rsplit_once('/')
+                    .map(|(b, _)| b.to_string())
+                    .unwrap_or(admin.clone());
+                (format!("{base}/{name}"), Some(name))
+            }
+        };
+        let settings = test_settings(&url, dir.path());
+        let db = Db::connect(&url, 5).await.expect("connect");
+        db.migrate().await.expect("migrate");
+        let clock = Arc::new(ManualClock::new(
+            Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0)
+                .single()
+                .expect("time"),
+        ));
+        let engine = Engine::new(db, Arc::new(settings), clock.clone()).expect("engine");
+        let (admin_id, _) = mentorops_core::bootstrap::bootstrap_admin(
+            &engine,
+            "Ada Admin",
+            "admin@example.org",
+            "+14155550100",
+        )
+        .await
+        .expect("bootstrap");
+        Some(Self {
+            engine,
+            clock,
+            backend,
+            dir,
+            pg_db,
+            admin_id,
+        })
+    }
+
+    /// Drops the PostgreSQL database (SQLite's file goes with the temp dir).
+    pub async fn finish(self) {
+        self.engine.db().close().await;
+        if let Some(name) = self.pg_db
+            && let Ok(mut conn) = sqlx::PgConnection::connect(&postgres_admin_url()).await
+        {
+            let _ = conn
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .await;
+        }
+    }
+
+    pub fn caller_for(&self, user_id: i64) -> Caller {
+        Caller {
+            frontend: Frontend::Console,
+            who: Who::User(user_id),
+        }
+    }
+
+    pub fn chat(&self, account: &str) -> Caller {
+        Caller {
+            frontend: Frontend::Telegram,
+            who: Who::Account {
+                provider: "telegram".into(),
+                account_id: account.into(),
+                handle: None,
+            },
+        }
+    }
+
+    pub async fn outcome(&self, caller: &Caller, line: &str) -> Outcome {
+        self.engine.handle_text(caller, line, Vec::new()).await
+    }
+
+    pub async fn run(&self, caller: &Caller, line: &str) -> Result<Reply, Error> {
+        self.outcome(caller, line).await.result
+    }
+
+    /// As the super admin; panics (with the message) if refused.
+    pub async fn admin(&self, line: &str) -> Reply {
+        match self.run(&self.caller_for(self.admin_id), line).await {
+            Ok(r) => r,
+            Err(e) => panic!("{line} was refused: {}", e.user_message()),
+        }
+    }
+
+    pub async fn admin_err(&self, line: &str) -> Error {
+        match self.run(&self.caller_for(self.admin_id), line).await {
+            Ok(r) => panic!("{line} should have been refused, but replied: {}", r.text),
+            Err(e) => e,
+        }
+    }
+
+    pub async fn admin_with_file(
+        &self,
+        line: &str,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<Reply, Error> {
+        let file = Attachment {
+            file_name: name.into(),
+            media_type: "text/csv".into(),
+            bytes: bytes.to_vec(),
+        };
+        self.engine
+            .handle_text(&self.caller_for(self.admin_id), line, vec![file])
+            .await
+            .result
+    }
+
+    pub async fn user_id(&self, email: &str) -> i64 {
+        let mut c = self.engine.db().pool().acquire().await.expect("conn");
+        store::users::by_email(&mut c, email)
+            .await
+            .expect("query")
+            .map(|u| u.id)
+            .unwrap_or_else(|| panic!("no user {email}"))
+    }
+
+    pub async fn user(&self, email: &str) -> store::users::User {
+        let mut c = self.engine.db().pool().acquire().await.expect("conn");
+        store::users::by_email(&mut c, email)
+            .await
+            .expect("query")
+            .unwrap_or_else(|| panic!("no user {email}"))
+    }
+
+    pub async fn personas(&self, email: &str) -> Vec<store::users::Persona> {
+        let id = self.user_id(email).await;
+        let mut c = self.engine.db().pool().acquire().await.expect("conn");
+        store::users::personas_of(&mut c, id).await.expect("query")
+    }
+
+    /// A count from any SQL that returns one number column `n`.
+    pub async fn count(&self, sql: &'static str) -> i64 {
+        let row = sqlx::query(sql)
+            .fetch_one(self.engine.db().pool())
+            .await
+            .expect("count");
+        row.try_get::<i64, _>("n").expect("n")
+    }
+
+    /// Every table and column of the schema (the app's own tables).
+    pub async fn columns(&self) -> Vec<(String, String)> {
+        let sql = match self.backend {
+            Backend::Sqlite => {
+                "SELECT m.name AS t, p.name AS c FROM sqlite_master m, pragma_table_info(m.name) p \
+                 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' ORDER BY 1, 2"
+            }
+            Backend::Postgres => {
+                "SELECT table_name::text AS t, column_name::text AS c FROM information_schema.columns \
+                 WHERE table_schema = 'public' ORDER BY 1, 2"
+            }
+        };
+        let rows = sqlx::query(sql)
+            .fetch_all(self.engine.db().pool())
+            .await
+            .expect("columns");
+        rows.iter()
+            .map(|r| (r.try_get("t").expect("t"), r.try_get("c").expect("c")))
+            .collect()
+    }
+
+    /// The tables and columns where `needle` appears anywhere in the database.
+    pub async fn places_holding(&self, needle: &str) -> Vec<String> {
+        let mut found = Vec::new();
+        for (t, c) in self.columns().await {
+            let sql =
+                format!("SELECT COUNT(*) AS n FROM {t} WHERE lower(CAST({c} AS TEXT)) LIKE $1");
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(format!("%{}%", needle.to_lowercase()))
+                .fetch_one(self.engine.db().pool())
+                .await
+                .expect("scan");
+            if row.try_get::<i64, _>("n").expect("n") > 0 {
+                found.push(format!("{t}.{c}"));
+            }
+        }
+        found
+    }
+
+    /// A program "Spring" in org "Acme", with a program manager and coordinator for it.
+    pub async fn with_program(&self) {
+        self.admin("/org_add Acme").await;
+        self.admin("/program_add Acme Spring").await;
+        self.admin(
+            "/staff_add \"Paula Pm\" pm@example.org +14155550101 program_manager program:Spring",
+        )
+        .await;
+        self.admin(
+            "/staff_add \"Sara Sc\" sc@example.org +14155550102 success_coordinator program:Spring",
+        )
+        .await;
+    }
+}
+
+pub fn test_settings(db_url: &str, data_dir: &std::path::Path) -> Settings {
+    let figment = Figment::new()
+        .merge(Toml::string(include_str!("../../../config/default.toml")))
+        .merge(Serialized::default("database.url", db_url))
+        .merge(Serialized::default(
+            "app.data_dir",
+            data_dir.display().to_string(),
+        ));
+    Settings::from_figment(figment).expect("test settings")
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{}_{}_{}",
+        std::process::id(),
+        nanos % 1_000_000_000,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Runs `async fn name(app: &TestApp)` on SQLite and on PostgreSQL, as `name::sqlite` and
+/// `name::postgres`, each on a fresh database.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),+ $(,)?) => {
+        $(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                if let Some(app) = $crate::support::TestApp::start(mentorops_core::db::Backend::Sqlite).await {
+                    super::$name(&app).await;
+                    app.finish().await;
+                }
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = $crate::support::TestApp::start(mentorops_core::db::Backend::Postgres).await {
+                    super::$name(&app).await;
+                    app.finish().await;
+                }
+            }
+        }
+        )+
+    };
+}
