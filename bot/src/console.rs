@@ -70,6 +70,15 @@ impl Console<'_> {
         for m in &outcome.queued {
             print_queued(m, out)?;
         }
+        // The in-process worker: timers that are due (offer expiry, reminders), then email.
+        let report = mentorops_core::timers::run_due(self.engine).await?;
+        if report != Default::default() {
+            writeln!(
+                out,
+                "  ⏱ {} offer(s) expired, {} offer reminder(s), {} session reminder(s)",
+                report.offers_expired, report.offer_reminders, report.session_reminders
+            )?;
+        }
         let from = self.engine.settings().smtp.from.clone();
         for d in
             deliver_due_emails(self.engine.db(), &self.mailer, &from, self.engine.now()).await?

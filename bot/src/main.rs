@@ -248,6 +248,11 @@ async fn run(engine: &Engine, front_ends: bool) -> anyhow::Result<()> {
     loop {
         tokio::select! {
             _ = tick.tick() => {
+                match mentorops_core::timers::run_due(engine).await {
+                    Ok(r) if r != Default::default() => info!(?r, "timers ran"),
+                    Ok(_) => {}
+                    Err(e) => warn!(error = %e, "timer pass failed; retrying"),
+                }
                 match deliver_due_emails(engine.db(), &mailer, &engine.settings().smtp.from, engine.now()).await {
                     Ok(done) if !done.is_empty() => info!(count = done.len(), "emails delivered"),
                     Ok(_) => {}

@@ -21,7 +21,7 @@ pub async fn bootstrap_admin(
     let email = Email::parse(email)?;
     let phone = Phone::parse(phone, engine.settings().phone_region())?;
     let now = engine.now();
-    let mut tx = engine.db().pool().begin().await?;
+    let mut tx = engine.db().begin().await?;
     if store::staff::any_super_admin(&mut tx).await? {
         return Err(Error::conflict(
             "a super admin exists already: add more staff from chat with /staff_add, or issue a new code with `mentorops admin code`",
@@ -73,7 +73,7 @@ pub async fn bootstrap_admin(
 pub async fn new_link_code(engine: &Engine, email: &str) -> Result<LinkCode> {
     let email = Email::parse(email)?;
     let now = engine.now();
-    let mut tx = engine.db().pool().begin().await?;
+    let mut tx = engine.db().begin().await?;
     let user = store::users::by_email(&mut tx, email.as_str())
         .await?
         .ok_or_else(|| Error::not_found(format!("no user has the email {email}")))?;

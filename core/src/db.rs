@@ -80,6 +80,17 @@ impl Db {
         Ok(())
     }
 
+    /// Begins a command's transaction. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): two commands never both read and then fight to write, they queue
+    /// (for up to the busy timeout). PostgreSQL's row locks and compare-and-swap updates do
+    /// the same job there.
+    pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }

@@ -7,6 +7,7 @@
 //! Modules that do I/O: `db` and `store` (SQL), `settings` (reads config files), `command::engine`
 //! and the handlers (through `store`). The rest is pure.
 
+pub mod assignment;
 pub mod bootstrap;
 pub mod clock;
 pub mod command;
@@ -14,11 +15,13 @@ pub mod db;
 pub mod error;
 pub mod messages;
 pub mod program;
+pub mod questionnaire;
 pub mod reply;
 pub mod roles;
 pub mod settings;
 pub mod status;
 pub mod store;
+pub mod timers;
 pub mod values;
 
 pub use error::{Error, Result};

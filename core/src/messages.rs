@@ -73,6 +73,130 @@ pub fn welcome(name: &str, role: &str, program: Option<&str>, code: &str, valid_
     )
 }
 
+/// To a mentor: a mentee asks them to be their mentor (seed 002: an email with 3 days to answer).
+pub fn offer_to_mentor(
+    mentor: &str,
+    mentee: &str,
+    program: &str,
+    score: u32,
+    reasons: &str,
+    deadline: &str,
+) -> Mail {
+    let why = if reasons.is_empty() {
+        String::new()
+    } else {
+        format!(" You share: {reasons}.")
+    };
+    mail(
+        format!("{mentee} would like you as their mentor"),
+        &format!("Hello {mentor},"),
+        &[
+            Para::Text(&format!(
+                "{mentee}, a mentee in {program}, has chosen you as their mentor (match score {score}/100).{why}"
+            )),
+            Para::Text(&format!(
+                "Please accept or decline by {deadline}. You can answer with the buttons the bot sent you in chat, or send /accept or /decline there."
+            )),
+            Para::Text(
+                "Mentors are paired first come, first served: if you accept, you are paired at once.",
+            ),
+        ],
+    )
+}
+
+pub fn offer_reminder(mentor: &str, mentee: &str, deadline: &str) -> Mail {
+    mail(
+        format!("Reminder: {mentee} is waiting for your answer"),
+        &format!("Hello {mentor},"),
+        &[Para::Text(&format!(
+            "{mentee} asked you to be their mentor. The offer expires on {deadline}; after that it goes to their next choice. Accept or decline from the bot's message, or with /accept or /decline."
+        ))],
+    )
+}
+
+/// To a mentee: what became of an offer (declined, expired, withdrawn) and what happens next.
+pub fn offer_outcome(mentee: &str, mentor: &str, outcome: &str, next: &str) -> Mail {
+    mail(
+        format!("Your mentor request to {mentor}: {outcome}"),
+        &format!("Hello {mentee},"),
+        &[Para::Text(&format!(
+            "Your request to {mentor} was {outcome}. {next}"
+        ))],
+    )
+}
+
+/// To both people of a new match (seed 002: confirm and prompt to schedule a session).
+pub fn paired(name: &str, other: &str, other_role: &str, other_email: &str, program: &str) -> Mail {
+    mail(
+        format!("You are paired with {other}"),
+        &format!("Hello {name},"),
+        &[
+            Para::Text(&format!(
+                "You and {other} are now paired in {program}: {other} is your {other_role}. You can reach them at {other_email}."
+            )),
+            Para::Text(
+                "Next: book your first session. In chat, send /session_book with a date and time, for example /session_book at:\"2026-12-01 17:00\".",
+            ),
+        ],
+    )
+}
+
+pub fn chain_exhausted(mentee: &str, recommendations: &str) -> Mail {
+    mail(
+        "Please choose your mentors again".into(),
+        &format!("Hello {mentee},"),
+        &[
+            Para::Text(
+                "None of the mentors you chose could take you this time. Please choose again — here are fresh recommendations:",
+            ),
+            Para::Text(recommendations),
+            Para::Text(
+                "In chat, send /mentors to see them with their reasons, then /choose to rank up to your program's limit.",
+            ),
+        ],
+    )
+}
+
+pub fn staff_chain_exhausted(mentee: &str, program: &str) -> Mail {
+    mail(
+        format!("{mentee} ran out of mentor choices"),
+        "Hello,",
+        &[Para::Text(&format!(
+            "Every mentor {mentee} chose in {program} declined, did not answer in time or became unavailable. They have been asked to choose again; you can also pair them by hand (/suggest, /assign)."
+        ))],
+    )
+}
+
+pub fn session_booked(name: &str, other: &str, when: &str) -> Mail {
+    mail(
+        format!("Session with {other} on {when}"),
+        &format!("Hello {name},"),
+        &[Para::Text(&format!(
+            "A mentoring session with {other} is booked for {when}. You will get a reminder the day before and an hour before. To cancel, send /sessions in chat."
+        ))],
+    )
+}
+
+pub fn session_reminder(name: &str, other: &str, when: &str, lead: &str) -> Mail {
+    mail(
+        format!("In {lead}: session with {other}"),
+        &format!("Hello {name},"),
+        &[Para::Text(&format!(
+            "Your mentoring session with {other} starts {when}."
+        ))],
+    )
+}
+
+pub fn session_cancelled(name: &str, other: &str, when: &str, by: &str) -> Mail {
+    mail(
+        format!("Cancelled: session with {other} on {when}"),
+        &format!("Hello {name},"),
+        &[Para::Text(&format!(
+            "{by} cancelled the session with {other} planned for {when}. Book another with /session_book."
+        ))],
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::program::{ProgramSettings, parse_timezone};
+use crate::questionnaire::Questionnaire;
 use crate::values::parse_duration;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -28,6 +29,8 @@ pub struct Settings {
     pub discord: DiscordSettings,
     pub program_defaults: ProgramDefaults,
     pub links: LinkSettings,
+    /// The questionnaire new programs start with.
+    pub questionnaire: Questionnaire,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -210,6 +213,9 @@ impl Settings {
             ));
         }
         parse_duration(&self.links.code_ttl).map_err(|e| key_error("links.code_ttl", e))?;
+        self.questionnaire
+            .check()
+            .map_err(|e| key_error("questionnaire", e))?;
         self.program_defaults()?;
         Ok(())
     }

@@ -27,6 +27,8 @@ pub enum Frontend {
     Discord,
     /// The `mentorops admin …` command line.
     Cli,
+    /// The worker's timers (offer expiry, reminders).
+    Worker,
 }
 
 impl Frontend {
@@ -36,6 +38,7 @@ impl Frontend {
             Self::Telegram => "telegram",
             Self::Discord => "discord",
             Self::Cli => "cli",
+            Self::Worker => "worker",
         }
     }
 }
@@ -153,7 +156,7 @@ impl Engine {
         inv: Invocation,
     ) -> Result<(Reply, Vec<NewMessage>)> {
         let now = self.clock.now();
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin().await?;
         let actor = Actor::load(&mut tx, caller).await?;
         let roles: Vec<_> = actor.grants.iter().map(|g| g.role).collect();
         let audience = Audience {

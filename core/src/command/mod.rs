@@ -4,7 +4,8 @@
 
 pub mod ctx;
 pub mod engine;
-mod handlers;
+pub(crate) mod handlers;
+pub mod matching;
 pub mod ops;
 pub mod parse;
 pub mod registry;

@@ -239,6 +239,13 @@ pub async fn change_user_status(
         reason,
     )
     .await?;
+    if user.status == UserStatus::Active {
+        // SPEC §3: leaving A withdraws the user's pending offers; each mentee's round moves on.
+        let why = format!("{} is no longer active", user.full_name);
+        for p in store::users::personas_of(ctx.c(), user.id).await? {
+            super::matching::withdraw_for_persona(ctx, &p, &why).await?;
+        }
+    }
     Ok(effects)
 }
 

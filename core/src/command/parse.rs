@@ -161,6 +161,16 @@ pub fn parse(text: &str) -> Result<Invocation, Error> {
                 other => break other,
             }
         };
+        // A trailing list argument takes every remaining word.
+        if slot.is_none()
+            && let Some(last) = spec.args.iter().rev().find(|a| a.positional)
+            && last.rest
+            && let Some(v) = inv.args.get_mut(last.name)
+        {
+            v.push(' ');
+            v.push_str(&token);
+            continue;
+        }
         let Some(arg) = slot else {
             return Err(Error::input(format!(
                 "too many values for /{} at '{token}': put a value with spaces in quotes. Usage: {}",

@@ -31,6 +31,20 @@ pub enum CommandId {
     History,
     Revert,
     Export,
+    Apply,
+    Mentors,
+    Suggest,
+    Choose,
+    Accept,
+    Decline,
+    Offers,
+    Assign,
+    Unassign,
+    MatchReopen,
+    Autopair,
+    SessionBook,
+    Sessions,
+    SessionCancel,
 }
 
 /// Who may run a command.
@@ -75,6 +89,8 @@ pub struct ArgSpec {
     pub required: bool,
     /// Positional arguments may be given in order without `name:`; the others only as `name:value`.
     pub positional: bool,
+    /// The last positional argument may take every remaining word (a list of people).
+    pub rest: bool,
 }
 
 #[derive(Debug)]
@@ -87,32 +103,39 @@ pub struct CommandSpec {
     pub example: &'static str,
 }
 
-const fn pos(name: &'static str, kind: ArgKind, about: &'static str) -> ArgSpec {
+const fn arg(
+    name: &'static str,
+    kind: ArgKind,
+    about: &'static str,
+    required: bool,
+    positional: bool,
+    rest: bool,
+) -> ArgSpec {
     ArgSpec {
         name,
         about,
         kind,
-        required: true,
-        positional: true,
+        required,
+        positional,
+        rest,
     }
+}
+const fn pos(name: &'static str, kind: ArgKind, about: &'static str) -> ArgSpec {
+    arg(name, kind, about, true, true, false)
 }
 const fn opt_pos(name: &'static str, kind: ArgKind, about: &'static str) -> ArgSpec {
-    ArgSpec {
-        name,
-        about,
-        kind,
-        required: false,
-        positional: true,
-    }
+    arg(name, kind, about, false, true, false)
 }
 const fn opt(name: &'static str, kind: ArgKind, about: &'static str) -> ArgSpec {
-    ArgSpec {
-        name,
-        about,
-        kind,
-        required: false,
-        positional: false,
-    }
+    arg(name, kind, about, false, false, false)
+}
+/// Required, and only as `name:value`.
+const fn req(name: &'static str, kind: ArgKind, about: &'static str) -> ArgSpec {
+    arg(name, kind, about, true, false, false)
+}
+/// Required, positional, and takes every remaining word.
+const fn rest(name: &'static str, kind: ArgKind, about: &'static str) -> ArgSpec {
+    arg(name, kind, about, true, true, true)
 }
 
 pub const USER_STATUS_CODES: &[&str] = &["A", "AI", "SI", "IW", "IR", "ID"];
@@ -123,6 +146,16 @@ pub const PERSONA_ROLES: &[&str] = &["mentor", "mentee"];
 pub const STAFF_ROLES: &[&str] = &["super_admin", "program_manager", "success_coordinator"];
 pub const SORTS: &[&str] = &["first", "last", "activity"];
 pub const FORMATS: &[&str] = &["csv", "json"];
+pub const OFFER_STATES: &[&str] = &[
+    "queued",
+    "pending",
+    "accepted",
+    "declined",
+    "expired",
+    "withdrawn",
+    "skipped",
+    "cancelled",
+];
 
 use ArgKind as K;
 use CommandId as Id;
@@ -479,6 +512,172 @@ pub static COMMANDS: &[CommandSpec] = &[
         ],
         access: Access::Staff(Capability::ExportData),
         example: "/export format:json",
+    },
+    CommandSpec {
+        id: Id::Apply,
+        name: "apply",
+        about: "Answer the application questionnaire, one question at a time",
+        args: &[
+            opt_pos(
+                "answer",
+                K::Text,
+                "your answer: an option's number or name, 1–5, or text",
+            ),
+            opt("q", K::Text, "which question (to change an answer)"),
+            opt("program", K::Program, "which program's questionnaire"),
+        ],
+        access: Access::Member {
+            during_application: true,
+        },
+        example: "/apply 2",
+    },
+    CommandSpec {
+        id: Id::Mentors,
+        name: "mentors",
+        about: "Your recommended mentors, best match first, with the reasons",
+        args: &[],
+        access: Access::Member {
+            during_application: false,
+        },
+        example: "/mentors",
+    },
+    CommandSpec {
+        id: Id::Suggest,
+        name: "suggest",
+        about: "Recommended mentors for one mentee",
+        args: &[PERSON],
+        access: Access::Staff(Capability::ReadUsers),
+        example: "/suggest ana@example.org",
+    },
+    CommandSpec {
+        id: Id::Choose,
+        name: "choose",
+        about: "Rank your mentors, best first; the first gets your request at once",
+        args: &[rest(
+            "mentors",
+            K::Person,
+            "mentors from /mentors, best first: #ids or names, separated by spaces or commas",
+        )],
+        access: Access::Member {
+            during_application: false,
+        },
+        example: "/choose #12 #7 #31",
+    },
+    CommandSpec {
+        id: Id::Accept,
+        name: "accept",
+        about: "Accept a mentee's request (what the Accept button sends)",
+        args: &[pos("offer", K::Number, "the offer number")],
+        access: Access::Member {
+            during_application: false,
+        },
+        example: "/accept 42",
+    },
+    CommandSpec {
+        id: Id::Decline,
+        name: "decline",
+        about: "Decline a mentee's request (what the Decline button sends)",
+        args: &[pos("offer", K::Number, "the offer number")],
+        access: Access::Member {
+            during_application: false,
+        },
+        example: "/decline 42",
+    },
+    CommandSpec {
+        id: Id::Offers,
+        name: "offers",
+        about: "Offers sent to mentors, newest first",
+        args: &[
+            opt("program", K::Program, "only this program"),
+            opt(
+                "state",
+                K::Choice(OFFER_STATES),
+                "only offers in this state",
+            ),
+            opt("limit", K::Number, "how many (default 30)"),
+        ],
+        access: Access::Staff(Capability::ReadUsers),
+        example: "/offers state:pending",
+    },
+    CommandSpec {
+        id: Id::Assign,
+        name: "assign",
+        about: "Pair a mentee with a mentor by hand",
+        args: &[
+            pos("mentee", K::Person, "the mentee"),
+            pos("mentor", K::Person, "the mentor"),
+        ],
+        access: Access::Staff(Capability::Pair),
+        example: "/assign ana@example.org maria@example.org",
+    },
+    CommandSpec {
+        id: Id::Unassign,
+        name: "unassign",
+        about: "Close a person's active match",
+        args: &[
+            PERSON,
+            opt(
+                "with",
+                K::Person,
+                "the other person, when there are several matches",
+            ),
+            REASON,
+        ],
+        access: Access::Staff(Capability::Pair),
+        example: "/unassign ana@example.org reason:\"moved away\"",
+    },
+    CommandSpec {
+        id: Id::MatchReopen,
+        name: "match_reopen",
+        about: "Re-open a person's closed match",
+        args: &[PERSON, REASON],
+        access: Access::Staff(Capability::Pair),
+        example: "/match_reopen ana@example.org",
+    },
+    CommandSpec {
+        id: Id::Autopair,
+        name: "autopair",
+        about: "Pair all ready mentees and mentors of a program for the best total score (preview first)",
+        args: &[pos("program", K::Program, "the program"), CONFIRM],
+        access: Access::Staff(Capability::Pair),
+        example: "/autopair \"Spring 2027\"",
+    },
+    CommandSpec {
+        id: Id::SessionBook,
+        name: "session_book",
+        about: "Book a session with your match (time in the program's time zone)",
+        args: &[
+            opt_pos("with", K::Person, "your match, when you have several"),
+            req("at", K::Text, "date and time, like \"2026-12-01 17:00\""),
+        ],
+        access: Access::Member {
+            during_application: false,
+        },
+        example: "/session_book at:\"2026-12-01 17:00\"",
+    },
+    CommandSpec {
+        id: Id::Sessions,
+        name: "sessions",
+        about: "Your upcoming sessions",
+        args: &[],
+        access: Access::Member {
+            during_application: false,
+        },
+        example: "/sessions",
+    },
+    CommandSpec {
+        id: Id::SessionCancel,
+        name: "session_cancel",
+        about: "Cancel a session",
+        args: &[pos(
+            "session",
+            K::Number,
+            "the session number from /sessions",
+        )],
+        access: Access::Member {
+            during_application: false,
+        },
+        example: "/session_cancel 3",
     },
 ];
 

@@ -3,12 +3,16 @@
 //! status compare-and-swap on the expected old value: zero rows means someone else changed it
 //! first, and the command is refused rather than overwriting.
 
+pub mod answers;
 pub mod audit;
 pub mod links;
 pub mod matches;
+pub mod offers;
 pub mod orgs;
 pub mod outbox;
 pub mod pending;
+pub mod previews;
+pub mod sessions;
 pub mod staff;
 pub mod users;
 

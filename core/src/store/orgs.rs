@@ -7,6 +7,7 @@ use sqlx::any::AnyRow;
 use super::{Conn, expect_one, ms};
 use crate::error::Result;
 use crate::program::{ProgramSettings, parse_timezone};
+use crate::questionnaire::Questionnaire;
 
 #[derive(Debug, Clone)]
 pub struct Organization {
@@ -21,6 +22,7 @@ pub struct Program {
     pub org_name: String,
     pub name: String,
     pub settings: ProgramSettings,
+    pub questionnaire: Questionnaire,
 }
 
 impl Program {
@@ -70,7 +72,7 @@ pub async fn list_orgs(c: &mut Conn) -> Result<Vec<Organization>> {
 
 const PROGRAM_SELECT: &str = "SELECT p.id, p.org_id, o.name AS org_name, p.name, p.max_choices, p.recommendations, \
      p.offer_ttl_secs, p.offer_reminder_before_secs, p.inactivity_after_secs, p.inactivity_repeat_secs, \
-     p.flash_mentoring, p.timezone FROM programs p JOIN organizations o ON o.id = p.org_id";
+     p.flash_mentoring, p.timezone, p.questionnaire FROM programs p JOIN organizations o ON o.id = p.org_id";
 
 fn program_from_row(r: &AnyRow) -> Result<Program> {
     let secs = |col: &str| -> Result<Duration> { Ok(Duration::seconds(r.try_get::<i64, _>(col)?)) };
@@ -90,6 +92,7 @@ fn program_from_row(r: &AnyRow) -> Result<Program> {
             flash_mentoring: r.try_get::<i64, _>("flash_mentoring")? != 0,
             timezone: parse_timezone(&tz).unwrap_or(chrono_tz::Tz::UTC),
         },
+        questionnaire: Questionnaire::from_json(&r.try_get::<String, _>("questionnaire")?),
     })
 }
 
@@ -98,12 +101,13 @@ pub async fn insert_program(
     org_id: i64,
     name: &str,
     s: &ProgramSettings,
+    questionnaire: &Questionnaire,
     now: DateTime<Utc>,
 ) -> Result<i64> {
     let row = sqlx::query(
         "INSERT INTO programs (org_id, name, max_choices, recommendations, offer_ttl_secs, \
          offer_reminder_before_secs, inactivity_after_secs, inactivity_repeat_secs, flash_mentoring, \
-         timezone, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+         timezone, created_at, questionnaire) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
     )
     .bind(org_id)
     .bind(name)
@@ -116,6 +120,7 @@ pub async fn insert_program(
     .bind(i64::from(s.flash_mentoring))
     .bind(s.timezone.name())
     .bind(ms(now))
+    .bind(questionnaire.to_json())
     .fetch_one(&mut *c)
     .await?;
     Ok(row.try_get("id")?)

@@ -271,6 +271,22 @@ pub async fn personas_of(c: &mut Conn, user_id: i64) -> Result<Vec<Persona>> {
     rows.iter().map(persona_from_row).collect()
 }
 
+/// Personas of one role in a program, oldest first.
+pub async fn personas_in_program(
+    c: &mut Conn,
+    program_id: i64,
+    role: PersonaRole,
+) -> Result<Vec<Persona>> {
+    let rows = sqlx::query(super::sql(format!(
+        "SELECT {PERSONA_COLS} FROM personas WHERE program_id = $1 AND role = $2 ORDER BY id"
+    )))
+    .bind(program_id)
+    .bind(role.code())
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter().map(persona_from_row).collect()
+}
+
 pub async fn persona(c: &mut Conn, id: i64) -> Result<Option<Persona>> {
     let row = sqlx::query(super::sql(format!(
         "SELECT {PERSONA_COLS} FROM personas WHERE id = $1"

@@ -6,6 +6,7 @@ mod support;
 mod console;
 mod lifecycle;
 mod linking;
+mod matching;
 mod people;
 mod permissions;
 mod properties;

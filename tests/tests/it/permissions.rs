@@ -51,6 +51,20 @@ const SAMPLES: &[(&str, &str)] = &[
     ("history", "/history"),
     ("revert", "/revert 1"),
     ("export", "/export"),
+    ("apply", "/apply"),
+    ("mentors", "/mentors"),
+    ("suggest", "/suggest target@example.org"),
+    ("choose", "/choose #1"),
+    ("accept", "/accept 1"),
+    ("decline", "/decline 1"),
+    ("offers", "/offers"),
+    ("assign", "/assign target@example.org mentor@example.org"),
+    ("unassign", "/unassign target@example.org"),
+    ("match_reopen", "/match_reopen target@example.org"),
+    ("autopair", "/autopair Spring"),
+    ("session_book", "/session_book at:\"2027-01-05 10:00\""),
+    ("sessions", "/sessions"),
+    ("session_cancel", "/session_cancel 1"),
 ];
 
 #[test]

@@ -6,10 +6,18 @@ use mentorops_core::db::{Backend, Db};
 
 /// table → columns, read from CREATE TABLE statements.
 fn tables(sql: &str) -> BTreeMap<String, Vec<String>> {
-    let mut out = BTreeMap::new();
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut current: Option<String> = None;
     for line in sql.lines().map(str::trim) {
-        if let Some(rest) = line.strip_prefix("CREATE TABLE ") {
+        if let Some(rest) = line.strip_prefix("ALTER TABLE ") {
+            let mut words = rest.split_whitespace();
+            let table = words.next().unwrap_or_default().to_string();
+            if let (Some("ADD"), Some("COLUMN"), Some(col)) =
+                (words.next(), words.next(), words.next())
+            {
+                out.entry(table).or_default().push(col.to_string());
+            }
+        } else if let Some(rest) = line.strip_prefix("CREATE TABLE ") {
             let name = rest
                 .split_whitespace()
                 .next()

@@ -233,6 +233,57 @@ impl TestApp {
         found
     }
 
+    /// The link code in the newest welcome email to `email`.
+    pub async fn code_for(&self, email: &str) -> String {
+        let id = self.user_id(email).await;
+        let mut c = self.engine.db().pool().acquire().await.expect("conn");
+        let msgs = store::outbox::by_recipient(&mut c, id)
+            .await
+            .expect("outbox");
+        let body = msgs
+            .iter()
+            .rev()
+            .find(|m| m.kind == "welcome")
+            .map(|m| m.body_text.clone())
+            .expect("welcome email");
+        body.split("/link ")
+            .nth(1)
+            .map(|s| s.chars().take(8).collect())
+            .expect("code in email")
+    }
+
+    /// Adds a mentor or mentee to Spring who answers the questionnaire (`answers`, one per
+    /// question, as typed to /apply), is made A and RTBM, and links the chat account `chat`.
+    pub async fn ready_person(
+        &self,
+        name: &str,
+        email: &str,
+        phone: &str,
+        role: &str,
+        answers: &[&str],
+        chat: &str,
+    ) -> Caller {
+        self.admin(&format!(
+            "/user_add \"{name}\" {email} {phone} {role} program:Spring"
+        ))
+        .await;
+        let code = self.code_for(email).await;
+        let caller = self.chat(chat);
+        assert!(self.run(&caller, &format!("/link {code}")).await.is_ok());
+        for a in answers {
+            let r = self
+                .run(
+                    &caller,
+                    &format!("/apply {}", mentorops_core::command::quote(a)),
+                )
+                .await;
+            assert!(r.is_ok(), "{email} /apply {a}: {r:?}");
+        }
+        self.admin(&format!("/status {email} A")).await;
+        self.admin(&format!("/match_status {email} RTBM")).await;
+        caller
+    }
+
     /// A program "Spring" in org "Acme", with a program manager and coordinator for it.
     pub async fn with_program(&self) {
         self.admin("/org_add Acme").await;

@@ -3,9 +3,11 @@
 //! touch.
 
 mod basics;
+mod matching;
 mod orgs;
 mod people;
 mod removal;
+pub(crate) mod sessions;
 mod statuses;
 
 use super::ctx::Ctx;
@@ -41,6 +43,20 @@ pub(crate) async fn dispatch(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Repl
         Id::Revert => statuses::revert(ctx, inv).await,
         Id::Delete => removal::delete(ctx, inv).await,
         Id::Export => removal::export(ctx, inv).await,
+        Id::Apply => matching::apply(ctx, inv).await,
+        Id::Mentors => matching::mentors(ctx).await,
+        Id::Suggest => matching::suggest(ctx, inv).await,
+        Id::Choose => matching::choose(ctx, inv).await,
+        Id::Accept => matching::accept(ctx, inv).await,
+        Id::Decline => matching::decline(ctx, inv).await,
+        Id::Offers => matching::offers(ctx, inv).await,
+        Id::Assign => matching::assign(ctx, inv).await,
+        Id::Unassign => matching::unassign(ctx, inv).await,
+        Id::MatchReopen => matching::match_reopen(ctx, inv).await,
+        Id::Autopair => matching::autopair(ctx, inv).await,
+        Id::SessionBook => sessions::session_book(ctx, inv).await,
+        Id::Sessions => sessions::sessions(ctx).await,
+        Id::SessionCancel => sessions::session_cancel(ctx, inv).await,
     }
 }
 

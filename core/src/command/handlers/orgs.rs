@@ -57,7 +57,9 @@ pub async fn program_add(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
     }
     let settings = ctx.program_defaults().clone();
     let now = ctx.now;
-    let id = store::orgs::insert_program(ctx.c(), org.id, &name, &settings, now).await?;
+    let questionnaire = ctx.settings().questionnaire.clone();
+    let id =
+        store::orgs::insert_program(ctx.c(), org.id, &name, &settings, &questionnaire, now).await?;
     ctx.audit(
         None,
         "program",

@@ -1,8 +1,8 @@
 //! User, persona and match statuses; deactivation; the audit log and reverting from it.
 
 use super::super::ctx::Ctx;
-use super::super::ops;
 use super::super::parse::Invocation;
+use super::super::{matching, ops};
 use super::{confirmed, number};
 use crate::error::{Error, Result};
 use crate::reply::Reply;
@@ -178,6 +178,9 @@ async fn set_persona_status(
         reason,
     )
     .await?;
+    if new == PersonaStatus::Inactive {
+        matching::withdraw_for_persona(ctx, persona, "the persona was made inactive").await?;
+    }
     Ok(())
 }
 
@@ -419,6 +422,14 @@ pub async fn revert(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
             match revert_move(old, new) {
                 Some(MatchMove::Staff) => {
                     store::users::set_match_status(ctx.c(), persona.id, new, old).await?;
+                    if new == MatchStatus::ReadyToBeMatched {
+                        matching::withdraw_for_persona(
+                            ctx,
+                            &persona,
+                            "no longer ready to be matched",
+                        )
+                        .await?;
+                    }
                     ctx.audit(
                         Some(user.id),
                         "persona",

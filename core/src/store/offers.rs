@@ -1,0 +1,287 @@
+//! Ranked choices and the offers they become (SPEC §5). One row per ranked mentor of a
+//! mentee's round; its state says where it is. Every change compare-and-swaps on the state
+//! it expects, so two workers, a worker and a button press, or two presses never both win.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Conn, get_opt_time, get_time, ms};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OfferState {
+    /// Ranked, waiting for its turn.
+    Queued,
+    /// Sent to the mentor, waiting for an answer.
+    Pending,
+    Accepted,
+    Declined,
+    Expired,
+    /// Taken back after it was sent: the mentor or the mentee stopped being available.
+    Withdrawn,
+    /// Passed over when its turn came (the mentor was not available then).
+    Skipped,
+    /// Not needed any more: the mentee was matched.
+    Cancelled,
+}
+
+impl OfferState {
+    pub const ALL: [OfferState; 8] = [
+        Self::Queued,
+        Self::Pending,
+        Self::Accepted,
+        Self::Declined,
+        Self::Expired,
+        Self::Withdrawn,
+        Self::Skipped,
+        Self::Cancelled,
+    ];
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Pending => "pending",
+            Self::Accepted => "accepted",
+            Self::Declined => "declined",
+            Self::Expired => "expired",
+            Self::Withdrawn => "withdrawn",
+            Self::Skipped => "skipped",
+            Self::Cancelled => "cancelled",
+        }
+    }
+    pub fn parse(raw: &str) -> Result<Self> {
+        let s = raw.trim().to_lowercase();
+        Self::ALL
+            .into_iter()
+            .find(|x| x.code() == s)
+            .ok_or_else(|| {
+                Error::input(format!(
+                    "'{s}' is not an offer state: use {}",
+                    Self::ALL
+                        .iter()
+                        .map(|x| x.code())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })
+    }
+    /// Still to be decided: queued or pending.
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::Queued | Self::Pending)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Offer {
+    pub id: i64,
+    pub program_id: Option<i64>,
+    pub mentee_persona_id: i64,
+    pub mentor_persona_id: i64,
+    pub round: i64,
+    pub rank: i64,
+    pub state: OfferState,
+    pub reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub deadline_at: Option<DateTime<Utc>>,
+    pub remind_at: Option<DateTime<Utc>>,
+    pub reminded_at: Option<DateTime<Utc>>,
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+const COLS: &str = "id, program_id, mentee_persona_id, mentor_persona_id, round, rank, state, reason, created_at, \
+                    sent_at, deadline_at, remind_at, reminded_at, decided_at";
+
+fn from_row(r: &AnyRow) -> Result<Offer> {
+    let state: String = r.try_get("state")?;
+    Ok(Offer {
+        id: r.try_get("id")?,
+        program_id: r.try_get("program_id")?,
+        mentee_persona_id: r.try_get("mentee_persona_id")?,
+        mentor_persona_id: r.try_get("mentor_persona_id")?,
+        round: r.try_get("round")?,
+        rank: r.try_get("rank")?,
+        state: OfferState::ALL
+            .into_iter()
+            .find(|s| s.code() == state)
+            .ok_or_else(|| Error::Internal(format!("unknown offer state {state}")))?,
+        reason: r.try_get("reason")?,
+        created_at: get_time(r, "created_at")?,
+        sent_at: get_opt_time(r, "sent_at")?,
+        deadline_at: get_opt_time(r, "deadline_at")?,
+        remind_at: get_opt_time(r, "remind_at")?,
+        reminded_at: get_opt_time(r, "reminded_at")?,
+        decided_at: get_opt_time(r, "decided_at")?,
+    })
+}
+
+async fn many(c: &mut Conn, filter: &str, arg: i64) -> Result<Vec<Offer>> {
+    let rows = sqlx::query(super::sql(format!(
+        "SELECT {COLS} FROM offers WHERE {filter}"
+    )))
+    .bind(arg)
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+pub async fn get(c: &mut Conn, id: i64) -> Result<Option<Offer>> {
+    Ok(many(c, "id = $1", id).await?.into_iter().next())
+}
+
+pub async fn insert_queued(
+    c: &mut Conn,
+    program_id: Option<i64>,
+    mentee: i64,
+    mentor: i64,
+    round: i64,
+    rank: i64,
+    now: DateTime<Utc>,
+) -> Result<i64> {
+    let row = sqlx::query(
+        "INSERT INTO offers (program_id, mentee_persona_id, mentor_persona_id, round, rank, state, created_at) \
+         VALUES ($1, $2, $3, $4, $5, 'queued', $6) RETURNING id",
+    )
+    .bind(program_id)
+    .bind(mentee)
+    .bind(mentor)
+    .bind(round)
+    .bind(rank)
+    .bind(ms(now))
+    .fetch_one(&mut *c)
+    .await?;
+    Ok(row.try_get("id")?)
+}
+
+/// All rows of a mentee persona, newest round first, then by rank.
+pub async fn of_mentee(c: &mut Conn, mentee_persona_id: i64) -> Result<Vec<Offer>> {
+    many(
+        c,
+        "mentee_persona_id = $1 ORDER BY round DESC, rank",
+        mentee_persona_id,
+    )
+    .await
+}
+
+pub async fn pending_for_mentor(c: &mut Conn, mentor_persona_id: i64) -> Result<Vec<Offer>> {
+    many(
+        c,
+        "mentor_persona_id = $1 AND state = 'pending' ORDER BY id",
+        mentor_persona_id,
+    )
+    .await
+}
+
+pub async fn next_round(c: &mut Conn, mentee_persona_id: i64) -> Result<i64> {
+    let row = sqlx::query(
+        "SELECT COALESCE(MAX(round), 0) + 1 AS n FROM offers WHERE mentee_persona_id = $1",
+    )
+    .bind(mentee_persona_id)
+    .fetch_one(&mut *c)
+    .await?;
+    Ok(row.try_get("n")?)
+}
+
+/// Pending offers whose deadline has passed.
+pub async fn due_to_expire(c: &mut Conn, now: DateTime<Utc>, limit: i64) -> Result<Vec<i64>> {
+    let rows = sqlx::query("SELECT id FROM offers WHERE state = 'pending' AND deadline_at <= $1 ORDER BY deadline_at, id LIMIT $2")
+        .bind(ms(now))
+        .bind(limit)
+        .fetch_all(&mut *c)
+        .await?;
+    rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+}
+
+/// Pending offers whose reminder time has come and that were not reminded yet.
+pub async fn due_to_remind(c: &mut Conn, now: DateTime<Utc>, limit: i64) -> Result<Vec<i64>> {
+    let rows = sqlx::query(
+        "SELECT id FROM offers WHERE state = 'pending' AND reminded_at IS NULL AND remind_at <= $1 AND deadline_at > $1 \
+         ORDER BY remind_at, id LIMIT $2",
+    )
+    .bind(ms(now))
+    .bind(limit)
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+}
+
+/// Moves an offer from `from` to `to`; false when it was not in `from` any more.
+pub async fn transition(
+    c: &mut Conn,
+    id: i64,
+    from: OfferState,
+    to: OfferState,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let done = sqlx::query("UPDATE offers SET state = $1, reason = COALESCE($2, reason), decided_at = $3 WHERE id = $4 AND state = $5")
+        .bind(to.code())
+        .bind(reason)
+        .bind(ms(now))
+        .bind(id)
+        .bind(from.code())
+        .execute(&mut *c)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Sends a queued offer: it becomes pending with its deadline and reminder time.
+pub async fn send(
+    c: &mut Conn,
+    id: i64,
+    now: DateTime<Utc>,
+    deadline: DateTime<Utc>,
+    remind_at: DateTime<Utc>,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE offers SET state = 'pending', sent_at = $1, deadline_at = $2, remind_at = $3 WHERE id = $4 AND state = 'queued'",
+    )
+    .bind(ms(now))
+    .bind(ms(deadline))
+    .bind(ms(remind_at))
+    .bind(id)
+    .execute(&mut *c)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn mark_reminded(c: &mut Conn, id: i64, now: DateTime<Utc>) -> Result<bool> {
+    let done = sqlx::query("UPDATE offers SET reminded_at = $1 WHERE id = $2 AND state = 'pending' AND reminded_at IS NULL")
+        .bind(ms(now))
+        .bind(id)
+        .execute(&mut *c)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Offers in a program (or all), newest first, optionally in one state.
+pub async fn list(
+    c: &mut Conn,
+    program_ids: Option<&[i64]>,
+    state: Option<OfferState>,
+    limit: i64,
+) -> Result<Vec<Offer>> {
+    let mut sql = format!("SELECT {COLS} FROM offers WHERE state <> 'queued'");
+    if let Some(ids) = program_ids {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        sql.push_str(&format!(
+            " AND program_id IN ({})",
+            ids.iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if state.is_some() {
+        sql = sql.replace("state <> 'queued'", "state = $2");
+    }
+    sql.push_str(" ORDER BY id DESC LIMIT $1");
+    let mut q = sqlx::query(super::sql(sql)).bind(limit);
+    if let Some(s) = state {
+        q = q.bind(s.code());
+    }
+    let rows = q.fetch_all(&mut *c).await?;
+    rows.iter().map(from_row).collect()
+}

@@ -1,0 +1,134 @@
+//! Mentoring sessions booked between the two people of a match (SPEC §6).
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Conn, get_opt_time, get_time, ms};
+use crate::error::Result;
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id: i64,
+    pub match_id: i64,
+    pub starts_at: DateTime<Utc>,
+    pub booked_by_user_id: Option<i64>,
+    pub state: String,
+    pub reminded_24h_at: Option<DateTime<Utc>>,
+    pub reminded_1h_at: Option<DateTime<Utc>>,
+}
+
+const COLS: &str =
+    "id, match_id, starts_at, booked_by_user_id, state, reminded_24h_at, reminded_1h_at";
+
+fn from_row(r: &AnyRow) -> Result<Session> {
+    Ok(Session {
+        id: r.try_get("id")?,
+        match_id: r.try_get("match_id")?,
+        starts_at: get_time(r, "starts_at")?,
+        booked_by_user_id: r.try_get("booked_by_user_id")?,
+        state: r.try_get("state")?,
+        reminded_24h_at: get_opt_time(r, "reminded_24h_at")?,
+        reminded_1h_at: get_opt_time(r, "reminded_1h_at")?,
+    })
+}
+
+pub async fn insert(
+    c: &mut Conn,
+    match_id: i64,
+    starts_at: DateTime<Utc>,
+    by: i64,
+    now: DateTime<Utc>,
+) -> Result<i64> {
+    let row = sqlx::query(
+        "INSERT INTO sessions (match_id, starts_at, booked_by_user_id, state, created_at) VALUES ($1, $2, $3, 'booked', $4) RETURNING id",
+    )
+    .bind(match_id)
+    .bind(ms(starts_at))
+    .bind(by)
+    .bind(ms(now))
+    .fetch_one(&mut *c)
+    .await?;
+    Ok(row.try_get("id")?)
+}
+
+pub async fn get(c: &mut Conn, id: i64) -> Result<Option<Session>> {
+    let row = sqlx::query(super::sql(format!(
+        "SELECT {COLS} FROM sessions WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *c)
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+pub async fn of_match(c: &mut Conn, match_id: i64) -> Result<Vec<Session>> {
+    let rows = sqlx::query(super::sql(format!(
+        "SELECT {COLS} FROM sessions WHERE match_id = $1 ORDER BY starts_at"
+    )))
+    .bind(match_id)
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+pub async fn cancel(c: &mut Conn, id: i64, now: DateTime<Utc>) -> Result<bool> {
+    let done = sqlx::query("UPDATE sessions SET state = 'cancelled', cancelled_at = $1 WHERE id = $2 AND state = 'booked'")
+        .bind(ms(now))
+        .bind(id)
+        .execute(&mut *c)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Booked sessions starting within `lead` from now that have not had that reminder.
+pub async fn due_reminders(
+    c: &mut Conn,
+    now: DateTime<Utc>,
+    lead: chrono::Duration,
+    column: ReminderColumn,
+) -> Result<Vec<i64>> {
+    let sql = format!(
+        "SELECT id FROM sessions WHERE state = 'booked' AND {} IS NULL AND starts_at > $1 AND starts_at <= $2 ORDER BY starts_at",
+        column.name()
+    );
+    let rows = sqlx::query(super::sql(sql))
+        .bind(ms(now))
+        .bind(ms(now + lead))
+        .fetch_all(&mut *c)
+        .await?;
+    rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum ReminderColumn {
+    DayBefore,
+    HourBefore,
+}
+
+impl ReminderColumn {
+    fn name(self) -> &'static str {
+        match self {
+            Self::DayBefore => "reminded_24h_at",
+            Self::HourBefore => "reminded_1h_at",
+        }
+    }
+}
+
+pub async fn mark_reminded(
+    c: &mut Conn,
+    id: i64,
+    column: ReminderColumn,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let sql = format!(
+        "UPDATE sessions SET {0} = $1 WHERE id = $2 AND {0} IS NULL AND state = 'booked'",
+        column.name()
+    );
+    let done = sqlx::query(super::sql(sql))
+        .bind(ms(now))
+        .bind(id)
+        .execute(&mut *c)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
