@@ -32,7 +32,7 @@
 //! Time is `O(n² · m)` in the worst case for `n ≤ m`, usually far less; memory is one copy of
 //! the matrix.
 
-use std::ops::{Add, Sub};
+use std::ops::{Add, BitOr, Sub};
 
 /// A score that marks a pair as not allowed (hard filter).
 pub const FORBIDDEN: i64 = i64::MIN;
@@ -101,14 +101,16 @@ pub fn max_score_assignment(rows: usize, cols: usize, scores: &[i64]) -> Assignm
 }
 
 /// The integer types the solver runs on.
-trait Num: Copy + Ord + Add<Output = Self> + Sub<Output = Self> {
+trait Num: Copy + Ord + Add<Output = Self> + Sub<Output = Self> + BitOr<Output = Self> {
     const ZERO: Self;
+    const MAX: Self;
     /// Converts a value known to fit (the caller checked the bound).
     fn from_i64(x: i64) -> Self;
 }
 
 impl Num for i32 {
     const ZERO: Self = 0;
+    const MAX: Self = i32::MAX;
     #[allow(clippy::cast_possible_truncation)]
     fn from_i64(x: i64) -> Self {
         x as i32
@@ -117,6 +119,7 @@ impl Num for i32 {
 
 impl Num for i64 {
     const ZERO: Self = 0;
+    const MAX: Self = i64::MAX;
     fn from_i64(x: i64) -> Self {
         x
     }
@@ -124,12 +127,12 @@ impl Num for i64 {
 
 impl Num for i128 {
     const ZERO: Self = 0;
+    const MAX: Self = i128::MAX;
     fn from_i64(x: i64) -> Self {
         i128::from(x)
     }
 }
 
-pub static STATS: [std::sync::atomic::AtomicU64; 4] = [const { std::sync::atomic::AtomicU64::new(0) }; 4];
 /// Marks a free row or column in `x` / `y`.
 const NONE: usize = usize::MAX;
 
@@ -213,20 +216,16 @@ impl<'a, T: Num> Solver<'a, T> {
             floor = floor - c;
         }
         let mut free: Vec<usize> = (0..self.nr).collect();
-        let t = std::time::Instant::now();
         for _ in 0..2 {
             if free.is_empty() {
                 break;
             }
             free = self.reduce_rows(free, floor);
-            eprintln!("DBG arr free={} t={:.3}", free.len(), t.elapsed().as_secs_f64());
         }
         let mut sp = ShortestPath::new(self.nc);
-        let t = std::time::Instant::now();
         for i in free {
             self.augment(&mut sp, i);
         }
-        eprintln!("DBG aug t={:.3} {:?}", t.elapsed().as_secs_f64(), STATS);
     }
 
     /// Augmenting row reduction: each free row takes the column where its reduced cost is
@@ -296,88 +295,89 @@ impl<'a, T: Num> Solver<'a, T> {
         free
     }
 
-    /// Assigns the free row `start` along a shortest augmenting path.
+    /// Assigns the free row `start` along a shortest augmenting path (Dijkstra on reduced
+    /// costs). All columns at the current minimum distance are settled together as one
+    /// "level"; the rows assigned to them are then scanned by full-width, branch-free passes
+    /// over contiguous arrays (which the compiler vectorises): for an already settled column
+    /// the update can never fire, because reduced costs are non-negative, so no list of the
+    /// columns still to do is needed, only a mask for the minimum search.
     fn augment(&mut self, sp: &mut ShortestPath<T>, start: usize) {
-        let n = self.nc;
-        let ShortestPath { cols, d, pred } = sp;
+        let ShortestPath {
+            d,
+            pred,
+            done,
+            ready,
+            level,
+        } = sp;
         let start_row = self.row(start);
-        for (j, ((dj, &cj), &vj)) in d.iter_mut().zip(start_row).zip(&self.v).enumerate() {
+        let start_id = row_id(start);
+        let mut mind = T::MAX;
+        for ((((dj, pj), mj), &cj), &vj) in d
+            .iter_mut()
+            .zip(pred.iter_mut())
+            .zip(done.iter_mut())
+            .zip(start_row)
+            .zip(&self.v)
+        {
             *dj = cj - vj;
-            cols[j] = j;
+            *pj = start_id;
+            *mj = T::ZERO;
+            mind = mind.min(*dj);
         }
-        pred.fill(start);
-        // cols[..lo]: scanned ("ready"); cols[lo..hi]: at the current minimum distance, to be
-        // scanned; cols[hi..]: still to do.
-        let mut lo = 0;
-        let mut hi = 0;
-        let mut n_ready = 0;
-        let mut sink = NONE;
-        while sink == NONE {
-            if lo == hi {
-                STATS[0].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                STATS[1].fetch_add((n - lo) as u64, std::sync::atomic::Ordering::Relaxed);
-                n_ready = lo;
-                // Collect all columns at the minimum distance into cols[lo..hi].
-                hi = lo + 1;
-                let mut mind = d[cols[lo]];
-                for k in lo + 1..n {
-                    let j = cols[k];
-                    let dj = d[j];
-                    if dj <= mind {
-                        if dj < mind {
-                            hi = lo;
-                            mind = dj;
-                        }
-                        cols[k] = cols[hi];
-                        cols[hi] = j;
-                        hi += 1;
-                    }
-                }
-                if let Some(&j) = cols[lo..hi].iter().find(|&&j| self.y[j] == NONE) {
-                    sink = j;
-                    break;
+        ready.clear();
+        let sink = loop {
+            // Settle the columns still to do that are at distance `mind` (there is one: a
+            // free column is never settled, and `mind` is the least distance of those to do).
+            level.clear();
+            for (j, (&dj, &mj)) in d.iter().zip(done.iter()).enumerate() {
+                if dj | mj == mind {
+                    level.push(j);
                 }
             }
-            // Scan the rows assigned to the columns at the minimum distance.
-            let mind = d[cols[lo]];
-            while lo < hi && sink == NONE {
-                let j0 = cols[lo];
-                STATS[2].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                STATS[3].fetch_add((n - hi) as u64, std::sync::atomic::Ordering::Relaxed);
-                lo += 1;
+            if let Some(&j) = level.iter().find(|&&j| self.y[j] == NONE) {
+                break j;
+            }
+            if level.is_empty() {
+                // Unreachable (see above); leaves `start` free rather than looping.
+                return;
+            }
+            for &j in level.iter() {
+                done[j] = T::MAX;
+            }
+            ready.extend_from_slice(level);
+            // Scan the rows of the level. The minimum over the columns to do computed by the
+            // last pass is the next distance, as distances only decrease.
+            for &j0 in level.iter() {
                 let i = self.y[j0];
                 let row = self.row(i);
                 let h = row[j0] - self.v[j0] - mind;
-                let mut k = hi;
-                while k < n {
-                    let j = cols[k];
-                    let r = row[j] - self.v[j] - h;
-                    if r < d[j] {
-                        d[j] = r;
-                        pred[j] = i;
-                        if r == mind {
-                            if self.y[j] == NONE {
-                                sink = j;
-                                break;
-                            }
-                            cols[k] = cols[hi];
-                            cols[hi] = j;
-                            hi += 1;
-                        }
-                    }
-                    k += 1;
+                let id = row_id(i);
+                let mut next = T::MAX;
+                for ((((dj, pj), &mj), &cj), &vj) in d
+                    .iter_mut()
+                    .zip(pred.iter_mut())
+                    .zip(done.iter())
+                    .zip(row)
+                    .zip(&self.v)
+                {
+                    let r = cj - vj - h;
+                    let better = r < *dj;
+                    *dj = if better { r } else { *dj };
+                    *pj = if better { id } else { *pj };
+                    next = next.min(*dj | mj);
                 }
+                mind = next;
             }
-        }
-        // Update the potentials of the scanned columns.
-        let mind = d[sink];
-        for &j in &cols[..n_ready] {
-            self.v[j] = self.v[j] - (mind - d[j]);
+        };
+        // Update the potentials of the settled columns.
+        let dist = d[sink];
+        for &j in ready.iter() {
+            self.v[j] = self.v[j] - (dist - d[j]);
         }
         // Flip the path.
         let mut j = sink;
         loop {
-            let i = pred[j];
+            let i = pred[j] as usize;
             self.y[j] = i;
             let prev = std::mem::replace(&mut self.x[i], j);
             if i == start {
@@ -388,19 +388,34 @@ impl<'a, T: Num> Solver<'a, T> {
     }
 }
 
+/// A row index as stored in `ShortestPath::pred`. Rows are the smaller side of a matrix held
+/// in memory (`rows² <= rows × cols < 2^61`), so they always fit.
+fn row_id(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
+}
+
 /// Buffers of one shortest-path search, reused across searches.
 struct ShortestPath<T> {
-    cols: Vec<usize>,
+    /// Distance label of each column (always >= 0).
     d: Vec<T>,
-    pred: Vec<usize>,
+    /// Row from which each column's label came.
+    pred: Vec<u32>,
+    /// `T::MAX` for a settled column, 0 for one to do; `d | done` is the search key.
+    done: Vec<T>,
+    /// Settled columns whose row was scanned.
+    ready: Vec<usize>,
+    /// Columns of the current level.
+    level: Vec<usize>,
 }
 
 impl<T: Num> ShortestPath<T> {
     fn new(n: usize) -> Self {
         ShortestPath {
-            cols: vec![0; n],
             d: vec![T::ZERO; n],
             pred: vec![0; n],
+            done: vec![T::ZERO; n],
+            ready: Vec::with_capacity(n),
+            level: Vec::with_capacity(n),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod chains;
 mod console;
 mod lifecycle;
 mod linking;
@@ -10,5 +11,6 @@ mod matching;
 mod people;
 mod permissions;
 mod properties;
+mod races;
 mod removal;
 mod schema;

@@ -428,7 +428,10 @@ async fn accept_pairs_cancels_the_other_choices_and_moves_other_mentees_on(app: 
     );
     assert_eq!(ben[1].mentor_persona_id, tom);
     ok(app, &w.tom, &format!("/accept {}", ben[1].id)).await;
-    assert_eq!(app.personas("ben@example.org").await[0].match_status, MatchStatus::Matched);
+    assert_eq!(
+        app.personas("ben@example.org").await[0].match_status,
+        MatchStatus::Matched
+    );
     assert!(
         app.admin("/user_show ana@example.org")
             .await

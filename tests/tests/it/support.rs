@@ -64,7 +64,7 @@ impl TestApp {
             }
         };
         let settings = test_settings(&url, dir.path());
-        let db = Db::connect(&url, 5).await.expect("connect");
+        let db = Db::connect(&url, 12).await.expect("connect");
         db.migrate().await.expect("migrate");
         let clock = Arc::new(ManualClock::new(
             Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0)
@@ -231,6 +231,52 @@ impl TestApp {
             }
         }
         found
+    }
+
+    /// A gate for race tests: a transaction holding the write locks the racers will need, so
+    /// they all read first and then collide on their writes when `open_gate` lets them go.
+    /// PostgreSQL: row locks on these personas and offers. SQLite: the database write lock.
+    pub async fn close_gate(
+        &self,
+        persona_ids: &[i64],
+        offer_ids: &[i64],
+    ) -> sqlx::Transaction<'static, sqlx::Any> {
+        let mut tx = self.engine.db().begin().await.expect("gate");
+        if self.backend == Backend::Postgres {
+            let list = |ids: &[i64]| {
+                ids.iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            if !persona_ids.is_empty() {
+                let sql = format!(
+                    "SELECT id FROM personas WHERE id IN ({}) FOR UPDATE",
+                    list(persona_ids)
+                );
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .fetch_all(&mut *tx)
+                    .await
+                    .expect("lock personas");
+            }
+            if !offer_ids.is_empty() {
+                let sql = format!(
+                    "SELECT id FROM offers WHERE id IN ({}) FOR UPDATE",
+                    list(offer_ids)
+                );
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .fetch_all(&mut *tx)
+                    .await
+                    .expect("lock offers");
+            }
+        }
+        tx
+    }
+
+    /// Lets the racers go after they have had time to reach the gate.
+    pub async fn open_gate(tx: sqlx::Transaction<'static, sqlx::Any>) {
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        tx.rollback().await.expect("open gate");
     }
 
     /// The link code in the newest welcome email to `email`.
