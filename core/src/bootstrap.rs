@@ -103,21 +103,111 @@ pub async fn new_link_code(engine: &Engine, email: &str) -> Result<LinkCode> {
     Ok(code)
 }
 
-/// The demo program: run through the same commands staff would type, as the super admin.
-pub const DEMO_COMMANDS: &[&str] = &[
-    "/org_add \"Demo Schools\"",
-    "/program_add \"Demo Schools\" \"Spring Cohort\"",
-    "/staff_add \"Paula Manager\" paula.pm@demo.example +14155550101 program_manager program:\"Spring Cohort\"",
-    "/staff_add \"Sam Coordinator\" sam.sc@demo.example +14155550102 success_coordinator program:\"Spring Cohort\"",
-    "/user_add \"Maria Mentor\" maria@demo.example +14155550111 mentor program:\"Spring Cohort\" tags:lang=es,field=software",
-    "/user_add \"Tom Mentor\" tom@demo.example +14155550112 mentor program:\"Spring Cohort\" tags:lang=en,field=finance",
-    "/user_add \"Ana Mentee\" ana@demo.example +14155550121 mentee program:\"Spring Cohort\" tags:lang=es,field=software",
-    "/user_add \"Ben Mentee\" ben@demo.example +14155550122 mentee program:\"Spring Cohort\" tags:lang=en",
-    "/user_add \"Cleo Newcomer\" cleo@demo.example +14155550123 mentee",
-    "/status maria@demo.example A reason:\"demo: screened\"",
-    "/status ana@demo.example A reason:\"demo: screened\"",
-    "/match_status maria@demo.example RTBM",
-    "/match_status ana@demo.example RTBM",
+/// The demo program, run through the same commands people would type: `(who, command)`,
+/// where who is "admin" (the demo super admin) or the email of the person typing. The
+/// `/apply` answers follow the default questionnaire: field, languages, goals, meeting,
+/// rhythm, structure, about.
+pub const DEMO_STEPS: &[(&str, &str)] = &[
+    ("admin", "/org_add \"Demo Schools\""),
+    ("admin", "/program_add \"Demo Schools\" \"Spring Cohort\""),
+    (
+        "admin",
+        "/staff_add \"Paula Manager\" paula.pm@demo.example +14155550101 program_manager program:\"Spring Cohort\"",
+    ),
+    (
+        "admin",
+        "/staff_add \"Sam Coordinator\" sam.sc@demo.example +14155550102 success_coordinator program:\"Spring Cohort\"",
+    ),
+    (
+        "admin",
+        "/user_add \"Maria Mentor\" maria@demo.example +14155550111 mentor program:\"Spring Cohort\" tags:lang=es,field=software",
+    ),
+    (
+        "admin",
+        "/user_add \"Tom Mentor\" tom@demo.example +14155550112 mentor program:\"Spring Cohort\" tags:lang=en,field=finance",
+    ),
+    (
+        "admin",
+        "/user_add \"Lee Mentor\" lee@demo.example +14155550113 mentor program:\"Spring Cohort\"",
+    ),
+    (
+        "admin",
+        "/user_add \"Ana Mentee\" ana@demo.example +14155550121 mentee program:\"Spring Cohort\" tags:lang=es,field=software",
+    ),
+    (
+        "admin",
+        "/user_add \"Ben Mentee\" ben@demo.example +14155550122 mentee program:\"Spring Cohort\" tags:lang=en",
+    ),
+    (
+        "admin",
+        "/user_add \"Cleo Newcomer\" cleo@demo.example +14155550123 mentee",
+    ),
+    ("maria@demo.example", "/apply 1"),
+    ("maria@demo.example", "/apply 1,2"),
+    ("maria@demo.example", "/apply 1,6"),
+    ("maria@demo.example", "/apply 1"),
+    ("maria@demo.example", "/apply 1"),
+    ("maria@demo.example", "/apply 3"),
+    (
+        "maria@demo.example",
+        "/apply \"Backend engineer, happy to help first-jobbers\"",
+    ),
+    ("tom@demo.example", "/apply 5"),
+    ("tom@demo.example", "/apply 1"),
+    ("tom@demo.example", "/apply 3,4"),
+    ("tom@demo.example", "/apply 2"),
+    ("tom@demo.example", "/apply 3"),
+    ("tom@demo.example", "/apply 5"),
+    ("tom@demo.example", "/apply \"Bank manager\""),
+    ("lee@demo.example", "/apply 1"),
+    ("lee@demo.example", "/apply 1"),
+    ("lee@demo.example", "/apply 6"),
+    ("lee@demo.example", "/apply 1"),
+    ("lee@demo.example", "/apply 2"),
+    ("lee@demo.example", "/apply 2"),
+    ("lee@demo.example", "/apply \"Frontend lead\""),
+    ("ana@demo.example", "/apply 1"),
+    ("ana@demo.example", "/apply 1,2"),
+    ("ana@demo.example", "/apply 1"),
+    ("ana@demo.example", "/apply 1"),
+    ("ana@demo.example", "/apply 1"),
+    ("ana@demo.example", "/apply 3"),
+    (
+        "ana@demo.example",
+        "/apply \"I want my first job in software\"",
+    ),
+    ("ben@demo.example", "/apply 5"),
+    ("ben@demo.example", "/apply 1"),
+    ("ben@demo.example", "/apply 3"),
+    ("ben@demo.example", "/apply 2"),
+    ("ben@demo.example", "/apply 3"),
+    ("ben@demo.example", "/apply 5"),
+    ("ben@demo.example", "/apply \"Finance student\""),
+    (
+        "admin",
+        "/status maria@demo.example A reason:\"demo: screened\"",
+    ),
+    (
+        "admin",
+        "/status tom@demo.example A reason:\"demo: screened\"",
+    ),
+    (
+        "admin",
+        "/status lee@demo.example A reason:\"demo: screened\"",
+    ),
+    (
+        "admin",
+        "/status ana@demo.example A reason:\"demo: screened\"",
+    ),
+    (
+        "admin",
+        "/status ben@demo.example A reason:\"demo: screened\"",
+    ),
+    ("admin", "/match_status maria@demo.example RTBM"),
+    ("admin", "/match_status tom@demo.example RTBM"),
+    ("admin", "/match_status lee@demo.example RTBM"),
+    ("admin", "/match_status ana@demo.example RTBM"),
+    ("admin", "/match_status ben@demo.example RTBM"),
 ];
 
 /// The demo's super admin.
@@ -133,23 +223,33 @@ pub async fn demo(engine: &Engine) -> Result<Vec<String>> {
         ));
     }
     drop(conn);
-    let admin_email = "admin@demo.example";
     let (admin_id, _code) =
-        bootstrap_admin(engine, "Demo Admin", admin_email, "+14155550100").await?;
-    let caller = Caller {
-        frontend: Frontend::Cli,
-        who: Who::User(admin_id),
-    };
+        bootstrap_admin(engine, "Demo Admin", DEMO_ADMIN, "+14155550100").await?;
     let mut log = Vec::new();
-    for line in DEMO_COMMANDS {
+    for (who, line) in DEMO_STEPS {
+        let user_id = if *who == "admin" {
+            admin_id
+        } else {
+            let mut conn = engine.db().pool().acquire().await?;
+            store::users::by_email(&mut conn, who)
+                .await?
+                .map(|u| u.id)
+                .ok_or_else(|| Error::Internal(format!("demo step as {who}: no such user")))?
+        };
+        let caller = Caller {
+            frontend: Frontend::Cli,
+            who: Who::User(user_id),
+        };
         let out = engine.handle_text(&caller, line, Vec::new()).await;
         let reply = out.result.map_err(|e| {
             Error::Internal(format!("demo step {line} failed: {}", e.user_message()))
         })?;
-        log.push(format!(
-            "{line}\n  {}",
-            reply.text.lines().next().unwrap_or_default()
-        ));
+        if *who == "admin" {
+            log.push(format!(
+                "{line}\n  {}",
+                reply.text.lines().next().unwrap_or_default()
+            ));
+        }
     }
     Ok(log)
 }
