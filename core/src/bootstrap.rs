@@ -1,6 +1,5 @@
 //! Operator actions outside chat: the first super admin, and the demo data set.
 
-use crate::command::ctx::{Actor, Ctx};
 use crate::command::engine::{Caller, Engine, Frontend, Who};
 use crate::command::ops::{self, NewPerson};
 use crate::error::{Error, Result};
@@ -27,20 +26,7 @@ pub async fn bootstrap_admin(
             "a super admin exists already: add more staff from chat with /staff_add, or issue a new code with `mentorops admin code`",
         ));
     }
-    let caller = Caller {
-        frontend: Frontend::Cli,
-        who: Who::User(0),
-    };
-    let mut ctx = Ctx::new(
-        engine,
-        &mut tx,
-        Actor {
-            user: None,
-            grants: Vec::new(),
-        },
-        caller,
-        now,
-    );
+    let mut ctx = engine.system_ctx(&mut tx, Frontend::Cli, now);
     let person = NewPerson {
         name,
         email,
@@ -83,20 +69,7 @@ pub async fn new_link_code(engine: &Engine, email: &str) -> Result<LinkCode> {
             user.full_name, user.status
         )));
     }
-    let caller = Caller {
-        frontend: Frontend::Cli,
-        who: Who::User(0),
-    };
-    let mut ctx = Ctx::new(
-        engine,
-        &mut tx,
-        Actor {
-            user: None,
-            grants: Vec::new(),
-        },
-        caller,
-        now,
-    );
+    let mut ctx = engine.system_ctx(&mut tx, Frontend::Cli, now);
     let code = ops::issue_link_code(&mut ctx, &user).await?;
     drop(ctx);
     tx.commit().await?;

@@ -6,8 +6,7 @@
 use chrono::{DateTime, Duration, Utc};
 use tracing::warn;
 
-use crate::command::ctx::{Actor, Ctx};
-use crate::command::engine::{Caller, Engine, Frontend, Who};
+use crate::command::engine::{Engine, Frontend};
 use crate::command::handlers::sessions;
 use crate::command::matching;
 use crate::error::Result;
@@ -31,20 +30,7 @@ enum Job {
 /// Runs one timer job for one item in its own transaction; true if it did something.
 async fn run_one(engine: &Engine, job: Job, id: i64, now: DateTime<Utc>) -> Result<bool> {
     let mut tx = engine.db().begin().await?;
-    let caller = Caller {
-        frontend: Frontend::Worker,
-        who: Who::User(0),
-    };
-    let mut ctx = Ctx::new(
-        engine,
-        &mut tx,
-        Actor {
-            user: None,
-            grants: Vec::new(),
-        },
-        caller,
-        now,
-    );
+    let mut ctx = engine.system_ctx(&mut tx, Frontend::Worker, now);
     let done = match job {
         Job::Expire => matching::expire(&mut ctx, id).await?,
         Job::RemindOffer => matching::remind(&mut ctx, id).await?,

@@ -131,6 +131,30 @@ impl Engine {
         }
     }
 
+    /// The context of work nobody typed (the worker's timers, the operator's CLI): no user,
+    /// no role; the audit log records the front-end.
+    pub(crate) fn system_ctx<'a>(
+        &'a self,
+        tx: &'a mut sqlx::Transaction<'static, sqlx::Any>,
+        frontend: Frontend,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Ctx<'a> {
+        let caller = Caller {
+            frontend,
+            who: Who::User(0),
+        };
+        Ctx::new(
+            self,
+            tx,
+            Actor {
+                user: None,
+                grants: Vec::new(),
+            },
+            caller,
+            now,
+        )
+    }
+
     pub async fn run(&self, caller: &Caller, inv: Invocation) -> Outcome {
         let name = inv.spec.name;
         let outcome = match self.run_in_transaction(caller, inv).await {

@@ -92,23 +92,12 @@ pub async fn create_person(ctx: &mut Ctx<'_>, p: NewPerson) -> Result<(User, Lin
     )
     .await?;
     if let Some(role) = p.role {
-        let pid = store::users::insert_persona(
-            ctx.c(),
+        add_persona(
+            ctx,
             id,
             role,
             p.program.as_ref().map(|pr| pr.id),
             MatchStatus::NotApplicable,
-            now,
-        )
-        .await?;
-        ctx.audit(
-            Some(id),
-            "persona",
-            Some(pid),
-            "created",
-            None,
-            Some(role.code().into()),
-            None,
         )
         .await?;
     }
@@ -132,6 +121,29 @@ pub async fn create_person(ctx: &mut Ctx<'_>, p: NewPerson) -> Result<(User, Lin
     ctx.email(&user, "welcome", format!("welcome:{}", code.as_str()), mail)
         .await?;
     Ok((user, code))
+}
+
+/// Gives a user a persona (role, program, first match status) and records it.
+pub async fn add_persona(
+    ctx: &mut Ctx<'_>,
+    user_id: i64,
+    role: PersonaRole,
+    program_id: Option<i64>,
+    start: MatchStatus,
+) -> Result<i64> {
+    let now = ctx.now;
+    let pid = store::users::insert_persona(ctx.c(), user_id, role, program_id, start, now).await?;
+    ctx.audit(
+        Some(user_id),
+        "persona",
+        Some(pid),
+        "created",
+        None,
+        Some(role.code().into()),
+        None,
+    )
+    .await?;
+    Ok(pid)
 }
 
 pub async fn issue_link_code(ctx: &mut Ctx<'_>, user: &User) -> Result<LinkCode> {

@@ -18,25 +18,13 @@ async fn paired(app: &TestApp) -> i64 {
         app.admin(&format!("/status {who} A")).await;
         app.admin(&format!("/match_status {who} RTBM")).await;
     }
-    // Pairing commands arrive with the matching milestone; here the match is made the way
-    // they will make it: a match row and both personas RTBM → M.
+    app.admin("/assign ana@example.org bruno@example.org").await;
     let ana = app.personas("ana@example.org").await[0].id;
-    let bruno = app.personas("bruno@example.org").await[0].id;
     let mut c = app.engine.db().pool().acquire().await.expect("conn");
-    let id = store::matches::insert(&mut c, None, ana, bruno, "test", app.engine.now())
+    store::matches::of_persona(&mut c, ana)
         .await
-        .expect("match");
-    for p in [ana, bruno] {
-        store::users::set_match_status(
-            &mut c,
-            p,
-            MatchStatus::ReadyToBeMatched,
-            MatchStatus::Matched,
-        )
-        .await
-        .expect("M");
-    }
-    id
+        .expect("match")[0]
+        .id
 }
 
 async fn finishing_the_application_moves_ai_to_si_and_status_changes_are_audited(app: &TestApp) {

@@ -5,30 +5,11 @@ use crate::support::TestApp;
 use mentorops_core::Error;
 use mentorops_core::values::LINK_CODE_ALPHABET;
 
-/// The code in the newest welcome email to `email`.
-async fn code_for(app: &TestApp, email: &str) -> String {
-    let mut c = app.engine.db().pool().acquire().await.expect("conn");
-    let id = app.user_id(email).await;
-    let msgs = mentorops_core::store::outbox::by_recipient(&mut c, id)
-        .await
-        .expect("outbox");
-    let body = msgs
-        .iter()
-        .rev()
-        .find(|m| m.kind == "welcome")
-        .map(|m| m.body_text.clone())
-        .expect("welcome email");
-    body.split("/link ")
-        .nth(1)
-        .map(|s| s.chars().take(8).collect())
-        .expect("code in email")
-}
-
 async fn a_welcome_code_links_a_chat_account_once(app: &TestApp) {
     app.with_program().await;
     app.admin("/user_add \"Ana Lima\" ana@example.org +14155550301 mentee program:Spring")
         .await;
-    let code = code_for(app, "ana@example.org").await;
+    let code = app.code_for("ana@example.org").await;
     assert_eq!(code.len(), 8);
     assert!(
         code.bytes().all(|b| LINK_CODE_ALPHABET.contains(&b)),
@@ -97,7 +78,7 @@ async fn a_code_expires_after_seven_days(app: &TestApp) {
     app.with_program().await;
     app.admin("/user_add \"Ana Lima\" ana@example.org +14155550301 mentee program:Spring")
         .await;
-    let code = code_for(app, "ana@example.org").await;
+    let code = app.code_for("ana@example.org").await;
     app.clock
         .advance(chrono::Duration::days(7) + chrono::Duration::minutes(1));
     let e = app
@@ -121,7 +102,7 @@ async fn a_deactivated_account_is_told_so_even_when_linking(app: &TestApp) {
     app.with_program().await;
     app.admin("/user_add \"Ana Lima\" ana@example.org +14155550301 mentee program:Spring")
         .await;
-    let code = code_for(app, "ana@example.org").await;
+    let code = app.code_for("ana@example.org").await;
     app.admin("/deactivate ana@example.org").await;
     let e = app
         .run(&app.chat("1001"), &format!("/link {code}"))

@@ -93,39 +93,14 @@ async fn snapshot(app: &TestApp) -> Snapshot {
     (personas, users, matches)
 }
 
-/// Pairs the mentee's RTBM persona with mentor `i`'s, as the matching commands will.
+/// Pairs the mentee with mentor `i` by hand (refused unless both are ready).
 async fn pair(app: &TestApp, i: usize) {
-    let mut c = app.engine.db().pool().acquire().await.expect("conn");
-    let mut sides = Vec::new();
-    for email in [PEOPLE[0], PEOPLE[i]] {
-        let u = store::users::by_email(&mut c, email)
-            .await
-            .expect("q")
-            .expect("user");
-        let p = store::users::personas_of(&mut c, u.id)
-            .await
-            .expect("q")
-            .into_iter()
-            .find(|p| {
-                p.match_status == MatchStatus::ReadyToBeMatched && u.status == UserStatus::Active
-            });
-        sides.push(p);
-    }
-    if let [Some(a), Some(b)] = sides.as_slice() {
-        store::matches::insert(&mut c, None, a.id, b.id, "test", app.engine.now())
-            .await
-            .expect("match");
-        for p in [a.id, b.id] {
-            store::users::set_match_status(
-                &mut c,
-                p,
-                MatchStatus::ReadyToBeMatched,
-                MatchStatus::Matched,
-            )
-            .await
-            .expect("M");
-        }
-    }
+    let _ = app
+        .run(
+            &app.caller_for(app.admin_id),
+            &format!("/assign {} {}", PEOPLE[0], PEOPLE[i]),
+        )
+        .await;
 }
 
 /// A persona's move is allowed by the table, or is the undo of a staff move (revert).

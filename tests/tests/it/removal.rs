@@ -4,7 +4,6 @@ use crate::both_backends;
 use crate::support::TestApp;
 use mentorops_core::Error;
 use mentorops_core::status::MatchStatus;
-use mentorops_core::store;
 
 async fn delete_is_two_steps_exports_first_and_leaves_no_trace_of_the_person(app: &TestApp) {
     app.with_program().await;
@@ -16,38 +15,8 @@ async fn delete_is_two_steps_exports_first_and_leaves_no_trace_of_the_person(app
             .await;
         app.admin(&format!("/match_status {who} RTBM")).await;
     }
-    let (ana_p, bruno_p) = (
-        app.personas("ana@example.org").await[0].id,
-        app.personas("bruno@example.org").await[0].id,
-    );
-    {
-        let mut c = app.engine.db().pool().acquire().await.expect("conn");
-        store::matches::insert(&mut c, None, ana_p, bruno_p, "test", app.engine.now())
-            .await
-            .expect("match");
-        for p in [ana_p, bruno_p] {
-            store::users::set_match_status(
-                &mut c,
-                p,
-                MatchStatus::ReadyToBeMatched,
-                MatchStatus::Matched,
-            )
-            .await
-            .expect("M");
-        }
-    }
-    let code = {
-        let id = app.user_id("ana@example.org").await;
-        let mut c = app.engine.db().pool().acquire().await.expect("conn");
-        let m = store::outbox::by_recipient(&mut c, id)
-            .await
-            .expect("outbox");
-        m[0].body_text
-            .split("/link ")
-            .nth(1)
-            .map(|s| s.chars().take(8).collect::<String>())
-            .expect("code")
-    };
+    app.admin("/assign ana@example.org bruno@example.org").await;
+    let code = app.code_for("ana@example.org").await;
     assert!(
         app.run(&app.chat("555"), &format!("/link {code}"))
             .await

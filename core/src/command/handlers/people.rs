@@ -500,26 +500,7 @@ pub async fn persona_new(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
     } else {
         MatchStatus::NotApplicable
     };
-    let now = ctx.now;
-    let pid = store::users::insert_persona(
-        ctx.c(),
-        user.id,
-        role,
-        program.as_ref().map(|p| p.id),
-        start,
-        now,
-    )
-    .await?;
-    ctx.audit(
-        Some(user.id),
-        "persona",
-        Some(pid),
-        "created",
-        None,
-        Some(role.code().into()),
-        None,
-    )
-    .await?;
+    let pid = ops::add_persona(ctx, user.id, role, program.as_ref().map(|p| p.id), start).await?;
     Ok(Reply::text(format!(
         "{} has a new {role} persona #{pid}{}, match status {start}.",
         user.full_name,
