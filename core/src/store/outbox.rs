@@ -188,10 +188,12 @@ pub async fn forget_mentions(c: &mut Conn, needles: &[&str]) -> Result<()> {
     for needle in needles.iter().filter(|n| n.len() >= 3) {
         let pattern = format!("%{}%", needle.to_lowercase().replace(['%', '_'], ""));
         let mentions = "(lower(subject) LIKE $1 OR lower(body_text) LIKE $1 OR lower(COALESCE(body_html, '')) LIKE $1)";
-        sqlx::query(super::sql(format!("DELETE FROM outbox WHERE status = 'pending' AND {mentions}")))
-            .bind(&pattern)
-            .execute(&mut *c)
-            .await?;
+        sqlx::query(super::sql(format!(
+            "DELETE FROM outbox WHERE status = 'pending' AND {mentions}"
+        )))
+        .bind(&pattern)
+        .execute(&mut *c)
+        .await?;
         sqlx::query(super::sql(format!(
             "UPDATE outbox SET subject = '[removed]', body_text = '[removed: this message mentioned a person since deleted]', \
              body_html = NULL WHERE {mentions}"
