@@ -7,9 +7,23 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use mentorops_core::db::Db;
 use mentorops_core::store::{self, outbox};
+use rand::Rng;
 use tracing::warn;
 
 use crate::mail::{self, MailError, Mailer};
+
+/// After this many failed attempts a message is marked failed for staff to see.
+pub const MAX_ATTEMPTS: i64 = 8;
+
+/// Exponential backoff with jitter: about 30 s, 1 min, 2 min … capped at 1 h, ±20 %, so a
+/// server that is down is not hammered and many rows do not retry in lockstep.
+pub fn backoff(attempts: i64) -> chrono::Duration {
+    let base = 30i64
+        .saturating_mul(1i64 << attempts.clamp(0, 20))
+        .min(3600);
+    let jitter = rand::rng().random_range(-(base / 5)..=base / 5);
+    chrono::Duration::seconds(base + jitter)
+}
 
 /// One delivered (or refused) email, for the console to show.
 #[derive(Debug, Clone)]
@@ -81,8 +95,22 @@ pub async fn deliver_due_emails(
                 });
             }
             Err(e) => {
-                // Left pending: the next pass tries again.
-                warn!(outbox_id = row.id, error = %e, "email not delivered yet");
+                let attempts = row.attempts + 1;
+                if attempts >= MAX_ATTEMPTS {
+                    let reason = format!("gave up after {attempts} attempts: {e}");
+                    outbox::mark_failed(&mut conn, row.id, &reason).await?;
+                    done.push(Delivered {
+                        outbox_id: row.id,
+                        recipient: row.recipient,
+                        subject: row.subject,
+                        file: None,
+                        refused: Some(reason),
+                    });
+                } else {
+                    let next = now + backoff(attempts);
+                    warn!(outbox_id = row.id, attempts, error = %e, retry_at = %next, "email not delivered yet");
+                    outbox::mark_retry(&mut conn, row.id, next, &e.to_string()).await?;
+                }
             }
         }
     }

@@ -3,15 +3,18 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
-use lettre::Message;
 use lettre::message::{Mailbox, MultiPart, header};
+use lettre::transport::smtp::PoolConfig;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use mentorops_core::settings::Settings;
 use mentorops_core::store::outbox;
+use secrecy::ExposeSecret;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
-    /// The row cannot become an email (bad address): retrying will not help.
-    #[error("cannot build the email: {0}")]
+    /// The row cannot become an email (bad address), or the server refused it for good
+    /// (5xx): retrying will not help.
+    #[error("refused for good: {0}")]
     Permanent(String),
     /// Writing or sending failed; a later attempt may succeed.
     #[error("cannot deliver the email now: {0}")]
@@ -21,22 +24,47 @@ pub enum MailError {
 }
 
 /// Where emails go.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum Mailer {
     /// Each email becomes `<dir>/<outbox id>-<kind>.eml` (no SMTP configured).
     Files(PathBuf),
+    /// An SMTP server, through lettre's async transport with a connection pool. TLS, port and
+    /// credentials come from the URL (`smtp://` with STARTTLS when offered… see lettre's
+    /// `from_url`: `smtps://` for implicit TLS, `?tls=required` to insist on STARTTLS).
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+}
+
+impl std::fmt::Debug for Mailer {
+    // The transport holds the SMTP password: never print it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Files(dir) => write!(f, "Files({})", dir.display()),
+            Self::Smtp(_) => f.write_str("Smtp(..)"),
+        }
+    }
 }
 
 impl Mailer {
     pub fn from_settings(settings: &Settings) -> Result<Self, MailError> {
-        if settings.smtp.url.is_some() {
-            return Err(MailError::Config(
-                "smtp.url (MENTOROPS__SMTP__URL) is set, but SMTP delivery arrives with the worker milestone; \
-                 unset it to write emails as .eml files under data/mail"
-                    .into(),
-            ));
+        match &settings.smtp.url {
+            Some(url) => Self::smtp(url.expose_secret()),
+            None => Ok(Self::Files(settings.app.data_dir.join("mail"))),
         }
-        Ok(Self::Files(settings.app.data_dir.join("mail")))
+    }
+
+    /// An SMTP mailer for `smtp://…` or `smtps://…` (lettre's URL form).
+    pub fn smtp(url: &str) -> Result<Self, MailError> {
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            // The error text may echo the URL, password included: say only what is wrong.
+            .map_err(|_| {
+                MailError::Config(
+                    "smtp.url (MENTOROPS__SMTP__URL) is not a valid smtp:// or smtps:// URL".into(),
+                )
+            })?
+            .timeout(Some(Duration::from_secs(30)))
+            .pool_config(PoolConfig::new().max_size(4))
+            .build();
+        Ok(Self::Smtp(transport))
     }
 
     /// Delivers one email; the same row delivered twice gives the same file (idempotent).
@@ -47,6 +75,13 @@ impl Mailer {
     ) -> Result<Option<PathBuf>, MailError> {
         match self {
             Self::Files(dir) => write_eml(dir, message, row).await.map(Some),
+            Self::Smtp(transport) => match transport.send(message.clone()).await {
+                Ok(_) => Ok(None),
+                // 5xx: the server will not take it, now or later.
+                Err(e) if e.is_permanent() => Err(MailError::Permanent(smtp_reason(&e))),
+                // 4xx, connection and TLS trouble, timeouts: try again later.
+                Err(e) => Err(MailError::Transient(smtp_reason(&e))),
+            },
         }
     }
 }
@@ -111,4 +146,12 @@ fn message_id_part(key: &str) -> String {
     key.chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect()
+}
+
+/// The server's answer, as staff will read it in `/deliveries`.
+fn smtp_reason(e: &lettre::transport::smtp::Error) -> String {
+    match e.status() {
+        Some(code) => format!("SMTP {code}: {e}"),
+        None => e.to_string(),
+    }
 }

@@ -45,6 +45,7 @@ pub enum CommandId {
     SessionBook,
     Sessions,
     SessionCancel,
+    Deliveries,
 }
 
 /// Who may run a command.
@@ -678,6 +679,21 @@ pub static COMMANDS: &[CommandSpec] = &[
             during_application: false,
         },
         example: "/session_cancel 3",
+    },
+    CommandSpec {
+        id: Id::Deliveries,
+        name: "deliveries",
+        about: "Messages that could not be delivered (or pending / sent ones), with the reason",
+        args: &[
+            opt(
+                "state",
+                K::Choice(&["failed", "pending", "sent"]),
+                "failed (default), pending or sent",
+            ),
+            opt("limit", K::Number, "how many (default 30)"),
+        ],
+        access: Access::Staff(Capability::ReadUsers),
+        example: "/deliveries state:failed",
     },
 ];
 

@@ -171,6 +171,31 @@ pub async fn mark_sent(c: &mut Conn, id: i64, now: DateTime<Utc>) -> Result<bool
     Ok(done.rows_affected() == 1)
 }
 
+/// A delivery attempt failed for now: count it and try again at `next`.
+pub async fn mark_retry(c: &mut Conn, id: i64, next: DateTime<Utc>, reason: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE outbox SET attempts = attempts + 1, available_at = $1, last_error = $2 WHERE id = $3 AND status = 'pending'",
+    )
+    .bind(ms(next))
+    .bind(reason)
+    .bind(id)
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
+/// Messages in one delivery state, newest first.
+pub async fn in_state(c: &mut Conn, status: &str, limit: i64) -> Result<Vec<Message>> {
+    let rows = sqlx::query(super::sql(format!(
+        "SELECT {COLS} FROM outbox WHERE status = $1 ORDER BY id DESC LIMIT $2"
+    )))
+    .bind(status)
+    .bind(limit)
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
 pub async fn mark_failed(c: &mut Conn, id: i64, reason: &str) -> Result<()> {
     sqlx::query("UPDATE outbox SET status = 'failed', last_error = $1, attempts = attempts + 1 WHERE id = $2 AND status = 'pending'")
         .bind(reason)

@@ -5,6 +5,7 @@ mod support;
 
 mod chains;
 mod console;
+mod email;
 mod lifecycle;
 mod linking;
 mod matching;
@@ -14,3 +15,4 @@ mod properties;
 mod races;
 mod removal;
 mod schema;
+mod smtp_server;

@@ -65,6 +65,7 @@ const SAMPLES: &[(&str, &str)] = &[
     ("session_book", "/session_book at:\"2027-01-05 10:00\""),
     ("sessions", "/sessions"),
     ("session_cancel", "/session_cancel 1"),
+    ("deliveries", "/deliveries"),
 ];
 
 #[test]

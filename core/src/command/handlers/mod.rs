@@ -3,6 +3,7 @@
 //! touch.
 
 mod basics;
+mod deliveries;
 mod matching;
 mod orgs;
 mod people;
@@ -57,6 +58,7 @@ pub(crate) async fn dispatch(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Repl
         Id::SessionBook => sessions::session_book(ctx, inv).await,
         Id::Sessions => sessions::sessions(ctx).await,
         Id::SessionCancel => sessions::session_cancel(ctx, inv).await,
+        Id::Deliveries => deliveries::deliveries(ctx, inv).await,
     }
 }
 

@@ -1,0 +1,64 @@
+//! `/deliveries`: what the outbox could not deliver, and why (SPEC §8; staff act on it).
+
+use super::super::ctx::Ctx;
+use super::super::parse::Invocation;
+use super::number;
+use crate::error::{Error, Result};
+use crate::reply::Reply;
+use crate::roles::Capability;
+use crate::store;
+
+pub async fn deliveries(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
+    let state = inv
+        .get("state")
+        .map(|s| s.trim().to_lowercase())
+        .unwrap_or_else(|| "failed".into());
+    if !["failed", "pending", "sent"].contains(&state.as_str()) {
+        return Err(Error::input(format!(
+            "state:{state} is not a delivery state: use failed, pending or sent"
+        )));
+    }
+    let limit = number(inv, "limit", 30, 500)?;
+    let global = ctx.actor.is_global(Capability::ReadUsers);
+    let rows =
+        store::outbox::in_state(ctx.c(), &state, if global { limit } else { limit * 10 }).await?;
+    let mut lines = Vec::new();
+    for m in rows {
+        if lines.len() as i64 >= limit {
+            break;
+        }
+        let who = match m.recipient_user_id {
+            Some(id) => store::users::user(ctx.c(), id).await?,
+            None => None,
+        };
+        if !global {
+            // Staff with programs see messages to people in their programs only.
+            let visible = match &who {
+                Some(u) => ctx.in_scope(Capability::ReadUsers, u).await?,
+                None => false,
+            };
+            if !visible {
+                continue;
+            }
+        }
+        let name = who
+            .map(|u| u.full_name)
+            .unwrap_or_else(|| m.recipient.clone());
+        let mut line = format!(
+            "#{} {} {} to {name} ({}) · {} attempt(s)",
+            m.id, m.channel, m.kind, m.recipient, m.attempts
+        );
+        if let Some(e) = &m.last_error {
+            line.push_str(&format!(" · {e}"));
+        }
+        lines.push(line);
+    }
+    if lines.is_empty() {
+        return Ok(Reply::text(format!("No {state} deliveries.")));
+    }
+    Ok(Reply::text(format!(
+        "{} {state} deliveries:\n{}",
+        lines.len(),
+        lines.join("\n")
+    )))
+}
