@@ -279,6 +279,20 @@ async fn an_offer_cascades_on_decline_expiry_and_withdrawal_then_tells_everyone(
             .iter()
             .any(|m| m.kind == "offer" && m.channel == "email")
     );
+    // /me shows where things stand, with the buttons on the mentor's side.
+    let me = app.run(&w.maria, "/me").await.expect("me");
+    assert!(
+        me.text
+            .contains(&format!("Request #{} from Ana Mentee", offer.id)),
+        "{}",
+        me.text
+    );
+    assert_eq!(me.buttons.len(), 2);
+    assert!(
+        ok(app, &w.ana, "/me")
+            .await
+            .contains("Your request is with Maria Mentor")
+    );
     let e = app
         .run(&w.ana, &format!("/choose #{lee}"))
         .await

@@ -2,13 +2,16 @@
 
 use super::super::ctx::Ctx;
 use super::super::engine::Who;
+use super::super::matching;
 use super::super::parse::Invocation;
 use super::super::registry::{Audience, COMMANDS, find, refusal, visible_to};
 use super::ago;
 use crate::error::{Error, Result};
 use crate::reply::Reply;
+use crate::roles::PersonaRole;
 use crate::status::BotAccess;
 use crate::store;
+use crate::store::offers::OfferState;
 use crate::values::LinkCode;
 
 pub async fn start(ctx: &mut Ctx<'_>) -> Result<Reply> {
@@ -154,9 +157,47 @@ pub async fn me(ctx: &mut Ctx<'_>) -> Result<Reply> {
         if info.can_be_matched { "yes" } else { "no" }
     );
     let personas = store::users::personas_of(ctx.c(), user.id).await?;
+    let mut reply = Reply::default();
     for p in &personas {
         let line = ctx.describe_persona(p).await?;
         text.push_str(&format!("Persona {line}\n"));
+        // Where their mentoring stands: requests waiting for them, or theirs waiting on a mentor.
+        let program = matching::program_of(ctx, p).await?;
+        match p.role {
+            PersonaRole::Mentor => {
+                for o in store::offers::pending_for_mentor(ctx.c(), p.id).await? {
+                    let (_, mentee) = matching::persona_user(ctx, o.mentee_persona_id).await?;
+                    let until = o
+                        .deadline_at
+                        .map(|d| matching::when(program.as_ref(), d))
+                        .unwrap_or_default();
+                    text.push_str(&format!(
+                        "  Request #{} from {} — answer by {until}\n",
+                        o.id, mentee.full_name
+                    ));
+                    for b in matching::offer_buttons(o.id) {
+                        reply = reply.with_button(format!("{} #{}", b.label, o.id), b.command);
+                    }
+                }
+            }
+            PersonaRole::Mentee => {
+                let pending = store::offers::of_mentee(ctx.c(), p.id)
+                    .await?
+                    .into_iter()
+                    .find(|o| o.state == OfferState::Pending);
+                if let Some(o) = pending {
+                    let (_, mentor) = matching::persona_user(ctx, o.mentor_persona_id).await?;
+                    let until = o
+                        .deadline_at
+                        .map(|d| matching::when(program.as_ref(), d))
+                        .unwrap_or_default();
+                    text.push_str(&format!(
+                        "  Your request is with {} until {until}\n",
+                        mentor.full_name
+                    ));
+                }
+            }
+        }
     }
     let programs = store::orgs::list_programs(ctx.c()).await?;
     let roles = super::super::ops::staff_summary(&ctx.actor.grants, &programs);
@@ -178,5 +219,6 @@ pub async fn me(ctx: &mut Ctx<'_>) -> Result<Reply> {
         "Last active: {}",
         ago(ctx.now, user.last_activity_at)
     ));
-    Ok(Reply::text(text))
+    reply.text = text;
+    Ok(reply)
 }
