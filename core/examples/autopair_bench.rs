@@ -1,16 +1,20 @@
 //! Benchmark of `max_score_assignment` on a questionnaire-like score matrix.
 //!
 //! ```text
-//! cargo run --release -p mentorops-core --example autopair_bench -- N [--cols M] [--seed S] [--dump PATH]
+//! cargo run --release -p mentorops-core --example autopair_bench -- N [--cols M] [--seed S] [--uniform] [--dump PATH]
 //! ```
 //!
 //! Builds an N × M (default M = N) matrix deterministically from the seed: 12 questions with
 //! 2–6 options and a weight 1–5 each; every mentee (row) and mentor (column) picks one option
 //! per question from a skewed distribution (some options are popular); the score of a pair is
 //! `round(10_000 × Σ weight·[same option] / Σ weight)`, and about 2 % of the pairs are
-//! FORBIDDEN. Prints the median time of 3 runs, the total score and the number of pairs.
-//! `--dump PATH` writes the matrix as raw little-endian i64, row-major, FORBIDDEN kept, for
-//! `autopair_scipy.py`.
+//! FORBIDDEN. `--uniform` draws the scores uniformly from 0..=10 000 instead (same 2 %
+//! FORBIDDEN), a matrix without the questionnaire's ties.
+//!
+//! Prints the median wall time of 3 runs (and the thread's CPU time of that run, from
+//! `/proc/thread-self/schedstat`, which tells on a shared machine how much of the wall time was
+//! spent waiting), the total score and the number of pairs. `--dump PATH` writes the matrix as
+//! raw little-endian i64, row-major, FORBIDDEN kept, for `autopair_scipy.py`.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -101,10 +105,31 @@ fn questionnaire_scores(rows: usize, cols: usize, seed: u64) -> Vec<i64> {
     scores
 }
 
+fn uniform_scores(rows: usize, cols: usize, seed: u64) -> Vec<i64> {
+    let mut rng = Rng(seed);
+    (0..rows * cols)
+        .map(|_| {
+            if rng.below(50) == 0 {
+                FORBIDDEN
+            } else {
+                rng.below(10_001) as i64
+            }
+        })
+        .collect()
+}
+
+/// CPU time of this thread so far, in seconds (Linux; `None` elsewhere).
+fn thread_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = stat.split_whitespace().next()?.parse().ok()?;
+    Some(ns as f64 / 1e9)
+}
+
 struct Args {
     rows: usize,
     cols: usize,
     seed: u64,
+    uniform: bool,
     dump: Option<String>,
 }
 
@@ -113,6 +138,7 @@ fn parse_args() -> Result<Args, String> {
     let mut cols = None;
     let mut seed = 2026;
     let mut dump = None;
+    let mut uniform = false;
     let mut it = std::env::args().skip(1);
     let num = |v: Option<String>, what: &str| -> Result<u64, String> {
         v.ok_or(format!("{what} needs a value"))?
@@ -123,6 +149,7 @@ fn parse_args() -> Result<Args, String> {
         match a.as_str() {
             "--cols" => cols = Some(num(it.next(), "--cols")? as usize),
             "--seed" => seed = num(it.next(), "--seed")?,
+            "--uniform" => uniform = true,
             "--dump" => dump = Some(it.next().ok_or("--dump needs a path")?),
             _ if rows.is_none() => rows = Some(num(Some(a), "N")? as usize),
             _ => return Err(format!("unexpected argument {a:?}")),
@@ -133,6 +160,7 @@ fn parse_args() -> Result<Args, String> {
         rows,
         cols: cols.unwrap_or(rows),
         seed,
+        uniform,
         dump,
     })
 }
@@ -142,17 +170,26 @@ fn main() -> ExitCode {
         Ok(a) => a,
         Err(e) => {
             eprintln!(
-                "autopair_bench: {e}\nusage: autopair_bench N [--cols M] [--seed S] [--dump PATH]"
+                "autopair_bench: {e}\nusage: autopair_bench N [--cols M] [--seed S] [--uniform] [--dump PATH]"
             );
             return ExitCode::from(2);
         }
     };
     let (rows, cols) = (args.rows, args.cols);
     let t = Instant::now();
-    let scores = questionnaire_scores(rows, cols, args.seed);
+    let scores = if args.uniform {
+        uniform_scores(rows, cols, args.seed)
+    } else {
+        questionnaire_scores(rows, cols, args.seed)
+    };
     let forbidden = scores.iter().filter(|&&s| s == FORBIDDEN).count();
     eprintln!(
-        "built {rows}x{cols} (seed {}, {:.2}% forbidden) in {:.2}s",
+        "built {} {rows}x{cols} (seed {}, {:.2}% forbidden) in {:.2}s",
+        if args.uniform {
+            "uniform"
+        } else {
+            "questionnaire"
+        },
         args.seed,
         100.0 * forbidden as f64 / scores.len().max(1) as f64,
         t.elapsed().as_secs_f64()
@@ -169,9 +206,12 @@ fn main() -> ExitCode {
     let mut times = Vec::new();
     let mut result = None;
     for _ in 0..3 {
+        let cpu = thread_cpu_seconds();
         let t = Instant::now();
         let a = max_score_assignment(rows, cols, &scores);
-        times.push(t.elapsed().as_secs_f64());
+        let wall = t.elapsed().as_secs_f64();
+        let cpu = cpu.zip(thread_cpu_seconds()).map(|(a, b)| b - a);
+        times.push((wall, cpu));
         if let Some(prev) = &result {
             assert_eq!(prev, &a, "runs disagree");
         }
@@ -180,11 +220,12 @@ fn main() -> ExitCode {
     let Some(a) = result else {
         return ExitCode::FAILURE;
     };
-    let runs: Vec<String> = times.iter().map(|t| format!("{t:.3}")).collect();
-    times.sort_by(f64::total_cmp);
+    let runs: Vec<String> = times.iter().map(|(t, _)| format!("{t:.3}")).collect();
+    times.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (median, median_cpu) = times[1];
+    let cpu = median_cpu.map_or("n/a".to_string(), |c| format!("{c:.3}"));
     println!(
-        "n={rows} cols={cols} time_s={:.3} (runs {}) total={} pairs={}",
-        times[1],
+        "n={rows} cols={cols} time_s={median:.3} cpu_s={cpu} (runs {}) total={} pairs={}",
         runs.join(" "),
         a.total,
         a.pairs.len()

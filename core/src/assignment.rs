@@ -6,33 +6,39 @@
 //!
 //! # Algorithm
 //!
-//! Scores are turned into costs `cost = C - score` (with `C` the largest allowed score; a
-//! forbidden pair costs `C`, exactly like a score of 0), the matrix is oriented so that it has
-//! no more rows than columns, and a minimum-cost assignment of every row is found with the
-//! Jonker–Volgenant shortest-augmenting-path method (R. Jonker, A. Volgenant, "A shortest
+//! Scores become costs `cost = C - score`, with `C` the largest allowed score; a forbidden pair
+//! costs `C`, exactly like a score of 0. The matrix is oriented to have no more rows than
+//! columns (transposed if needed), and a minimum-cost assignment of every row is found with the
+//! shortest-augmenting-path method of Jonker and Volgenant (R. Jonker, A. Volgenant, "A shortest
 //! augmenting path algorithm for dense and sparse linear assignment problems", Computing 38,
-//! 1987), in the rectangular form of D. F. Crouse ("On implementing 2D rectangular assignment
-//! algorithms", IEEE TAES 52(4), 2016), which is also what SciPy's `linear_sum_assignment`
-//! implements:
+//! 1987), in its rectangular form (D. F. Crouse, "On implementing 2D rectangular assignment
+//! algorithms", IEEE TAES 52(4), 2016 — the method behind SciPy's `linear_sum_assignment`):
 //!
-//! 1. augmenting row reduction (two passes) assigns most rows cheaply while lowering column
-//!    potentials;
-//! 2. every row still free is then assigned along a shortest augmenting path (Dijkstra on
-//!    reduced costs, all equally-distant columns taken at once), after which the column
-//!    potentials are updated so that reduced costs stay non-negative.
+//! 1. Augmenting row reduction, two passes: each free row takes the column where its reduced
+//!    cost is least and lowers that column's potential to its second-least reduced cost; the row
+//!    it displaces is retried. This assigns most rows cheaply.
+//! 2. Every row still free is assigned along a shortest augmenting path: Dijkstra on the
+//!    reduced costs (non-negative), until a free column is reached; then the potentials of the
+//!    columns settled on the way are lowered so that reduced costs stay non-negative and the
+//!    path's edges tight, and the path is flipped.
 //!
-//! Columns that are never assigned keep the potential 0, the largest one, which is what makes
-//! the successive shortest paths optimal for rectangular matrices too. Since scores are
-//! non-negative, the best assignment of all `min(rows, cols)` rows/columns has the same total as
-//! the best partial one; pairs that are forbidden are finally dropped from the result.
+//! Columns never assigned keep the potential 0, the largest one; this is what makes successive
+//! shortest paths optimal for rectangular matrices too. As scores are non-negative, the best
+//! assignment of all `min(rows, cols)` rows/columns has the same total as the best partial one,
+//! and forbidden pairs are finally dropped from it.
 //!
-//! The arithmetic is exact integer arithmetic. The solver runs on `i32` when the potentials
-//! provably fit (the case for scores up to 10 000 and up to about 5 000 rows), on `i64`
-//! otherwise, and on `i128` for absurdly large scores, so no input can overflow it.
-//! Time is `O(n² · m)` in the worst case for `n ≤ m`, usually far less; memory is one copy of
-//! the matrix.
+//! The Dijkstra search settles all the columns at the current least distance at once (a
+//! "level"; score matrices built from questionnaires are full of ties), then scans the rows
+//! assigned to them with full-width, branch-free passes over contiguous arrays, which the
+//! compiler vectorises. A pass may run over settled columns too: with non-negative reduced costs
+//! their labels can never improve, so no list of the columns still to do is kept.
+//!
+//! Arithmetic is exact integer arithmetic. The matrix is stored as `i16` when the scores allow
+//! it (they are 0..=10 000 in practice), else `i32` or `i64`; potentials are `i32` when they
+//! provably fit, else `i64`, else `i128` (absurdly large scores), so no input can overflow.
+//! The worst case is `O(n² · m)` time for `n <= m`; memory is one copy of the matrix.
 
-use std::ops::{Add, BitOr, Sub};
+use std::ops::{Add, BitAnd, Sub};
 
 /// A score that marks a pair as not allowed (hard filter).
 pub const FORBIDDEN: i64 = i64::MIN;
@@ -42,7 +48,7 @@ pub const FORBIDDEN: i64 = i64::MIN;
 pub struct Assignment {
     /// (row, col) pairs, sorted by row; never contains a FORBIDDEN pair.
     pub pairs: Vec<(usize, usize)>,
-    /// Sum of the scores of `pairs` (saturating at `i64::MAX`, which needs scores no caller
+    /// Sum of the scores of `pairs` (saturating at `i64::MAX`, which takes scores no caller
     /// builds).
     pub total: i64,
 }
@@ -52,9 +58,9 @@ pub struct Assignment {
 /// unassigned (rectangular matrices, forbidden pairs). Among maximum-total assignments any one
 /// may be returned.
 ///
-/// Any negative score is treated like [`FORBIDDEN`] (a pair with a negative score never
-/// belongs to a maximum-total assignment). Pairs scoring 0 may be returned. If `scores.len()`
-/// is not `rows * cols` the input is not a matrix and the empty assignment is returned.
+/// Any negative score counts as [`FORBIDDEN`] (a pair with a negative score never belongs to
+/// a maximum-total assignment). Pairs scoring 0 may be returned. If `scores.len()` is not
+/// `rows * cols`, the input is not a matrix and the empty assignment is returned.
 pub fn max_score_assignment(rows: usize, cols: usize, scores: &[i64]) -> Assignment {
     if rows.checked_mul(cols) != Some(scores.len()) || scores.is_empty() {
         return Assignment::default();
@@ -69,23 +75,44 @@ pub fn max_score_assignment(rows: usize, cols: usize, scores: &[i64]) -> Assignm
     } else {
         (rows, cols)
     };
+    let m = Matrix {
+        scores,
+        cols,
+        transposed,
+        nr,
+        nc,
+        c_max,
+    };
 
-    // Every intermediate value of the solver is bounded in magnitude by (6·nr + 7)·C (see
-    // `Solver`); pick the narrowest integer type that holds twice that.
-    let bound = (i128::try_from(nr).unwrap_or(i128::MAX / 4) + 2)
+    // Every value the solver computes is at most (6·nr + 7)·C in magnitude (see `Solver`).
+    let bound = i128::try_from(nr)
+        .unwrap_or(i128::MAX)
+        .saturating_add(2)
         .saturating_mul(8)
-        .saturating_mul(i128::from(c_max).max(1));
+        .saturating_mul(i128::from(c_max.max(1)));
+    let small_costs = c_max <= i64::from(i16::MAX);
     let col_of_row = if bound <= i128::from(i32::MAX) {
-        solve::<i32>(scores, cols, transposed, nr, nc, c_max)
+        if small_costs {
+            solve::<i16, i32>(&m)
+        } else {
+            solve::<i32, i32>(&m)
+        }
     } else if bound <= i128::from(i64::MAX) {
-        solve::<i64>(scores, cols, transposed, nr, nc, c_max)
+        if small_costs {
+            solve::<i16, i64>(&m)
+        } else {
+            solve::<i64, i64>(&m)
+        }
     } else {
-        solve::<i128>(scores, cols, transposed, nr, nc, c_max)
+        solve::<i64, i128>(&m)
     };
 
     let mut pairs = Vec::with_capacity(nr);
     let mut total: i64 = 0;
     for (r, c) in col_of_row.into_iter().enumerate() {
+        if c == NONE {
+            continue; // never happens: every row of the smaller side is assigned
+        }
         let (row, col) = if transposed { (c, r) } else { (r, c) };
         if let Some(&s) = scores.get(row * cols + col)
             && s >= 0
@@ -100,59 +127,91 @@ pub fn max_score_assignment(rows: usize, cols: usize, scores: &[i64]) -> Assignm
     Assignment { pairs, total }
 }
 
-/// The integer types the solver runs on.
-trait Num: Copy + Ord + Add<Output = Self> + Sub<Output = Self> + BitOr<Output = Self> {
+/// The input and the orientation chosen for it.
+struct Matrix<'a> {
+    scores: &'a [i64],
+    /// Columns of `scores`.
+    cols: usize,
+    /// Whether the solver's rows are the columns of `scores`.
+    transposed: bool,
+    /// The solver's rows and columns, `nr <= nc`.
+    nr: usize,
+    nc: usize,
+    /// The largest allowed score (`>= 0`).
+    c_max: i64,
+}
+
+/// How the cost matrix is stored (costs are in `0..=C`).
+trait Stored: Copy {
+    /// Converts a cost known to fit (the caller checked `C`).
+    fn from_cost(x: i64) -> Self;
+}
+
+impl Stored for i16 {
+    #[allow(clippy::cast_possible_truncation)]
+    fn from_cost(x: i64) -> Self {
+        x as i16
+    }
+}
+
+impl Stored for i32 {
+    #[allow(clippy::cast_possible_truncation)]
+    fn from_cost(x: i64) -> Self {
+        x as i32
+    }
+}
+
+impl Stored for i64 {
+    fn from_cost(x: i64) -> Self {
+        x
+    }
+}
+
+/// The integer types the potentials and distances are computed in.
+trait Num: Copy + Ord + Add<Output = Self> + Sub<Output = Self> + BitAnd<Output = Self> {
     const ZERO: Self;
     const MAX: Self;
-    /// Converts a value known to fit (the caller checked the bound).
-    fn from_i64(x: i64) -> Self;
+    /// Marks a settled column's distance; `SETTLED & MAX == MAX`.
+    const SETTLED: Self;
 }
 
 impl Num for i32 {
     const ZERO: Self = 0;
     const MAX: Self = i32::MAX;
-    #[allow(clippy::cast_possible_truncation)]
-    fn from_i64(x: i64) -> Self {
-        x as i32
-    }
+    const SETTLED: Self = -1;
 }
 
 impl Num for i64 {
     const ZERO: Self = 0;
     const MAX: Self = i64::MAX;
-    fn from_i64(x: i64) -> Self {
-        x
-    }
+    const SETTLED: Self = -1;
 }
 
 impl Num for i128 {
     const ZERO: Self = 0;
     const MAX: Self = i128::MAX;
-    fn from_i64(x: i64) -> Self {
-        i128::from(x)
-    }
+    const SETTLED: Self = -1;
 }
 
 /// Marks a free row or column in `x` / `y`.
 const NONE: usize = usize::MAX;
 
-/// Builds the `nr × nc` cost matrix (`nr <= nc`, transposed from `scores` when `transposed`)
-/// and returns, for each of its rows, the column assigned to it.
-fn solve<T: Num>(
-    scores: &[i64],
-    cols: usize,
-    transposed: bool,
-    nr: usize,
-    nc: usize,
-    c_max: i64,
-) -> Vec<usize> {
-    let to_cost = |s: i64| T::from_i64(if s >= 0 { c_max - s } else { c_max });
-    let mut cost: Vec<T> = Vec::with_capacity(nr * nc);
-    if transposed {
-        // cost[j][i] = f(scores[i][j]); `cols` = nr here, `nc` = the original row count.
-        // Blocked so that both sides stay in cache.
+/// Builds the `nr × nc` cost matrix and returns the column assigned to each of its rows.
+fn solve<S: Stored, T: Num + From<S>>(m: &Matrix<'_>) -> Vec<usize> {
+    let &Matrix {
+        scores,
+        cols,
+        transposed,
+        nr,
+        nc,
+        c_max,
+    } = m;
+    let to_cost = |s: i64| S::from_cost(if s >= 0 { c_max - s } else { c_max });
+    let cost: Vec<S> = if transposed {
+        // cost[j][i] = f(scores[i][j]) with i < nc, j < nr = cols; in blocks so that both
+        // sides stay in cache.
         const B: usize = 64;
-        cost.resize(nr * nc, T::ZERO);
+        let mut cost = vec![to_cost(0); nr * nc];
         for i0 in (0..nc).step_by(B) {
             for j0 in (0..nr).step_by(B) {
                 for i in i0..(i0 + B).min(nc) {
@@ -163,25 +222,29 @@ fn solve<T: Num>(
                 }
             }
         }
+        cost
     } else {
-        cost.extend(scores.iter().map(|&s| to_cost(s)));
-    }
-    let bound = T::from_i64(c_max.max(1)); // only used as a cap, see `reduce_rows`
+        scores.iter().map(|&s| to_cost(s)).collect()
+    };
+    let c = T::from(S::from_cost(c_max));
     let mut solver = Solver::new(&cost, nr, nc);
-    solver.run(bound);
+    solver.run(c);
     solver.x
 }
 
 /// Jonker–Volgenant state for an `nr × nc` cost matrix with `nr <= nc`.
 ///
 /// Invariants: `v[j] <= 0` for every column and `v[j] == 0` for every free column; for every
-/// assigned row `i`, `x[i]` minimises `cost[i][j] - v[j]` (all reduced costs are non-negative,
-/// with the row potential `u[i] = cost[i][x[i]] - v[x[i]]` left implicit). Bounds: with `C` the
-/// largest cost and `M = max(-v)`, row reduction keeps `M <= (nr + 1)·C`, each augmentation
-/// raises `M` by at most `C`, so `M <= (2·nr + 1)·C` and every value computed stays within
+/// assigned row `i`, `x[i]` minimises `cost[i][j] - v[j]` (so all reduced costs are
+/// non-negative, with the row potential `u[i] = cost[i][x[i]] - v[x[i]]` left implicit).
+///
+/// Bounds, with `C` the largest cost and `M = max(-v)`: row reduction never takes `M` past
+/// `(nr + 1)·C` (it skips a lowering that would); an augmentation lowers a potential by at most
+/// its path's length, which is at most `C` (a free column is at distance `<= C`); so
+/// `M <= (2·nr + 1)·C`, distances are at most `C + M`, and every value computed stays within
 /// `(6·nr + 7)·C` in magnitude.
-struct Solver<'a, T> {
-    cost: &'a [T],
+struct Solver<'a, S, T> {
+    cost: &'a [S],
     nr: usize,
     nc: usize,
     /// Column potentials.
@@ -192,8 +255,8 @@ struct Solver<'a, T> {
     y: Vec<usize>,
 }
 
-impl<'a, T: Num> Solver<'a, T> {
-    fn new(cost: &'a [T], nr: usize, nc: usize) -> Self {
+impl<'a, S: Stored, T: Num + From<S>> Solver<'a, S, T> {
+    fn new(cost: &'a [S], nr: usize, nc: usize) -> Self {
         Solver {
             cost,
             nr,
@@ -204,13 +267,14 @@ impl<'a, T: Num> Solver<'a, T> {
         }
     }
 
-    fn row(&self, i: usize) -> &'a [T] {
-        let cost: &'a [T] = self.cost;
+    fn row(&self, i: usize) -> &'a [S] {
+        let cost: &'a [S] = self.cost;
         &cost[i * self.nc..(i + 1) * self.nc]
     }
 
+    /// Solves, `c` being the largest cost.
     fn run(&mut self, c: T) {
-        // -v may not go below this during row reduction: (nr + 1)·C.
+        // Row reduction keeps every potential >= -(nr + 1)·C.
         let mut floor = T::ZERO;
         for _ in 0..=self.nr {
             floor = floor - c;
@@ -228,28 +292,27 @@ impl<'a, T: Num> Solver<'a, T> {
         }
     }
 
-    /// Augmenting row reduction: each free row takes the column where its reduced cost is
-    /// smallest, lowering that column's potential to the second smallest so that the row it
-    /// displaces (which is retried) is less attracted to it. Returns the rows left free.
+    /// Augmenting row reduction over the free rows `free`; returns the rows left free.
     fn reduce_rows(&mut self, mut free: Vec<usize>, floor: T) -> Vec<usize> {
-        let n = self.nc;
-        let limit = free.len().saturating_mul(n);
+        // Displaced rows are retried at once, up to this many steps in all (some 1.3–3.6 per
+        // row in practice); then the pass just finishes, which keeps it O(rows · cols).
+        let limit = free.len().saturating_mul(8);
         let mut current = 0;
         let mut new_free = 0;
-        let mut count = 0usize;
+        let mut steps = 0usize;
         while current < free.len() {
-            count += 1;
+            steps += 1;
             let i = free[current];
             current += 1;
-            // Smallest and second smallest reduced cost of row i.
+            // Least (u1 at j1) and second least (u2 at j2) reduced cost of row i.
             let row = self.row(i);
             let mut j1 = 0;
-            let mut u1 = row[0] - self.v[0];
+            let mut u1 = T::from(row[0]) - self.v[0];
             let mut j2 = NONE;
-            let mut u2 = u1; // meaningful only when j2 != NONE
+            let mut u2 = T::MAX; // a real value once j2 != NONE
             for (j, (&cij, &vj)) in row.iter().zip(&self.v).enumerate().skip(1) {
-                let h = cij - vj;
-                if j2 == NONE || h < u2 {
+                let h = T::from(cij) - vj;
+                if h < u2 {
                     if h >= u1 {
                         u2 = h;
                         j2 = j;
@@ -262,18 +325,19 @@ impl<'a, T: Num> Solver<'a, T> {
                 }
             }
             let mut i0 = self.y[j1];
+            // Lower v[j1] so that j1 is only as attractive to row i as j2.
             let lowered = j2 != NONE && u1 < u2 && self.v[j1] - (u2 - u1) >= floor;
-            if count < limit {
+            if steps < limit {
                 if lowered {
                     self.v[j1] = self.v[j1] - (u2 - u1);
                 } else if i0 != NONE && j2 != NONE && u1 == u2 {
-                    // A tie: take the other minimum instead (free or not).
+                    // A tie: take the other least column instead (free or not).
                     j1 = j2;
                     i0 = self.y[j2];
                 }
                 if i0 != NONE {
                     if lowered {
-                        // Retry the displaced row at once.
+                        // Retry the displaced row at once (its slot is the one just read).
                         current -= 1;
                         free[current] = i0;
                     } else {
@@ -295,84 +359,71 @@ impl<'a, T: Num> Solver<'a, T> {
         free
     }
 
-    /// Assigns the free row `start` along a shortest augmenting path (Dijkstra on reduced
-    /// costs). All columns at the current minimum distance are settled together as one
-    /// "level"; the rows assigned to them are then scanned by full-width, branch-free passes
-    /// over contiguous arrays (which the compiler vectorises): for an already settled column
-    /// the update can never fire, because reduced costs are non-negative, so no list of the
-    /// columns still to do is needed, only a mask for the minimum search.
+    /// Assigns the free row `start` along a shortest augmenting path.
     fn augment(&mut self, sp: &mut ShortestPath<T>, start: usize) {
         let ShortestPath {
             d,
             pred,
-            done,
             ready,
             level,
         } = sp;
-        let start_row = self.row(start);
+        // Labels from the start row (its own potential is taken as 0).
         let start_id = row_id(start);
-        let mut mind = T::MAX;
-        for ((((dj, pj), mj), &cj), &vj) in d
+        for (((dj, pj), &cj), &vj) in d
             .iter_mut()
             .zip(pred.iter_mut())
-            .zip(done.iter_mut())
-            .zip(start_row)
+            .zip(self.row(start))
             .zip(&self.v)
         {
-            *dj = cj - vj;
+            *dj = T::from(cj) - vj;
             *pj = start_id;
-            *mj = T::ZERO;
-            mind = mind.min(*dj);
         }
         ready.clear();
-        let sink = loop {
-            // Settle the columns still to do that are at distance `mind` (there is one: a
-            // free column is never settled, and `mind` is the least distance of those to do).
+        let (sink, dist) = loop {
+            // The least label of the columns still to do (settled ones hold SETTLED, which
+            // `& MAX` turns into MAX), then all the columns at that distance. There is one: a
+            // free column, which is never settled.
+            let mind = d.iter().fold(T::MAX, |m, &dj| m.min(dj & T::MAX));
             level.clear();
-            for (j, (&dj, &mj)) in d.iter().zip(done.iter()).enumerate() {
-                if dj | mj == mind {
+            for (j, &dj) in d.iter().enumerate() {
+                if dj == mind {
                     level.push(j);
                 }
             }
             if let Some(&j) = level.iter().find(|&&j| self.y[j] == NONE) {
-                break j;
+                break (j, mind);
             }
             if level.is_empty() {
                 // Unreachable (see above); leaves `start` free rather than looping.
                 return;
             }
             for &j in level.iter() {
-                done[j] = T::MAX;
+                d[j] = T::SETTLED;
+                ready.push((j, mind));
             }
-            ready.extend_from_slice(level);
-            // Scan the rows of the level. The minimum over the columns to do computed by the
-            // last pass is the next distance, as distances only decrease.
+            // Scan the rows of the level's columns. A label improves only if still to do:
+            // `r >= mind` always (reduced costs are non-negative) and a settled column's label
+            // is `SETTLED < 0 <= mind`.
             for &j0 in level.iter() {
                 let i = self.y[j0];
                 let row = self.row(i);
-                let h = row[j0] - self.v[j0] - mind;
+                let h = T::from(row[j0]) - self.v[j0] - mind;
                 let id = row_id(i);
-                let mut next = T::MAX;
-                for ((((dj, pj), &mj), &cj), &vj) in d
-                    .iter_mut()
-                    .zip(pred.iter_mut())
-                    .zip(done.iter())
-                    .zip(row)
-                    .zip(&self.v)
+                for (((dj, pj), &cj), &vj) in
+                    d.iter_mut().zip(pred.iter_mut()).zip(row).zip(&self.v)
                 {
-                    let r = cj - vj - h;
-                    let better = r < *dj;
-                    *dj = if better { r } else { *dj };
-                    *pj = if better { id } else { *pj };
-                    next = next.min(*dj | mj);
+                    let r = T::from(cj) - vj - h;
+                    // Branch-free with unconditional stores, so that it vectorises.
+                    let keep = 0u32.wrapping_sub(u32::from(r >= *dj));
+                    *pj = (*pj & keep) | (id & !keep);
+                    *dj = r.min(*dj);
                 }
-                mind = next;
             }
         };
-        // Update the potentials of the settled columns.
-        let dist = d[sink];
-        for &j in ready.iter() {
-            self.v[j] = self.v[j] - (dist - d[j]);
+        // Lower the potentials of the settled columns by how much closer than the sink they
+        // are (the path's columns then stay tight).
+        for &(j, dj) in ready.iter() {
+            self.v[j] = self.v[j] - (dist - dj);
         }
         // Flip the path.
         let mut j = sink;
@@ -396,15 +447,13 @@ fn row_id(i: usize) -> u32 {
 
 /// Buffers of one shortest-path search, reused across searches.
 struct ShortestPath<T> {
-    /// Distance label of each column (always >= 0).
+    /// Distance label of each column still to do (`>= 0`), or `T::SETTLED`.
     d: Vec<T>,
-    /// Row from which each column's label came.
+    /// The row from which each column's label came.
     pred: Vec<u32>,
-    /// `T::MAX` for a settled column, 0 for one to do; `d | done` is the search key.
-    done: Vec<T>,
-    /// Settled columns whose row was scanned.
-    ready: Vec<usize>,
-    /// Columns of the current level.
+    /// The settled columns whose rows were scanned, with their distances.
+    ready: Vec<(usize, T)>,
+    /// The columns of the current level.
     level: Vec<usize>,
 }
 
@@ -413,7 +462,6 @@ impl<T: Num> ShortestPath<T> {
         ShortestPath {
             d: vec![T::ZERO; n],
             pred: vec![0; n],
-            done: vec![T::ZERO; n],
             ready: Vec::with_capacity(n),
             level: Vec::with_capacity(n),
         }
@@ -487,6 +535,94 @@ mod tests {
         a
     }
 
+    /// Best total by the textbook O(n²·m) Hungarian method (potentials and Dijkstra-like
+    /// scans one column at a time), independent of the solver under test; forbidden pairs cost
+    /// like a score of 0 and are dropped afterwards.
+    fn reference_total(rows: usize, cols: usize, scores: &[i64]) -> i128 {
+        let (n, m) = (rows.min(cols), rows.max(cols));
+        if n == 0 {
+            return 0;
+        }
+        let score = |r: usize, c: usize| {
+            let s = if rows <= cols {
+                scores[r * cols + c]
+            } else {
+                scores[c * cols + r]
+            };
+            i128::from(s.max(0))
+        };
+        // 1-based, with row/column 0 as the virtual start.
+        let a = |r: usize, c: usize| -score(r - 1, c - 1);
+        let inf = i128::MAX / 4;
+        let (mut u, mut v) = (vec![0i128; n + 1], vec![0i128; m + 1]);
+        let (mut p, mut way) = (vec![0usize; m + 1], vec![0usize; m + 1]);
+        for i in 1..=n {
+            p[0] = i;
+            let mut j0 = 0;
+            let mut minv = vec![inf; m + 1];
+            let mut used = vec![false; m + 1];
+            loop {
+                used[j0] = true;
+                let (i0, mut delta, mut j1) = (p[j0], inf, 0);
+                for j in 1..=m {
+                    if !used[j] {
+                        let cur = a(i0, j) - u[i0] - v[j];
+                        if cur < minv[j] {
+                            minv[j] = cur;
+                            way[j] = j0;
+                        }
+                        if minv[j] < delta {
+                            delta = minv[j];
+                            j1 = j;
+                        }
+                    }
+                }
+                for j in 0..=m {
+                    if used[j] {
+                        u[p[j]] += delta;
+                        v[j] -= delta;
+                    } else {
+                        minv[j] -= delta;
+                    }
+                }
+                j0 = j1;
+                if p[j0] == 0 {
+                    break;
+                }
+            }
+            loop {
+                let j1 = way[j0];
+                p[j0] = p[j1];
+                j0 = j1;
+                if j0 == 0 {
+                    break;
+                }
+            }
+        }
+        (1..=m)
+            .filter(|&j| p[j] != 0)
+            .map(|j| score(p[j] - 1, j - 1))
+            .sum()
+    }
+
+    #[test]
+    fn reference_agrees_with_brute_force() {
+        let mut rng = Rng(11);
+        for _ in 0..200 {
+            let (rows, cols) = (rng.below(7) as usize, rng.below(7) as usize);
+            let scores: Vec<i64> = (0..rows * cols)
+                .map(|_| match rng.below(4) {
+                    0 => FORBIDDEN,
+                    _ => rng.below(20) as i64,
+                })
+                .collect();
+            assert_eq!(
+                reference_total(rows, cols, &scores),
+                brute_force(rows, cols, &scores)
+            );
+        }
+    }
+
     /// A score matrix with a size in the given ranges: the entries are FORBIDDEN with
     /// probability 0, 20 or 60 %, else drawn from 0..=max for a max from tiny (many ties) to
     /// huge (exercising the `i64` and `i128` solvers).
@@ -533,6 +669,21 @@ mod tests {
         #[test]
         fn assignment_matches_brute_force_6x3((rows, cols, scores) in matrix(6..=6, 3..=3)) {
             check_optimal(rows, cols, &scores);
+        }
+
+        #[test]
+        fn assignment_matches_reference_mid_size(
+            (rows, cols, scores) in (1usize..=40, 1usize..=40, prop_oneof![Just(2i64), Just(5), Just(10_000)])
+                .prop_flat_map(|(rows, cols, max)| {
+                    let cell = (0u32..100, 0..=max)
+                        .prop_map(|(p, s)| if p < 5 { FORBIDDEN } else { s });
+                    (Just(rows), Just(cols), proptest::collection::vec(cell, rows * cols))
+                })
+        ) {
+            let a = max_score_assignment(rows, cols, &scores);
+            let total = check_valid(rows, cols, &scores, &a);
+            prop_assert_eq!(i128::from(a.total), total);
+            prop_assert_eq!(total, reference_total(rows, cols, &scores));
         }
 
         #[test]
@@ -680,6 +831,104 @@ mod tests {
         let a = max_score_assignment(3, 3, &s);
         assert_eq!(a.total, 9);
         assert_eq!(a.pairs, vec![(0, 0), (1, 2)]);
+    }
+
+    /// Profiles answering a few questions with skewed options, scored by agreement: many
+    /// equal scores, like the real auto-pairing input.
+    fn questionnaire(rows: usize, cols: usize, seed: u64) -> Vec<i64> {
+        let mut rng = Rng(seed);
+        let profile = |rng: &mut Rng| -> Vec<u64> {
+            (0..6).map(|q| (rng.below(8) % (2 + q % 3)) % 3).collect()
+        };
+        let mentees: Vec<Vec<u64>> = (0..rows).map(|_| profile(&mut rng)).collect();
+        let mentors: Vec<Vec<u64>> = (0..cols).map(|_| profile(&mut rng)).collect();
+        let mut scores = Vec::with_capacity(rows * cols);
+        for a in &mentees {
+            for b in &mentors {
+                let same = a.iter().zip(b).filter(|(x, y)| x == y).count() as i64;
+                scores.push(if rng.below(50) == 0 {
+                    FORBIDDEN
+                } else {
+                    10_000 * same / 6
+                });
+            }
+        }
+        scores
+    }
+
+    #[test]
+    fn assignment_questionnaire_like_matches_reference() {
+        for (rows, cols, seed) in [(150, 150, 1), (100, 180, 2), (180, 100, 3), (60, 60, 4)] {
+            let scores = questionnaire(rows, cols, seed);
+            let a = max_score_assignment(rows, cols, &scores);
+            let total = check_valid(rows, cols, &scores, &a);
+            assert_eq!(i128::from(a.total), total);
+            assert_eq!(total, reference_total(rows, cols, &scores), "{rows}x{cols}");
+        }
+    }
+
+    /// Runs the solver on `nr × nc` costs (`nr <= nc`) and checks the LP optimality
+    /// certificate: every row assigned one-to-one, `v <= 0` with `v == 0` on free columns, and
+    /// `cost[i][j] - v[j] >= cost[i][x[i]] - v[x[i]]` for all i, j (dual feasibility with the
+    /// implicit row potentials, tight on the assignment).
+    fn check_certificate<S: Stored, T: Num + From<S> + std::fmt::Debug>(
+        cost: &[S],
+        nr: usize,
+        nc: usize,
+        c: T,
+    ) {
+        let mut solver = Solver::<S, T>::new(cost, nr, nc);
+        solver.run(c);
+        let mut seen = vec![false; nc];
+        for (i, &j) in solver.x.iter().enumerate() {
+            assert!(j < nc, "row {i} left free");
+            assert!(!seen[j], "column {j} used twice");
+            seen[j] = true;
+            assert_eq!(solver.y[j], i);
+        }
+        for (j, &vj) in solver.v.iter().enumerate() {
+            assert!(vj <= T::ZERO, "v[{j}] = {vj:?} > 0");
+            if solver.y[j] == NONE {
+                assert_eq!(vj, T::ZERO, "free column {j} has v = {vj:?}");
+            }
+        }
+        for i in 0..nr {
+            let row = &cost[i * nc..(i + 1) * nc];
+            let xi = solver.x[i];
+            let u = T::from(row[xi]) - solver.v[xi];
+            for (j, &cij) in row.iter().enumerate() {
+                assert!(
+                    T::from(cij) - solver.v[j] >= u,
+                    "negative reduced cost at ({i},{j})"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn assignment_dual_certificate() {
+        let mut rng = Rng(5);
+        for case in 0..300 {
+            let nr = 1 + rng.below(40) as usize;
+            let nc = nr
+                + if case % 2 == 0 {
+                    0
+                } else {
+                    rng.below(30) as usize
+                };
+            let max = [1, 3, 10, 10_000][case % 4];
+            let cost16: Vec<i16> = (0..nr * nc)
+                .map(|_| rng.below(max as u64 + 1) as i16)
+                .collect();
+            check_certificate::<i16, i32>(&cost16, nr, nc, max);
+            let cost64: Vec<i64> = cost16.iter().map(|&c| i64::from(c)).collect();
+            check_certificate::<i64, i128>(&cost64, nr, nc, i128::from(max));
+        }
+        for (n, seed) in [(150, 1), (100, 2)] {
+            let scores = questionnaire(n, n + 30, seed);
+            let cost: Vec<i16> = scores.iter().map(|&s| (10_000 - s.max(0)) as i16).collect();
+            check_certificate::<i16, i32>(&cost, n, n + 30, 10_000);
+        }
     }
 
     #[test]
