@@ -575,6 +575,12 @@ async fn autopair_previews_then_applies_the_best_total_and_sends_no_offers(app: 
         0,
         "a preview changes nothing"
     );
+    let csv = String::from_utf8(preview.attachments[0].bytes.clone()).expect("csv");
+    assert!(
+        csv.starts_with("mentee,mentee_email,mentor,mentor_email,score\n")
+            && csv.contains("ben@example.org,Tom Mentor,tom@example.org,100"),
+        "{csv}"
+    );
     let confirm = preview.buttons[0].command.clone();
     let other_admin = app.caller_for(app.user_id("pm@example.org").await);
     let e = app

@@ -12,7 +12,7 @@ use super::number;
 use crate::assignment;
 use crate::error::{Error, Result};
 use crate::questionnaire::{Answer, Question, QuestionKind};
-use crate::reply::Reply;
+use crate::reply::{Attachment, Reply};
 use crate::roles::{Capability, PersonaRole};
 use crate::status::{MatchStatus, PersonaStatus, UserStatus};
 use crate::store::matches::MatchState;
@@ -703,7 +703,10 @@ pub async fn autopair(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
     }
     let best = assignment::max_score_assignment(mentees.len(), mentors.len(), &scores);
     let mut lines = Vec::new();
+    let mut csv = String::from("mentee,mentee_email,mentor,mentor_email,score\n");
     let mut plan = AutopairPlan { pairs: Vec::new() };
+    let (mut mentee_paired, mut mentor_paired) =
+        (vec![false; mentees.len()], vec![false; mentors.len()]);
     for (r, c) in &best.pairs {
         let score = scores
             .get(r * mentors.len() + c)
@@ -712,21 +715,28 @@ pub async fn autopair(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
         let (mp, mu) = &mentees[*r];
         let (tp, tu) = &mentors[*c];
         lines.push(format!("{} ↔ {} ({score})", mu.full_name, tu.full_name));
+        csv.push_str(&format!(
+            "{},{},{},{},{score}\n",
+            csv_cell(&mu.full_name),
+            mu.email,
+            csv_cell(&tu.full_name),
+            tu.email
+        ));
         plan.pairs
             .push((mp.id, tp.id, u32::try_from(score).unwrap_or(0)));
+        mentee_paired[*r] = true;
+        mentor_paired[*c] = true;
     }
-    let unpaired_mentees: Vec<&str> = mentees
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| !best.pairs.iter().any(|(r, _)| r == i))
-        .map(|(_, (_, u))| u.full_name.as_str())
-        .collect();
-    let unpaired_mentors: Vec<&str> = mentors
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| !best.pairs.iter().any(|(_, c)| c == i))
-        .map(|(_, (_, u))| u.full_name.as_str())
-        .collect();
+    let unpaired = |people: &[(Persona, User)], paired: &[bool]| -> Vec<String> {
+        people
+            .iter()
+            .zip(paired)
+            .filter(|(_, p)| !**p)
+            .map(|((_, u), _)| u.full_name.clone())
+            .collect()
+    };
+    let unpaired_mentees = unpaired(&mentees, &mentee_paired);
+    let unpaired_mentors = unpaired(&mentors, &mentor_paired);
     let token = confirmation_token();
     let now = ctx.now;
     let payload = serde_json::to_string(&plan).map_err(|e| Error::Internal(e.to_string()))?;
@@ -743,28 +753,64 @@ pub async fn autopair(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
         now,
     )
     .await?;
+    // A chat message stays readable: the first pairs inline, all of them in the attachment.
+    let shown = lines.len().min(PREVIEW_LINES);
     let mut text = format!(
         "Auto-pairing preview for {} — {} pairs, total score {}:\n{}",
         program.full_name(),
         best.pairs.len(),
         best.total,
-        lines.join("\n")
+        lines[..shown].join("\n")
     );
+    if lines.len() > shown {
+        text.push_str(&format!(
+            "\n…and {} more pairs (all of them in the attached CSV)",
+            lines.len() - shown
+        ));
+    }
+    let some = |names: &[String]| {
+        let head = names
+            .iter()
+            .take(PREVIEW_LINES)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if names.len() > PREVIEW_LINES {
+            format!("{head} and {} more", names.len() - PREVIEW_LINES)
+        } else {
+            head
+        }
+    };
     if !unpaired_mentees.is_empty() {
         text.push_str(&format!(
             "\nMentees left unpaired: {}",
-            unpaired_mentees.join(", ")
+            some(&unpaired_mentees)
         ));
     }
     if !unpaired_mentors.is_empty() {
-        text.push_str(&format!(
-            "\nMentors left free: {}",
-            unpaired_mentors.join(", ")
-        ));
+        text.push_str(&format!("\nMentors left free: {}", some(&unpaired_mentors)));
     }
     let command = format!("/autopair #{} confirm:{token}", program.id);
     text.push_str(&format!("\nNothing has changed yet. To apply exactly this within 30 minutes, press the button or send {command}"));
-    Ok(Reply::text(text).with_button("Apply these pairs", command))
+    let attachment = Attachment {
+        file_name: format!("autopair-preview-{}.csv", program.id),
+        media_type: "text/csv".into(),
+        bytes: csv.into_bytes(),
+    };
+    Ok(Reply::text(text)
+        .with_button("Apply these pairs", command)
+        .with_attachment(attachment))
+}
+
+/// How many pairs or names a preview shows inline.
+const PREVIEW_LINES: usize = 40;
+
+fn csv_cell(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
 }
 
 async fn apply_autopair(
