@@ -87,6 +87,9 @@ impl Questionnaire {
                 }
                 _ => {}
             }
+            if q.options.len() > 64 {
+                return Err(format!("question '{}' has more than 64 options", q.key));
+            }
             if q.weight > 10 {
                 return Err(format!("question '{}' weight must be 0–10", q.key));
             }
@@ -248,6 +251,93 @@ pub fn score(q: &Questionnaire, a: &Answers, b: &Answers) -> (u32, Vec<String>) 
     (pct, reasons)
 }
 
+/// The questionnaire compiled for scoring many pairs fast (auto-pairing scores every mentee
+/// against every mentor): answers become option indices and bit sets, so a pair's score is a
+/// few integer operations per question. [`Scorer::score`] equals [`score`]'s number exactly.
+pub struct Scorer {
+    /// (kind, weight) of each scored question, in questionnaire order.
+    questions: Vec<(QuestionKind, u32, usize)>,
+    options: Vec<Vec<String>>,
+}
+
+/// One person's answers, encoded for a [`Scorer`]: per scored question, `None` if unanswered,
+/// else the option index (single), the bit set of options (multi), or the value (scale).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encoded(Vec<Option<u64>>);
+
+impl Scorer {
+    pub fn new(q: &Questionnaire) -> Self {
+        let scored: Vec<&Question> = q
+            .questions
+            .iter()
+            .filter(|x| x.weight > 0 && x.kind != QuestionKind::Text)
+            .collect();
+        Self {
+            questions: scored
+                .iter()
+                .enumerate()
+                .map(|(i, x)| (x.kind, x.weight, i))
+                .collect(),
+            options: scored.iter().map(|x| x.options.clone()).collect(),
+        }
+    }
+
+    pub fn encode(&self, q: &Questionnaire, answers: &Answers) -> Encoded {
+        let scored = q
+            .questions
+            .iter()
+            .filter(|x| x.weight > 0 && x.kind != QuestionKind::Text);
+        Encoded(
+            scored
+                .zip(&self.options)
+                .map(|(question, options)| match answers.get(&question.key) {
+                    Some(Answer::Single(o)) => {
+                        options.iter().position(|x| x == o).map(|i| i as u64)
+                    }
+                    Some(Answer::Multi(v)) => Some(
+                        options
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, x)| v.contains(x))
+                            .fold(0u64, |acc, (i, _)| acc | (1u64 << (i % 64))),
+                    ),
+                    Some(Answer::Scale(n)) => Some(u64::from(*n)),
+                    _ => None,
+                })
+                .collect(),
+        )
+    }
+
+    pub fn score(&self, a: &Encoded, b: &Encoded) -> u32 {
+        let (mut total, mut weights) = (0.0f64, 0.0f64);
+        for &(kind, weight, i) in &self.questions {
+            let (Some(Some(x)), Some(Some(y))) = (a.0.get(i), b.0.get(i)) else {
+                continue;
+            };
+            let agreement = match kind {
+                QuestionKind::Single => f64::from(u8::from(x == y)),
+                QuestionKind::Multi => {
+                    let union = (x | y).count_ones();
+                    if union == 0 {
+                        0.0
+                    } else {
+                        f64::from((x & y).count_ones()) / f64::from(union)
+                    }
+                }
+                QuestionKind::Scale => 1.0 - (x.abs_diff(*y) as f64) / 4.0,
+                QuestionKind::Text => continue,
+            };
+            total += f64::from(weight) * agreement;
+            weights += f64::from(weight);
+        }
+        if weights == 0.0 {
+            0
+        } else {
+            (100.0 * total / weights).round() as u32
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,6 +423,49 @@ mod tests {
         // Jaccard 1/3 on the only question both answered.
         assert_eq!(score(&qs, &a, &b).0, 33);
         assert_eq!(score(&qs, &Answers::new(), &b).0, 0);
+    }
+
+    fn arbitrary_answers() -> impl proptest::strategy::Strategy<Value = Answers> {
+        use proptest::prelude::*;
+        (
+            proptest::option::of(0..2usize),
+            proptest::option::of(proptest::collection::vec(0..3usize, 0..4)),
+            proptest::option::of(1..=5u8),
+        )
+            .prop_map(|(f, l, s)| {
+                let qs = q();
+                let mut a = Answers::new();
+                if let Some(f) = f {
+                    a.insert(
+                        "field".into(),
+                        Answer::Single(qs.questions[0].options[f].clone()),
+                    );
+                }
+                if let Some(l) = l {
+                    let chosen = l
+                        .iter()
+                        .map(|i| qs.questions[1].options[*i].clone())
+                        .collect();
+                    a.insert(
+                        "langs".into(),
+                        Answer::Multi(qs.questions[1].in_order(chosen)),
+                    );
+                }
+                if let Some(s) = s {
+                    a.insert("style".into(), Answer::Scale(s));
+                }
+                a.insert("about".into(), Answer::Text("hello".into()));
+                a
+            })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_compiled_scorer_gives_the_same_scores(a in arbitrary_answers(), b in arbitrary_answers()) {
+            let qs = q();
+            let scorer = Scorer::new(&qs);
+            proptest::prop_assert_eq!(scorer.score(&scorer.encode(&qs, &a), &scorer.encode(&qs, &b)), score(&qs, &a, &b).0);
+        }
     }
 
     #[test]

@@ -686,18 +686,18 @@ pub async fn autopair(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
     }
     let answers = store::answers::of_program(ctx.c(), program.id).await?;
     let empty = crate::questionnaire::Answers::new();
+    let scorer = crate::questionnaire::Scorer::new(&program.questionnaire);
+    let encode =
+        |id: i64| scorer.encode(&program.questionnaire, answers.get(&id).unwrap_or(&empty));
+    let mentor_answers: Vec<_> = mentors.iter().map(|(_, u)| encode(u.id)).collect();
     let mut scores = Vec::with_capacity(mentees.len() * mentors.len());
     for (_, mu) in &mentees {
-        for (_, tu) in &mentors {
-            let (s, _) = crate::questionnaire::score(
-                &program.questionnaire,
-                answers.get(&mu.id).unwrap_or(&empty),
-                answers.get(&tu.id).unwrap_or(&empty),
-            );
+        let mine = encode(mu.id);
+        for ((_, tu), theirs) in mentors.iter().zip(&mentor_answers) {
             scores.push(if mu.id == tu.id {
                 assignment::FORBIDDEN
             } else {
-                i64::from(s)
+                i64::from(scorer.score(&mine, theirs))
             });
         }
     }
