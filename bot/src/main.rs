@@ -98,7 +98,7 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let settings = app::load_settings(&cli.config_dir, &cli.profile)?;
-    let engine = app::open(settings).await?;
+    let engine = std::sync::Arc::new(app::open(settings).await?);
     match cli.command {
         Command::Migrate => println!("The database schema is up to date."),
         Command::Run => run(&engine, true).await?,
@@ -227,17 +227,24 @@ fn whoami() -> String {
     std::env::var("USER").unwrap_or_else(|_| "local".into())
 }
 
-/// The long-running process: delivers the outbox until SIGINT/SIGTERM. Chat front-ends start
-/// here when their tokens are set (Telegram and Discord milestones).
-async fn run(engine: &Engine, front_ends: bool) -> anyhow::Result<()> {
+/// The long-running process: the chat front-ends whose tokens are set (`front_ends`), the
+/// timers and email delivery every 2 seconds, until SIGINT/SIGTERM or a front-end fails.
+async fn run(engine: &std::sync::Arc<Engine>, front_ends: bool) -> anyhow::Result<()> {
     let mailer = Mailer::from_settings(engine.settings())?;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let mut telegram = None;
     if front_ends {
         let s = engine.settings();
-        if s.telegram.token.is_some() || s.discord.token.is_some() {
-            warn!(
-                "a chat token is set, but the Telegram and Discord front-ends are not built yet; only the worker runs"
-            );
-        } else {
+        if s.telegram.token.is_some() {
+            telegram = Some(tokio::spawn(mentorops_bot::telegram::run(
+                engine.clone(),
+                shutdown.clone(),
+            )));
+        }
+        if s.discord.token.is_some() {
+            warn!("a Discord token is set, but the Discord front-end is not built yet");
+        }
+        if s.telegram.token.is_none() && s.discord.token.is_none() {
             info!("no chat token configured: use `mentorops console --as EMAIL` to run commands");
         }
     }
@@ -259,9 +266,21 @@ async fn run(engine: &Engine, front_ends: bool) -> anyhow::Result<()> {
                     Err(e) => warn!(error = %e, "delivery pass failed; retrying"),
                 }
             }
+            ended = async { match telegram.as_mut() { Some(t) => t.await, None => std::future::pending().await } } => {
+                shutdown.cancel();
+                return match ended {
+                    Ok(Ok(())) => Err(anyhow::anyhow!("the Telegram front-end stopped")),
+                    Ok(Err(e)) => Err(e.context("Telegram front-end")),
+                    Err(e) => Err(anyhow::Error::new(e).context("Telegram front-end")),
+                };
+            }
             _ = tokio::signal::ctrl_c() => break,
             _ = term.recv() => break,
         }
+    }
+    shutdown.cancel();
+    if let Some(t) = telegram {
+        t.await.context("Telegram front-end")??;
     }
     info!("stopped");
     Ok(())

@@ -65,9 +65,19 @@ pub struct SmtpSettings {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct TelegramSettings {
+    /// The bot token from BotFather; the front-end runs when it is set.
     pub token: Option<SecretString>,
+    /// The Bot API base URL; unset = `https://api.telegram.org` (tests point it at a fake).
     pub api_url: Option<String>,
+    /// Checked against `X-Telegram-Bot-Api-Secret-Token` on every webhook request.
     pub webhook_secret: Option<SecretString>,
+    /// `polling` (the default) or `webhook`.
+    pub mode: Option<String>,
+    /// Webhook mode: the address the HTTP server listens on, like `0.0.0.0:8443`.
+    pub webhook_addr: Option<String>,
+    /// Webhook mode: the public `https://` URL Telegram posts updates to; its path is the
+    /// path the server answers on.
+    pub webhook_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -188,6 +198,37 @@ impl Settings {
                 return Err(key_error(
                     "telegram.webhook_secret",
                     "must be 1–256 characters of A-Z, a-z, 0-9, _ and -",
+                ));
+            }
+        }
+        if let Some(m) = &self.telegram.mode
+            && m != "polling"
+            && m != "webhook"
+        {
+            return Err(key_error(
+                "telegram.mode",
+                format!("must be polling or webhook, not '{m}'"),
+            ));
+        }
+        if self.telegram.mode.as_deref() == Some("webhook") {
+            if self.telegram.webhook_secret.is_none() {
+                return Err(key_error(
+                    "telegram.webhook_secret",
+                    "must be set when telegram.mode = webhook: every update is checked against it",
+                ));
+            }
+            let addr = self.telegram.webhook_addr.as_deref().unwrap_or_default();
+            if addr.parse::<std::net::SocketAddr>().is_err() {
+                return Err(key_error(
+                    "telegram.webhook_addr",
+                    "must be the listen address like 0.0.0.0:8443 when telegram.mode = webhook",
+                ));
+            }
+            let url = self.telegram.webhook_url.as_deref().unwrap_or_default();
+            if !url.starts_with("https://") || url.len() <= "https://".len() {
+                return Err(key_error(
+                    "telegram.webhook_url",
+                    "must be the public https:// URL Telegram posts to when telegram.mode = webhook",
                 ));
             }
         }

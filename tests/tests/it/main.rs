@@ -16,3 +16,4 @@ mod races;
 mod removal;
 mod schema;
 mod smtp_server;
+mod telegram;

@@ -396,3 +396,18 @@ macro_rules! both_backends {
         )+
     };
 }
+
+impl TestApp {
+    /// A second engine on the same database, settings and clock, for front-ends that take an
+    /// `Arc<Engine>` (the Telegram front-end runs in its own tasks).
+    pub fn shared_engine(&self) -> Arc<Engine> {
+        Arc::new(
+            Engine::new(
+                self.engine.db().clone(),
+                Arc::new(self.engine.settings().clone()),
+                self.clock.clone(),
+            )
+            .expect("engine"),
+        )
+    }
+}
