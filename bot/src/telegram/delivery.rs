@@ -22,6 +22,47 @@ use super::{PROVIDER, TgBot, render};
 
 /// Rows read per pass.
 const BATCH: i64 = 500;
+
+/// Outbox messages sent per second at most, all chats together. Telegram allows about 30;
+/// teloxide's `Throttle` released bursts of 40–50 a second in our burst test, so the outbox
+/// sends on the plain `Bot` with its own pacing, below the limit, leaving room for replies.
+pub const OUTBOX_PER_SECOND: usize = 25;
+
+/// A sliding one-second window shared by every chat's delivery.
+struct Pace {
+    sent: tokio::sync::Mutex<std::collections::VecDeque<tokio::time::Instant>>,
+}
+
+impl Pace {
+    /// Waits until one more message fits in the last second, and counts it.
+    async fn wait(&self) {
+        loop {
+            let mut sent = self.sent.lock().await;
+            let now = tokio::time::Instant::now();
+            while sent
+                .front()
+                .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+            {
+                sent.pop_front();
+            }
+            match sent.front() {
+                Some(oldest) if sent.len() >= OUTBOX_PER_SECOND => {
+                    let until = *oldest + Duration::from_secs(1);
+                    drop(sent);
+                    tokio::time::sleep_until(until).await;
+                }
+                _ => {
+                    sent.push_back(now);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+static PACE: Pace = Pace {
+    sent: tokio::sync::Mutex::const_new(std::collections::VecDeque::new()),
+};
 /// Chats served at once (each chat's messages go in order, one after the other).
 const CHATS_AT_ONCE: usize = 32;
 
@@ -91,6 +132,8 @@ async fn deliver_chat(
     stop: Option<&CancellationToken>,
 ) -> anyhow::Result<usize> {
     let mut sent = 0;
+    // When this chat was last sent to: Telegram allows about one message a second per chat.
+    let mut last: Option<tokio::time::Instant> = None;
     for row in rows {
         if stop.is_some_and(CancellationToken::is_cancelled) {
             break;
@@ -104,7 +147,7 @@ async fn deliver_chat(
                 continue;
             }
         };
-        match render::send_text(bot, chat, &row.body_text, &row.buttons).await {
+        match send_paced(bot.inner(), chat, &row.body_text, &row.buttons, &mut last).await {
             Ok(()) => {
                 let mut c = engine.db().pool().acquire().await?;
                 outbox::mark_sent(&mut c, row.id, engine.now()).await?;
@@ -152,4 +195,50 @@ async fn recipient_chat(
 /// Telegram said no for a reason a retry will not change (blocked, unknown chat, bad request).
 fn is_permanent(e: &RequestError) -> bool {
     matches!(e, RequestError::Api(_) | RequestError::MigrateToChatId(_))
+}
+
+/// Sends one outbox message: each part waits for the chat's one-second spacing and for room in
+/// the overall window; a 429 is waited out for the `retry_after` Telegram gives and the part
+/// sent again (up to 5 times), so nothing is lost and nothing is sent twice.
+async fn send_paced(
+    bot: &teloxide::Bot,
+    chat: ChatId,
+    text: &str,
+    buttons: &[mentorops_core::reply::Button],
+    last: &mut Option<tokio::time::Instant>,
+) -> Result<(), RequestError> {
+    use teloxide::payloads::SendMessageSetters;
+    use teloxide::requests::Requester;
+    let (markup, extra) = render::keyboard(buttons);
+    let text = render::with_extra_lines(text, &extra);
+    let mut parts = render::split_text(&text, render::MAX_TEXT);
+    if parts.is_empty() {
+        parts.push(if markup.is_some() { "Choose:" } else { "Done." }.to_string());
+    }
+    let final_part = parts.len() - 1;
+    for (i, part) in parts.into_iter().enumerate() {
+        let mut tries = 0;
+        loop {
+            if let Some(t) = *last {
+                tokio::time::sleep_until(t + Duration::from_secs(1)).await;
+            }
+            PACE.wait().await;
+            *last = Some(tokio::time::Instant::now());
+            let mut req = bot.send_message(chat, part.clone());
+            if i == final_part
+                && let Some(m) = &markup
+            {
+                req = req.reply_markup(m.clone());
+            }
+            match req.await {
+                Ok(_) => break,
+                Err(RequestError::RetryAfter(after)) if tries < 5 => {
+                    tries += 1;
+                    tokio::time::sleep(after.duration()).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
 }

@@ -106,7 +106,7 @@ pub fn keyboard(buttons: &[Button]) -> (Option<InlineKeyboardMarkup>, Vec<String
 }
 
 /// The text with the lines for buttons that could not be buttons.
-fn with_extra_lines(text: &str, extra: &[String]) -> String {
+pub fn with_extra_lines(text: &str, extra: &[String]) -> String {
     let mut out = text.trim_end().to_string();
     for line in extra {
         if !out.is_empty() {

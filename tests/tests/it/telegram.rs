@@ -1010,3 +1010,110 @@ fn webhook_mode_needs_a_secret_an_address_and_an_https_url() {
     .unwrap_or_default();
     assert!(e.contains("MENTOROPS__TELEGRAM__WEBHOOK_SECRET"), "{e}");
 }
+
+/// A burst much larger than Telegram's overall limit (STACK.md: ~30 messages/s): 240
+/// reminders to 120 linked people are spread over at least 8 seconds, no second carries more
+/// than the limit, and each message is sent exactly once. (10 000 reminders go the same way
+/// in about 400 s; this keeps the test short.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_burst_respects_the_overall_limit_and_loses_or_doubles_nothing() {
+    let app = start_app().await;
+    app.with_program().await;
+    let people = 120;
+    let mut c = app.engine.db().pool().acquire().await.expect("conn");
+    let now = app.engine.now();
+    let mut ids = Vec::new();
+    for i in 0..people {
+        let email =
+            mentorops_core::values::Email::parse(&format!("p{i}@example.org")).expect("email");
+        let phone =
+            mentorops_core::values::Phone::parse(&format!("+55119{:08}", 87_000_000 + i), None)
+                .expect("phone");
+        let name = mentorops_core::values::FullName::parse(&format!("Person {i}")).expect("name");
+        let user = mentorops_core::store::users::NewUser {
+            email: &email,
+            phone: &phone,
+            external_id: &mentorops_core::values::ExternalId::from_phone(&phone),
+            full_name: &name,
+            status: mentorops_core::status::UserStatus::Active,
+            org_id: None,
+        };
+        let uid = mentorops_core::store::users::insert_user(&mut c, &user, now)
+            .await
+            .expect("user");
+        let chat = format!("{}", 90_000 + i);
+        mentorops_core::store::links::insert_link(&mut c, "telegram", &chat, None, uid, now)
+            .await
+            .expect("link");
+        for n in 0..2 {
+            let m = outbox::NewMessage {
+                channel: outbox::chat_channel("telegram"),
+                kind: "test",
+                recipient_user_id: Some(uid),
+                recipient: chat.clone(),
+                subject: String::new(),
+                body_text: format!("reminder {n} to {i}"),
+                body_html: None,
+                buttons: Vec::new(),
+                idempotency_key: format!("burst-{i}-{n}"),
+            };
+            ids.push(
+                outbox::insert(&mut c, &m, now)
+                    .await
+                    .expect("insert")
+                    .expect("new row"),
+            );
+        }
+    }
+    drop(c);
+    let fake = Fake::start().await;
+    let bot = telegram::throttled(
+        telegram::bot_from_settings(&fake.settings()).expect("bot"),
+        Limits::default(),
+    );
+    let engine = app.shared_engine();
+    let started = Instant::now();
+    let sent = telegram::deliver_due(&engine, &bot)
+        .await
+        .expect("delivery");
+    let took = started.elapsed();
+    assert_eq!(sent, ids.len());
+    assert!(
+        took >= Duration::from_secs(7),
+        "240 messages at ≤ 30/s take ≥ 7 s, took {took:?}"
+    );
+    let calls = fake.calls("sendmessage");
+    assert_eq!(calls.len(), ids.len(), "each message sent once");
+    let mut texts: Vec<String> = calls.iter().map(|c| text_of(&c.body)).collect();
+    texts.sort();
+    texts.dedup();
+    assert_eq!(texts.len(), ids.len(), "no message doubled");
+    // No one-second window (as the fake saw them arrive) holds more than Telegram's overall
+    // limit of about 30; the outbox paces itself at 25 a second.
+    let busiest = calls
+        .iter()
+        .enumerate()
+        .map(|(i, first)| {
+            calls[i..]
+                .iter()
+                .take_while(|c| c.at.duration_since(first.at) < Duration::from_secs(1))
+                .count()
+        })
+        .max()
+        .unwrap_or(0);
+    assert!(
+        (25..=33).contains(&busiest),
+        "busiest second carried {busiest} messages"
+    );
+    let mut c = app.engine.db().pool().acquire().await.expect("conn");
+    for id in &ids {
+        let row = outbox::get(&mut c, *id).await.expect("get").expect("row");
+        assert_eq!((row.status.as_str(), row.attempts), ("sent", 1));
+    }
+    drop(c);
+    assert_eq!(
+        telegram::deliver_due(&engine, &bot).await.expect("again"),
+        0
+    );
+    app.finish().await;
+}
