@@ -60,9 +60,15 @@ impl Pace {
     }
 }
 
-static PACE: Pace = Pace {
-    sent: tokio::sync::Mutex::const_new(std::collections::VecDeque::new()),
-};
+impl Pace {
+    const fn new() -> Self {
+        Self {
+            sent: tokio::sync::Mutex::const_new(std::collections::VecDeque::new()),
+        }
+    }
+}
+
+static PACE: Pace = Pace::new();
 /// Chats served at once (each chat's messages go in order, one after the other).
 const CHATS_AT_ONCE: usize = 32;
 
@@ -241,4 +247,29 @@ async fn send_paced(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_pace_never_lets_more_than_the_limit_through_in_any_second() {
+        let pace = Pace::new();
+        let start = tokio::time::Instant::now();
+        let mut times = Vec::new();
+        for _ in 0..200 {
+            pace.wait().await;
+            times.push(tokio::time::Instant::now());
+        }
+        for (i, t) in times.iter().enumerate() {
+            let in_window = times[i..]
+                .iter()
+                .take_while(|u| u.duration_since(*t) < Duration::from_secs(1))
+                .count();
+            assert!(in_window <= OUTBOX_PER_SECOND, "{in_window} in one second");
+        }
+        // 200 at 25 a second: the last goes out after 7 s (the first 25 at once).
+        assert!(times[199].duration_since(start) >= Duration::from_secs(7));
+    }
 }
