@@ -4,4 +4,6 @@
 
 pub mod app;
 pub mod console;
+pub mod discord;
+pub mod relay;
 pub mod telegram;

@@ -232,19 +232,26 @@ fn whoami() -> String {
 async fn run(engine: &std::sync::Arc<Engine>, front_ends: bool) -> anyhow::Result<()> {
     let mailer = Mailer::from_settings(engine.settings())?;
     let shutdown = tokio_util::sync::CancellationToken::new();
-    let mut telegram = None;
+    let mut fronts = tokio::task::JoinSet::new();
     if front_ends {
         let s = engine.settings();
         if s.telegram.token.is_some() {
-            telegram = Some(tokio::spawn(mentorops_bot::telegram::run(
-                engine.clone(),
-                shutdown.clone(),
-            )));
+            let (e, stop) = (engine.clone(), shutdown.clone());
+            fronts.spawn(async move {
+                mentorops_bot::telegram::run(e, stop)
+                    .await
+                    .context("Telegram front-end")
+            });
         }
         if s.discord.token.is_some() {
-            warn!("a Discord token is set, but the Discord front-end is not built yet");
+            let (e, stop) = (engine.clone(), shutdown.clone());
+            fronts.spawn(async move {
+                mentorops_bot::discord::run(e, stop)
+                    .await
+                    .context("Discord front-end")
+            });
         }
-        if s.telegram.token.is_none() && s.discord.token.is_none() {
+        if fronts.is_empty() {
             info!("no chat token configured: use `mentorops console --as EMAIL` to run commands");
         }
     }
@@ -266,12 +273,12 @@ async fn run(engine: &std::sync::Arc<Engine>, front_ends: bool) -> anyhow::Resul
                     Err(e) => warn!(error = %e, "delivery pass failed; retrying"),
                 }
             }
-            ended = async { match telegram.as_mut() { Some(t) => t.await, None => std::future::pending().await } } => {
+            Some(ended) = fronts.join_next(), if !fronts.is_empty() => {
                 shutdown.cancel();
                 return match ended {
-                    Ok(Ok(())) => Err(anyhow::anyhow!("the Telegram front-end stopped")),
-                    Ok(Err(e)) => Err(e.context("Telegram front-end")),
-                    Err(e) => Err(anyhow::Error::new(e).context("Telegram front-end")),
+                    Ok(Ok(())) => Err(anyhow::anyhow!("a chat front-end stopped")),
+                    Ok(Err(e)) => Err(e),
+                    Err(e) => Err(anyhow::Error::new(e).context("a chat front-end")),
                 };
             }
             _ = tokio::signal::ctrl_c() => break,
@@ -279,8 +286,8 @@ async fn run(engine: &std::sync::Arc<Engine>, front_ends: bool) -> anyhow::Resul
         }
     }
     shutdown.cancel();
-    if let Some(t) = telegram {
-        t.await.context("Telegram front-end")??;
+    while let Some(ended) = fronts.join_next().await {
+        ended.context("a chat front-end")??;
     }
     info!("stopped");
     Ok(())

@@ -83,11 +83,31 @@ pub struct TelegramSettings {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct DiscordSettings {
     pub token: Option<SecretString>,
+    /// A snowflake: the environment gives it as a number, a file may quote it.
+    #[serde(default, deserialize_with = "string_or_number")]
     pub application_id: Option<String>,
+    #[serde(default, deserialize_with = "string_or_number")]
     pub public_key: Option<String>,
     pub transport: Option<String>,
     pub interactions_addr: Option<String>,
     pub api_url: Option<String>,
+}
+
+/// Reads a value that is text but may arrive as a number (figment parses `MENTOROPS__…=123`
+/// from the environment as an integer).
+fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Text(String),
+        Unsigned(u64),
+        Signed(i64),
+    }
+    Ok(Option::<Raw>::deserialize(d)?.map(|r| match r {
+        Raw::Text(s) => s,
+        Raw::Unsigned(n) => n.to_string(),
+        Raw::Signed(n) => n.to_string(),
+    }))
 }
 
 /// Defaults for new programs, as text so that the file reads like `/program_set` does.
@@ -352,6 +372,7 @@ mod tests {
             );
             jail.set_env("MENTOROPS__PROGRAM_DEFAULTS__MAX_CHOICES", "2");
             jail.set_env("MENTOROPS__TELEGRAM__TOKEN", "123:ABC");
+            jail.set_env("MENTOROPS__DISCORD__APPLICATION_ID", "1234567890123456789");
             let s = Settings::load(Path::new("config"), "staging").map_err(|e| e.to_string())?;
             assert_eq!(s.database.max_connections, 9);
             assert_eq!(
@@ -360,6 +381,10 @@ mod tests {
             );
             assert_eq!(s.program_defaults.max_choices, 2);
             assert!(s.telegram.token.is_some());
+            assert_eq!(
+                s.discord.application_id.as_deref(),
+                Some("1234567890123456789")
+            );
             jail.set_env("MENTOROPS__DATABASE__MAX_CONNECTIONS", "none");
             let msg = Settings::load(Path::new("config"), "staging")
                 .err()

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use mentorops_core::db::Db;
-use mentorops_core::store::{self, outbox};
+use mentorops_core::store::outbox;
 use rand::Rng;
 use tracing::warn;
 
@@ -47,19 +47,8 @@ pub async fn deliver_due_emails(
     let mut done = Vec::new();
     for row in due {
         // Checked again at delivery: nothing goes to someone deactivated or deleted since.
-        let recipient_ok = match row.recipient_user_id {
-            Some(uid) => store::users::user(&mut conn, uid)
-                .await?
-                .is_some_and(|u| !u.status.is_deactivated()),
-            None => true,
-        };
-        if !recipient_ok {
-            outbox::mark_failed(
-                &mut conn,
-                row.id,
-                "recipient deactivated or deleted before delivery",
-            )
-            .await?;
+        if let Some(reason) = outbox::undeliverable(&mut conn, &row).await? {
+            outbox::mark_failed(&mut conn, row.id, reason).await?;
             done.push(Delivered {
                 outbox_id: row.id,
                 recipient: row.recipient,

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use mentorops_core::command::Engine;
-use mentorops_core::store::{self, outbox};
+use mentorops_core::store::outbox;
 use teloxide::RequestError;
 use teloxide::types::ChatId;
 use tokio::sync::Notify;
@@ -144,58 +144,26 @@ async fn deliver_chat(
         if stop.is_some_and(CancellationToken::is_cancelled) {
             break;
         }
-        let chat = match recipient_chat(engine, &row).await? {
-            Ok(chat) => chat,
-            Err(reason) => {
-                let mut c = engine.db().pool().acquire().await?;
-                outbox::mark_failed(&mut c, row.id, &reason).await?;
-                info!(outbox_id = row.id, %reason, "Telegram message not sent");
-                continue;
-            }
+        if crate::relay::refuse_if_undeliverable(engine, &row, "Telegram").await? {
+            continue;
+        }
+        let Ok(chat) = row.recipient.parse::<i64>().map(ChatId) else {
+            let mut c = engine.db().pool().acquire().await?;
+            outbox::mark_failed(
+                &mut c,
+                row.id,
+                &format!("'{}' is not a Telegram chat id", row.recipient),
+            )
+            .await?;
+            continue;
         };
-        match send_paced(bot.inner(), chat, &row.body_text, &row.buttons, &mut last).await {
-            Ok(()) => {
-                let mut c = engine.db().pool().acquire().await?;
-                outbox::mark_sent(&mut c, row.id, engine.now()).await?;
-                sent += 1;
-            }
-            Err(e) if is_permanent(&e) => {
-                let mut c = engine.db().pool().acquire().await?;
-                outbox::mark_failed(&mut c, row.id, &format!("Telegram refused it: {e}")).await?;
-                warn!(outbox_id = row.id, error = %e, "Telegram refused a message; not retried");
-            }
-            Err(e) => {
-                // Left pending, and this chat's later rows wait too so they stay in order.
-                warn!(outbox_id = row.id, error = %e, "Telegram message not delivered yet; retrying on the next pass");
-                break;
-            }
+        let result = send_paced(bot.inner(), chat, &row.body_text, &row.buttons, &mut last).await;
+        match crate::relay::settle(engine, &row, result, is_permanent, "Telegram").await? {
+            crate::relay::Next::Continue(delivered) => sent += usize::from(delivered),
+            crate::relay::Next::Stop => break,
         }
     }
     Ok(sent)
-}
-
-/// The chat to send a row to, or why it must not be sent: checked again at delivery, nothing
-/// goes to someone deactivated or deleted since it was queued.
-async fn recipient_chat(
-    engine: &Engine,
-    row: &outbox::Message,
-) -> anyhow::Result<Result<ChatId, String>> {
-    if let Some(uid) = row.recipient_user_id {
-        let mut c = engine.db().pool().acquire().await?;
-        let active = store::users::user(&mut c, uid)
-            .await?
-            .is_some_and(|u| !u.status.is_deactivated());
-        if !active {
-            return Ok(Err(
-                "recipient deactivated or deleted before delivery".to_string()
-            ));
-        }
-    }
-    Ok(row
-        .recipient
-        .parse::<i64>()
-        .map(ChatId)
-        .map_err(|_| format!("'{}' is not a Telegram chat id", row.recipient)))
 }
 
 /// Telegram said no for a reason a retry will not change (blocked, unknown chat, bad request).

@@ -171,6 +171,18 @@ pub async fn mark_sent(c: &mut Conn, id: i64, now: DateTime<Utc>) -> Result<bool
     Ok(done.rows_affected() == 1)
 }
 
+/// Why a queued message must not go out any more (checked again at delivery time: nothing is
+/// ever sent to someone deactivated or deleted since it was queued), or None.
+pub async fn undeliverable(c: &mut Conn, m: &Message) -> Result<Option<&'static str>> {
+    let Some(uid) = m.recipient_user_id else {
+        return Ok(None);
+    };
+    let active = super::users::user(c, uid)
+        .await?
+        .is_some_and(|u| !u.status.is_deactivated());
+    Ok((!active).then_some("recipient deactivated or deleted before delivery"))
+}
+
 /// A delivery attempt failed for now: count it and try again at `next`.
 pub async fn mark_retry(c: &mut Conn, id: i64, next: DateTime<Utc>, reason: &str) -> Result<()> {
     sqlx::query(

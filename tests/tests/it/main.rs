@@ -5,6 +5,7 @@ mod support;
 
 mod chains;
 mod console;
+mod discord;
 mod email;
 mod lifecycle;
 mod linking;
