@@ -257,6 +257,8 @@ async fn run(engine: &std::sync::Arc<Engine>, front_ends: bool) -> anyhow::Resul
     }
     info!(mail = ?mailer, "worker started; Ctrl-C or SIGTERM stops it");
     let mut tick = tokio::time::interval(Duration::from_secs(2));
+    // SPEC §7: the inactivity sweep hourly; the digest is keyed by day, so hourly is safe too.
+    let mut hourly = tokio::time::interval(Duration::from_secs(3600));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot listen for SIGTERM")?;
     loop {
@@ -280,6 +282,17 @@ async fn run(engine: &std::sync::Arc<Engine>, front_ends: bool) -> anyhow::Resul
                     Ok(Err(e)) => Err(e),
                     Err(e) => Err(anyhow::Error::new(e).context("a chat front-end")),
                 };
+            }
+            _ = hourly.tick() => {
+                let now = engine.now();
+                match mentorops_core::timers::inactivity_sweep(engine, now).await {
+                    Ok(n) if n > 0 => info!(reminded = n, "inactivity sweep"),
+                    Ok(_) => {}
+                    Err(e) => warn!(error = %e, "inactivity sweep failed; retrying next hour"),
+                }
+                if let Err(e) = mentorops_core::timers::staff_digest(engine, now).await {
+                    warn!(error = %e, "staff digest failed; retrying next hour");
+                }
             }
             _ = tokio::signal::ctrl_c() => break,
             _ = term.recv() => break,

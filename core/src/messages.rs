@@ -197,6 +197,35 @@ pub fn session_cancelled(name: &str, other: &str, when: &str, by: &str) -> Mail 
     )
 }
 
+pub fn inactivity_reminder(name: &str, days: i64) -> Mail {
+    mail(
+        "We miss you in the mentoring program".into(),
+        &format!("Hello {name},"),
+        &[
+            Para::Text(&format!(
+                "We have not seen you for {days} days. Your mentoring works best with a little regular contact."
+            )),
+            Para::Text(
+                "Send /me to the bot to see where you are: your match, your requests, your next session. If something is in the way, tell your program manager.",
+            ),
+        ],
+    )
+}
+
+pub fn staff_digest(program: &str, lines: &str, count: usize) -> Mail {
+    mail(
+        format!("{program}: {count} inactive people today"),
+        "Hello,",
+        &[
+            Para::Text(&format!(
+                "These people in {program} can use mentorops but have not been active for a while (longest first):"
+            )),
+            Para::Text(lines),
+            Para::Text("They have been reminded. In chat, /inactive shows the current list."),
+        ],
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

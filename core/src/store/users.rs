@@ -188,6 +188,47 @@ pub async fn touch_activity(c: &mut Conn, id: i64, now: DateTime<Utc>) -> Result
     Ok(())
 }
 
+/// Records an inactivity reminder, only if the last one is still `expected` (so two sweeps
+/// at once send one); false when another sweep got there first.
+pub async fn mark_inactivity_reminded(
+    c: &mut Conn,
+    id: i64,
+    expected: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let done = match expected {
+        Some(t) => {
+            sqlx::query("UPDATE users SET inactivity_reminded_at = $1 WHERE id = $2 AND inactivity_reminded_at = $3")
+                .bind(ms(now))
+                .bind(id)
+                .bind(ms(t))
+                .execute(&mut *c)
+                .await?
+        }
+        None => {
+            sqlx::query("UPDATE users SET inactivity_reminded_at = $1 WHERE id = $2 AND inactivity_reminded_at IS NULL")
+                .bind(ms(now))
+                .bind(id)
+                .execute(&mut *c)
+                .await?
+        }
+    };
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn inactivity_reminded_at(c: &mut Conn, id: i64) -> Result<Option<DateTime<Utc>>> {
+    let row = sqlx::query("SELECT inactivity_reminded_at FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *c)
+        .await?;
+    Ok(match row {
+        Some(r) => r
+            .try_get::<Option<i64>, _>("inactivity_reminded_at")?
+            .map(super::time),
+        None => None,
+    })
+}
+
 pub async fn delete_user(c: &mut Conn, id: i64) -> Result<()> {
     sqlx::query("DELETE FROM users WHERE id = $1")
         .bind(id)

@@ -7,6 +7,7 @@ mod chains;
 mod console;
 mod discord;
 mod email;
+mod inactivity;
 mod lifecycle;
 mod linking;
 mod matching;
