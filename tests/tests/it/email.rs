@@ -20,6 +20,16 @@ async fn welcome_row(app: &TestApp, email: &str) -> store::outbox::Message {
         .expect("welcome")
 }
 
+/// Sends what is queued so far (the staff's welcome emails) to a server that takes everything,
+/// so a test's scripted server sees only the emails the test is about.
+async fn flush_queued(app: &TestApp, from: &str) {
+    let ok = SmtpServer::start(&[]).await;
+    let mailer = Mailer::smtp(&ok.url()).expect("mailer");
+    deliver_due_emails(app.engine.db(), &mailer, from, app.engine.now())
+        .await
+        .expect("pass");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_4xx_answer_is_retried_with_backoff_and_the_email_is_delivered_exactly_once() {
     let Some(app) = TestApp::start(Backend::Sqlite).await else {
@@ -27,16 +37,7 @@ async fn a_4xx_answer_is_retried_with_backoff_and_the_email_is_delivered_exactly
     };
     app.with_program().await;
     let from = app.engine.settings().smtp.from.clone();
-    // Send what is queued so far (staff welcomes) to a server that accepts everything.
-    let ok = SmtpServer::start(&[]).await;
-    deliver_due_emails(
-        app.engine.db(),
-        &Mailer::smtp(&ok.url()).expect("mailer"),
-        &from,
-        app.engine.now(),
-    )
-    .await
-    .expect("pass");
+    flush_queued(&app, &from).await;
     let server = SmtpServer::start(&[
         "451 4.3.0 mailbox busy, try later",
         "421 4.7.0 too many connections",
@@ -104,16 +105,7 @@ async fn a_5xx_answer_is_not_retried_and_staff_see_the_reason() {
     };
     app.with_program().await;
     let from = app.engine.settings().smtp.from.clone();
-    // Send what is queued so far (staff welcomes) to a server that accepts everything.
-    let ok = SmtpServer::start(&[]).await;
-    deliver_due_emails(
-        app.engine.db(),
-        &Mailer::smtp(&ok.url()).expect("mailer"),
-        &from,
-        app.engine.now(),
-    )
-    .await
-    .expect("pass");
+    flush_queued(&app, &from).await;
     app.admin("/user_add \"Ana Lima\" ana@example.org +14155550901 mentee program:Spring")
         .await;
     let server = SmtpServer::start(&["550 5.1.1 no such mailbox"]).await;

@@ -126,6 +126,11 @@ async fn outbox_count(app: &TestApp, kind: &str, recipient: &str) -> i64 {
     i64::try_from(rows.iter().filter(|m| m.kind == kind).count()).unwrap_or(0)
 }
 
+/// Runs the timers that are due on the test clock.
+async fn due_timers(app: &TestApp) -> timers::TimerReport {
+    timers::run_due(&app.engine).await.expect("timers")
+}
+
 async fn ok(app: &TestApp, who: &Caller, line: &str) -> String {
     match app.run(who, line).await {
         Ok(r) => r.text,
@@ -303,28 +308,10 @@ async fn an_offer_cascades_on_decline_expiry_and_withdrawal_then_tells_everyone(
 
     // The reminder goes 24 h before the deadline, once.
     app.clock.advance(Duration::hours(47));
-    assert_eq!(
-        timers::run_due(&app.engine)
-            .await
-            .expect("timers")
-            .offer_reminders,
-        0
-    );
+    assert_eq!(due_timers(app).await.offer_reminders, 0);
     app.clock.advance(Duration::hours(1) + Duration::minutes(1));
-    assert_eq!(
-        timers::run_due(&app.engine)
-            .await
-            .expect("timers")
-            .offer_reminders,
-        1
-    );
-    assert_eq!(
-        timers::run_due(&app.engine)
-            .await
-            .expect("timers")
-            .offer_reminders,
-        0
-    );
+    assert_eq!(due_timers(app).await.offer_reminders, 1);
+    assert_eq!(due_timers(app).await.offer_reminders, 0);
     assert_eq!(
         outbox_count(app, "offer_reminder", "maria@example.org").await,
         2,
@@ -346,13 +333,7 @@ async fn an_offer_cascades_on_decline_expiry_and_withdrawal_then_tells_everyone(
     // Expiry: after 72 h without an answer the third choice gets it.
     app.clock
         .advance(Duration::hours(72) + Duration::minutes(1));
-    assert_eq!(
-        timers::run_due(&app.engine)
-            .await
-            .expect("timers")
-            .offers_expired,
-        1
-    );
+    assert_eq!(due_timers(app).await.offers_expired, 1);
     let third = pending_of(app, "ana@example.org")
         .await
         .expect("third offer");
@@ -497,7 +478,7 @@ async fn late_repeated_and_foreign_presses_get_a_clear_answer_and_change_nothing
         .unwrap_or_default();
     assert!(e.contains("expired on"), "{e}");
     assert_eq!(snapshot().await, before);
-    timers::run_due(&app.engine).await.expect("timers");
+    due_timers(app).await;
     let e = app
         .run(&w.maria, &format!("/decline {}", offer.id))
         .await
@@ -643,13 +624,7 @@ async fn sessions_are_booked_in_the_program_time_zone_and_reminded(app: &TestApp
     assert!(ok(app, &w.maria, "/sessions").await.contains("Ana Mentee"));
     // Reminders: 24 h before (to both, chat and email), then 1 h before; each once.
     app.clock.advance(Duration::hours(35)); // 2026-12-02 20:00 UTC: 24 h to go
-    assert_eq!(
-        timers::run_due(&app.engine)
-            .await
-            .expect("t")
-            .session_reminders,
-        1
-    );
+    assert_eq!(due_timers(app).await.session_reminders, 1);
     assert_eq!(
         outbox_count(app, "session_reminder", "maria@example.org").await,
         2
@@ -659,28 +634,10 @@ async fn sessions_are_booked_in_the_program_time_zone_and_reminded(app: &TestApp
         2
     );
     app.clock.advance(Duration::hours(22)); // 2026-12-03 18:00 UTC: 2 h to go
-    assert_eq!(
-        timers::run_due(&app.engine)
-            .await
-            .expect("t")
-            .session_reminders,
-        0
-    );
+    assert_eq!(due_timers(app).await.session_reminders, 0);
     app.clock.advance(Duration::hours(1)); // 19:00 UTC: 1 h to go
-    assert_eq!(
-        timers::run_due(&app.engine)
-            .await
-            .expect("t")
-            .session_reminders,
-        1
-    );
-    assert_eq!(
-        timers::run_due(&app.engine)
-            .await
-            .expect("t")
-            .session_reminders,
-        0
-    );
+    assert_eq!(due_timers(app).await.session_reminders, 1);
+    assert_eq!(due_timers(app).await.session_reminders, 0);
     assert_eq!(
         outbox_count(app, "session_reminder", "maria@example.org").await,
         4
