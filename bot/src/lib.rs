@@ -7,3 +7,4 @@ pub mod console;
 pub mod discord;
 pub mod relay;
 pub mod telegram;
+pub mod text;

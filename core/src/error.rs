@@ -53,10 +53,6 @@ impl Error {
             other => other.to_string(),
         }
     }
-
-    pub fn is_forbidden(&self) -> bool {
-        matches!(self, Self::Forbidden(_))
-    }
 }
 
 impl From<sqlx::Error> for Error {

@@ -133,7 +133,8 @@ async fn send_dm(
 ) -> Result<(), serenity::Error> {
     let channel = user.create_dm_channel(http).await?;
     let (rows, extra) = render::components(buttons);
-    let mut parts = render::split_text(&render::with_lines(text, &extra), render::MAX_CONTENT);
+    let mut parts =
+        render::split_text(&render::with_extra_lines(text, &extra), render::MAX_CONTENT);
     if parts.is_empty() {
         parts.push("Done.".to_string());
     }

@@ -12,6 +12,13 @@ use super::commands::clip;
 
 /// Discord's limit on a message's content, in characters.
 pub const MAX_CONTENT: usize = 2000;
+
+pub use crate::text::with_extra_lines;
+
+/// Parts that fit in Discord messages (lengths in characters).
+pub fn split_text(text: &str, max: usize) -> Vec<String> {
+    crate::text::split(text, max, |_| 1)
+}
 /// Discord's limit on a component's custom_id.
 pub const MAX_CUSTOM_ID: usize = 100;
 /// Discord's limit on a button's label.
@@ -52,50 +59,10 @@ pub fn components(buttons: &[Button]) -> (Vec<CreateActionRow>, Vec<String>) {
     (rows, as_text)
 }
 
-/// The text with extra lines under it.
-pub fn with_lines(text: &str, extra: &[String]) -> String {
-    let mut out = text.trim_end().to_string();
-    for line in extra {
-        if !out.is_empty() {
-            out.push('\n');
-        }
-        out.push_str(line);
-    }
-    out
-}
-
-/// Parts of at most `max` characters, cut at line ends where possible.
-pub fn split_text(text: &str, max: usize) -> Vec<String> {
-    let mut parts = Vec::new();
-    let mut cur = String::new();
-    let mut cur_len = 0;
-    for line in text.split_inclusive('\n') {
-        let len = line.chars().count();
-        if cur_len + len > max && !cur.is_empty() {
-            parts.push(std::mem::take(&mut cur));
-            cur_len = 0;
-        }
-        for c in line.chars() {
-            if cur_len + 1 > max {
-                parts.push(std::mem::take(&mut cur));
-                cur_len = 0;
-            }
-            cur.push(c);
-            cur_len += 1;
-        }
-    }
-    parts.push(cur);
-    parts
-        .into_iter()
-        .map(|p| p.trim_end().to_string())
-        .filter(|p| !p.is_empty())
-        .collect()
-}
-
 /// The text of a reply with the lines for buttons that could not be buttons and for
 /// attachments (not sent on Discord yet), cut to [`MAX_CONTENT`].
 pub fn content(text: &str, extra: &[String]) -> String {
-    let mut out = with_lines(text, extra);
+    let mut out = with_extra_lines(text, extra);
     if out.trim().is_empty() {
         out = "Done.".to_string();
     }

@@ -183,12 +183,7 @@ async fn send_paced(
 ) -> Result<(), RequestError> {
     use teloxide::payloads::SendMessageSetters;
     use teloxide::requests::Requester;
-    let (markup, extra) = render::keyboard(buttons);
-    let text = render::with_extra_lines(text, &extra);
-    let mut parts = render::split_text(&text, render::MAX_TEXT);
-    if parts.is_empty() {
-        parts.push(if markup.is_some() { "Choose:" } else { "Done." }.to_string());
-    }
+    let (parts, markup) = render::message_parts(text, buttons);
     let final_part = parts.len() - 1;
     for (i, part) in parts.into_iter().enumerate() {
         let mut tries = 0;

@@ -15,6 +15,13 @@ use super::TgBot;
 
 /// Telegram's limit on a message text, in UTF-16 code units.
 pub const MAX_TEXT: usize = 4096;
+
+pub use crate::text::with_extra_lines;
+
+/// Parts that fit in Telegram messages (lengths in UTF-16 code units, as Telegram counts).
+pub fn split_text(text: &str, max: usize) -> Vec<String> {
+    crate::text::split(text, max, char::len_utf16)
+}
 /// Telegram's limit on a button's callback data, in bytes.
 pub const MAX_CALLBACK_DATA: usize = 64;
 /// Telegram's limit on the text of an `answerCallbackQuery`.
@@ -46,41 +53,6 @@ pub fn truncate(s: &str, max: usize) -> String {
     out
 }
 
-/// Parts of at most `max` UTF-16 units, cut at line ends where possible.
-pub fn split_text(text: &str, max: usize) -> Vec<String> {
-    let mut parts = Vec::new();
-    let mut cur = String::new();
-    let mut cur_len = 0;
-    for line in text.split_inclusive('\n') {
-        let len = utf16_len(line);
-        if cur_len + len > max && !cur.is_empty() {
-            parts.push(std::mem::take(&mut cur));
-            cur_len = 0;
-        }
-        if len > max {
-            for c in line.chars() {
-                if cur_len + c.len_utf16() > max {
-                    parts.push(std::mem::take(&mut cur));
-                    cur_len = 0;
-                }
-                cur.push(c);
-                cur_len += c.len_utf16();
-            }
-        } else {
-            cur.push_str(line);
-            cur_len += len;
-        }
-    }
-    if !cur.trim().is_empty() {
-        parts.push(cur);
-    }
-    parts
-        .into_iter()
-        .map(|p| p.trim_end().to_string())
-        .filter(|p| !p.is_empty())
-        .collect()
-}
-
 /// The inline keyboard (two buttons a row) and, for a command too long for callback data, a
 /// line telling what to send instead.
 pub fn keyboard(buttons: &[Button]) -> (Option<InlineKeyboardMarkup>, Vec<String>) {
@@ -105,16 +77,18 @@ pub fn keyboard(buttons: &[Button]) -> (Option<InlineKeyboardMarkup>, Vec<String
     (markup, as_text)
 }
 
-/// The text with the lines for buttons that could not be buttons.
-pub fn with_extra_lines(text: &str, extra: &[String]) -> String {
-    let mut out = text.trim_end().to_string();
-    for line in extra {
-        if !out.is_empty() {
-            out.push('\n');
-        }
-        out.push_str(line);
+/// The messages a text with buttons becomes: the parts to send (never none) and the keyboard
+/// that goes under the last one.
+pub fn message_parts(
+    text: &str,
+    buttons: &[Button],
+) -> (Vec<String>, Option<InlineKeyboardMarkup>) {
+    let (markup, extra) = keyboard(buttons);
+    let mut parts = split_text(&with_extra_lines(text, &extra), MAX_TEXT);
+    if parts.is_empty() {
+        parts.push(if markup.is_some() { "Choose:" } else { "Done." }.to_string());
     }
-    out
+    (parts, markup)
 }
 
 /// Sends a text (split if long) with the buttons under its last part.
@@ -124,12 +98,7 @@ pub async fn send_text(
     text: &str,
     buttons: &[Button],
 ) -> Result<(), RequestError> {
-    let (markup, extra) = keyboard(buttons);
-    let text = with_extra_lines(text, &extra);
-    let mut parts = split_text(&text, MAX_TEXT);
-    if parts.is_empty() {
-        parts.push(if markup.is_some() { "Choose:" } else { "Done." }.to_string());
-    }
+    let (parts, markup) = message_parts(text, buttons);
     let last = parts.len() - 1;
     for (i, part) in parts.into_iter().enumerate() {
         let mut req = bot.send_message(chat, part);

@@ -2,7 +2,7 @@
 //! who may run it. The text parser, `/help`, the permission check and the chat menus
 //! (Telegram's `setMyCommands`, Discord's application commands) are all built from it.
 
-use crate::roles::{Capability, PersonaRole, StaffRole, role_has};
+use crate::roles::{Capability, StaffRole, role_has};
 use crate::status::{BotAccess, UserStatus};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -806,11 +806,6 @@ pub fn menus() -> Vec<(&'static str, Vec<&'static CommandSpec>)> {
         ),
         ("super_admin", visible_to(member(&[StaffRole::SuperAdmin]))),
     ]
-}
-
-/// Persona roles, for front-ends that offer them as choices.
-pub fn persona_roles() -> [PersonaRole; 2] {
-    PersonaRole::ALL
 }
 
 #[cfg(test)]

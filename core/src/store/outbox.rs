@@ -17,23 +17,6 @@ pub fn chat_channel(provider: &str) -> String {
     format!("chat:{provider}")
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DeliveryState {
-    Pending,
-    Sent,
-    Failed,
-}
-
-impl DeliveryState {
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Sent => "sent",
-            Self::Failed => "failed",
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct NewMessage {
     pub channel: String,
