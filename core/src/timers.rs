@@ -1,9 +1,11 @@
 //! The domain's timers, run by the worker (and by the in-process loop of `mentorops run`):
 //! expire offers past their deadline, remind mentors before it, remind sessions 24 h and 1 h
-//! ahead; and the hourly inactivity sweep and the daily staff digest (SPEC §7). Each item runs in its own transaction, so one failure does not hold up the rest,
+//! ahead; and the hourly inactivity sweep and the daily staff digest (SPEC §7). Each item runs
+//! in its own transaction, so one failure does not hold up the rest,
 //! and each is idempotent (compare-and-swap on state), so two workers may run them at once.
 
 use chrono::{DateTime, Duration, Utc};
+use futures_util::{Stream, TryStreamExt};
 use tracing::warn;
 
 use crate::command::engine::{Engine, Frontend};
@@ -94,48 +96,17 @@ pub async fn run_due(engine: &Engine) -> Result<TimerReport> {
 /// SPEC §7: mentors and mentees who can use the bot (A, SI) and have been inactive for their
 /// program's `inactivity_after` (never seen: counted from when they were added) get one
 /// reminder per inactivity period — chat where linked, and email — then at most one more every
-/// `inactivity_repeat`. Safe to run on several workers at once: the reminder is claimed with a
+/// `inactivity_repeat`. Finds them with [`inactive_candidates`] and reminds each with
+/// [`remind_inactive`]. Safe to run on several workers at once: the reminder is claimed with a
 /// compare-and-swap on the user's last reminder time. Returns how many were reminded.
 pub async fn inactivity_sweep(engine: &Engine, now: DateTime<Utc>) -> Result<usize> {
-    let mut conn = engine.db().pool().acquire().await?;
-    let mut candidates: Vec<(i64, Duration, Duration)> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    let base = store::users::UserFilter {
-        usable_only: true,
-        participants_only: true,
-        ..Default::default()
-    };
-    for p in store::orgs::list_programs(&mut conn).await? {
-        let f = store::users::UserFilter {
-            program_ids: Some(vec![p.id]),
-            inactive_before: Some(now - p.settings.inactivity_after),
-            ..base.clone()
-        };
-        for u in store::users::list_users(&mut conn, &f).await? {
-            if seen.insert(u.id) {
-                candidates.push((
-                    u.id,
-                    p.settings.inactivity_after,
-                    p.settings.inactivity_repeat,
-                ));
-            }
-        }
-    }
-    let d = engine.program_defaults.clone();
-    let f = store::users::UserFilter {
-        unassigned_only: true,
-        inactive_before: Some(now - d.inactivity_after),
-        ..base
-    };
-    for u in store::users::list_users(&mut conn, &f).await? {
-        if seen.insert(u.id) {
-            candidates.push((u.id, d.inactivity_after, d.inactivity_repeat));
-        }
-    }
-    drop(conn);
+    // The ids are read to the end before the first reminder: each reminder takes a connection of
+    // its own, and with a pool of one the open read would wait on itself. Ids only (8 bytes
+    // each), so this stays small; the queue-driven worker streams them into jobs instead.
+    let ids: Vec<i64> = inactive_candidates(engine, now).try_collect().await?;
     let mut reminded = 0;
-    for (user_id, after, repeat) in candidates {
-        match remind_inactive(engine, user_id, after, repeat, now).await {
+    for user_id in ids {
+        match remind_inactive(engine, user_id, now).await {
             Ok(true) => reminded += 1,
             Ok(false) => {}
             Err(e) => {
@@ -146,30 +117,97 @@ pub async fn inactivity_sweep(engine: &Engine, now: DateTime<Utc>) -> Result<usi
     Ok(reminded)
 }
 
-async fn remind_inactive(
+/// The ids of the people who may be due an inactivity reminder at `now`, in id order, each
+/// once, streamed from one query (memory stays flat however many there are). It never misses
+/// anyone [`remind_inactive`] would remind at `now`; that function re-checks each id, so an id
+/// that is no longer due by the time it runs (they came back, another worker got there first)
+/// costs one read.
+pub fn inactive_candidates(
     engine: &Engine,
-    user_id: i64,
-    after: Duration,
-    repeat: Duration,
     now: DateTime<Utc>,
-) -> Result<bool> {
+) -> impl Stream<Item = Result<i64>> + Send + '_ {
+    let d = &engine.program_defaults;
+    store::users::inactive_candidate_ids(
+        engine.db().pool(),
+        now,
+        d.inactivity_after,
+        d.inactivity_repeat,
+    )
+}
+
+/// Where [`find_inactive`] hands the ids it finds, a batch at a time: the job queue in the
+/// worker, a counter in the benchmark. An error stops the search and is returned; the ids
+/// already handed over stay handed over (the next sweep finds the rest again).
+pub trait CandidateSink {
+    fn accept(&mut self, ids: Vec<i64>) -> impl Future<Output = Result<()>> + Send;
+}
+
+impl<F, Fut> CandidateSink for F
+where
+    F: FnMut(Vec<i64>) -> Fut,
+    Fut: Future<Output = Result<()>> + Send,
+{
+    fn accept(&mut self, ids: Vec<i64>) -> impl Future<Output = Result<()>> + Send {
+        self(ids)
+    }
+}
+
+/// Streams [`inactive_candidates`] into `sink` in batches of at most `batch_size` ids (the last
+/// one shorter); returns how many ids it handed over.
+pub async fn find_inactive<S: CandidateSink + Send>(
+    engine: &Engine,
+    now: DateTime<Utc>,
+    batch_size: usize,
+    sink: &mut S,
+) -> Result<usize> {
+    let batch_size = batch_size.max(1);
+    let mut ids = std::pin::pin!(inactive_candidates(engine, now));
+    let mut batch = Vec::with_capacity(batch_size);
+    let mut total = 0;
+    while let Some(id) = ids.try_next().await? {
+        batch.push(id);
+        if batch.len() == batch_size {
+            total += batch.len();
+            sink.accept(std::mem::replace(
+                &mut batch,
+                Vec::with_capacity(batch_size),
+            ))
+            .await?;
+        }
+    }
+    if !batch.is_empty() {
+        total += batch.len();
+        sink.accept(batch).await?;
+    }
+    Ok(total)
+}
+
+/// One person's inactivity rule (SPEC §7), in its own transaction: if they can use the bot
+/// (A, SI) and are due under any of their personas' programs (the defaults for an unassigned
+/// persona) — inactive for that `inactivity_after`, and not reminded in this inactivity period
+/// or not for that `inactivity_repeat` — claims the reminder with a compare-and-swap and queues
+/// the chat message and the email. False when not due or another worker claimed it first, so
+/// a job may run it twice.
+pub async fn remind_inactive(engine: &Engine, user_id: i64, now: DateTime<Utc>) -> Result<bool> {
     let mut tx = engine.db().begin().await?;
     let mut ctx = engine.system_ctx(&mut tx, Frontend::Worker, now);
     let Some(user) = store::users::user(ctx.c(), user_id).await? else {
         return Ok(false);
     };
-    let since = user.activity_reference();
-    if user.status.info().bot_access != crate::status::BotAccess::Full || now - since < after {
+    if user.status.info().bot_access != crate::status::BotAccess::Full {
         return Ok(false);
     }
+    let d = &engine.program_defaults;
+    let periods: Vec<(Duration, Duration)> = store::users::inactivity_periods(ctx.c(), user_id)
+        .await?
+        .into_iter()
+        .map(|p| p.unwrap_or((d.inactivity_after, d.inactivity_repeat)))
+        .collect();
+    let since = user.activity_reference();
     let last = store::users::inactivity_reminded_at(ctx.c(), user_id).await?;
-    let due = match last {
-        None => true,
-        // Active again since the last reminder: this is a new period.
-        Some(t) if t < since => true,
-        Some(t) => now - t >= repeat,
-    };
-    if !due || !store::users::mark_inactivity_reminded(ctx.c(), user_id, last, now).await? {
+    if !inactivity_due(since, last, &periods, now)
+        || !store::users::mark_inactivity_reminded(ctx.c(), user_id, last, now).await?
+    {
         return Ok(false);
     }
     let days = (now - since).num_days();
@@ -189,6 +227,24 @@ async fn remind_inactive(
     drop(ctx);
     tx.commit().await?;
     Ok(true)
+}
+
+/// Due under any one `(after, repeat)`: quiet for `after` since `since`, and either never
+/// reminded, reminded before `since` (active again since: a new period), or reminded at least
+/// `repeat` ago. `store::users::inactive_candidate_ids` is this in SQL; keep them together.
+fn inactivity_due(
+    since: DateTime<Utc>,
+    last: Option<DateTime<Utc>>,
+    periods: &[(Duration, Duration)],
+    now: DateTime<Utc>,
+) -> bool {
+    periods.iter().any(|&(after, repeat)| {
+        now - since >= after
+            && match last {
+                None => true,
+                Some(t) => t < since || now - t >= repeat,
+            }
+    })
 }
 
 /// The daily digest of inactive people per program (SPEC §7), to its staff and the super
@@ -249,4 +305,54 @@ pub async fn staff_digest(engine: &Engine, now: DateTime<Utc>) -> Result<usize> 
         sent += 1;
     }
     Ok(sent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(day: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+            .single()
+            .unwrap_or_default()
+            + Duration::days(day)
+    }
+
+    #[test]
+    fn due_once_the_threshold_is_reached_not_a_millisecond_before() {
+        let p = [(Duration::days(15), Duration::days(15))];
+        assert!(inactivity_due(at(0), None, &p, at(15)));
+        assert!(!inactivity_due(
+            at(0),
+            None,
+            &p,
+            at(15) - Duration::milliseconds(1)
+        ));
+        assert!(
+            !inactivity_due(at(0), None, &[], at(99)),
+            "no persona, no reminder"
+        );
+    }
+
+    #[test]
+    fn one_reminder_per_period_then_per_repeat() {
+        let p = [(Duration::days(15), Duration::days(10))];
+        assert!(!inactivity_due(at(0), Some(at(15)), &p, at(24)));
+        assert!(inactivity_due(at(0), Some(at(15)), &p, at(25)));
+        // Active again at day 20 after a reminder at 15: a new period, due at 35, not at 25.
+        assert!(!inactivity_due(at(20), Some(at(15)), &p, at(34)));
+        assert!(inactivity_due(at(20), Some(at(15)), &p, at(35)));
+    }
+
+    #[test]
+    fn due_under_any_of_several_programs() {
+        let p = [
+            (Duration::days(30), Duration::days(30)),
+            (Duration::days(7), Duration::days(7)),
+        ];
+        assert!(inactivity_due(at(0), None, &p, at(7)));
+        assert!(!inactivity_due(at(0), Some(at(7)), &p, at(13)));
+        assert!(inactivity_due(at(0), Some(at(7)), &p, at(14)));
+    }
 }

@@ -1,6 +1,6 @@
 //! Users, their tags and their personas.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -227,6 +227,75 @@ pub async fn inactivity_reminded_at(c: &mut Conn, id: i64) -> Result<Option<Date
             .map(super::time),
         None => None,
     })
+}
+
+/// The `(inactivity_after, inactivity_repeat)` of each of the user's personas: their program's,
+/// or `None` for an unassigned persona (the caller applies the program defaults). Empty for
+/// staff-only accounts, who are never reminded.
+pub async fn inactivity_periods(
+    c: &mut Conn,
+    user_id: i64,
+) -> Result<Vec<Option<(Duration, Duration)>>> {
+    let rows = sqlx::query(
+        "SELECT g.inactivity_after_secs, g.inactivity_repeat_secs FROM personas p \
+         LEFT JOIN programs g ON g.id = p.program_id WHERE p.user_id = $1",
+    )
+    .bind(user_id)
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let after: Option<i64> = r.try_get("inactivity_after_secs")?;
+            let repeat: Option<i64> = r.try_get("inactivity_repeat_secs")?;
+            Ok(after
+                .zip(repeat)
+                .map(|(a, b)| (Duration::seconds(a), Duration::seconds(b))))
+        })
+        .collect()
+}
+
+/// The ids of people who may be due an inactivity reminder at `now`, in id order, streamed
+/// (one query, rows as they arrive). It is the rule of `timers::remind_inactive` written in SQL
+/// — due under any one of their personas' (after, repeat), with the defaults for unassigned
+/// personas — so it yields what that rule accepts and never less: the rule re-checks each id in
+/// its own transaction, because people act and sweeps overlap between this read and then.
+/// The first activity condition repeats the per-persona one with the smallest threshold of all,
+/// so that the index `users_inactivity` (status, activity) can narrow the scan before the
+/// per-person check runs; EXISTS yields a person in several programs once.
+pub fn inactive_candidate_ids<'e>(
+    pool: &'e sqlx::AnyPool,
+    now: DateTime<Utc>,
+    default_after: Duration,
+    default_repeat: Duration,
+) -> futures_util::stream::BoxStream<'e, Result<i64>> {
+    use futures_util::StreamExt;
+    let usable: Vec<String> = UserStatus::ALL
+        .into_iter()
+        .filter(|s| s.info().bot_access == crate::status::BotAccess::Full)
+        .map(|s| format!("'{}'", s.code()))
+        .collect();
+    let text = format!(
+        "SELECT u.id FROM users u \
+         WHERE u.status IN ({usable}) \
+           AND COALESCE(u.last_activity_at, u.created_at) <= $1 - \
+               (SELECT MIN(m.after_ms) FROM \
+                   (SELECT inactivity_after_secs * 1000 AS after_ms FROM programs UNION ALL SELECT $2) m) \
+           AND EXISTS (SELECT 1 FROM personas p LEFT JOIN programs g ON g.id = p.program_id \
+               WHERE p.user_id = u.id \
+                 AND COALESCE(u.last_activity_at, u.created_at) <= $1 - COALESCE(g.inactivity_after_secs * 1000, $2) \
+                 AND (u.inactivity_reminded_at IS NULL \
+                      OR u.inactivity_reminded_at < COALESCE(u.last_activity_at, u.created_at) \
+                      OR u.inactivity_reminded_at <= $1 - COALESCE(g.inactivity_repeat_secs * 1000, $3))) \
+         ORDER BY u.id",
+        usable = usable.join(", ")
+    );
+    sqlx::query(super::sql(text))
+        .bind(ms(now))
+        .bind(default_after.num_milliseconds())
+        .bind(default_repeat.num_milliseconds())
+        .fetch(pool)
+        .map(|row| Ok(row?.try_get::<i64, _>("id")?))
+        .boxed()
 }
 
 pub async fn delete_user(c: &mut Conn, id: i64) -> Result<()> {

@@ -1,15 +1,28 @@
-//! The two schemas stay in step: same migration versions, same tables and columns.
+//! The two schemas stay in step: same migration versions, same tables and columns, same
+//! indexes (by name and table).
 
 use std::collections::BTreeMap;
 
 use mentorops_core::db::{Backend, Db};
 
-/// table → columns, read from CREATE TABLE statements.
+/// table → columns, read from CREATE TABLE statements; indexes as `index name ON table`
+/// entries (their column expressions are spelled per dialect, so only name and table compare).
 fn tables(sql: &str) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut current: Option<String> = None;
     for line in sql.lines().map(str::trim) {
-        if let Some(rest) = line.strip_prefix("ALTER TABLE ") {
+        let index = line
+            .strip_prefix("CREATE INDEX ")
+            .or_else(|| line.strip_prefix("CREATE UNIQUE INDEX "));
+        if let Some(rest) = index {
+            let mut words = rest.split_whitespace();
+            if let (Some(name), Some("ON"), Some(table)) =
+                (words.next(), words.next(), words.next())
+            {
+                let table = table.split('(').next().unwrap_or_default();
+                out.insert(format!("index {name} ON {table}"), Vec::new());
+            }
+        } else if let Some(rest) = line.strip_prefix("ALTER TABLE ") {
             let mut words = rest.split_whitespace();
             let table = words.next().unwrap_or_default().to_string();
             if let (Some("ADD"), Some("COLUMN"), Some(col)) =
