@@ -2,9 +2,8 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::{Parser, Subcommand};
 use mentorops_bot::app;
 use mentorops_bot::console::Console;
@@ -12,7 +11,6 @@ use mentorops_core::bootstrap;
 use mentorops_core::command::{Caller, Engine, Frontend, Who};
 use mentorops_core::values::Email;
 use mentorops_worker::{Mailer, deliver_due_emails};
-use tracing::{info, warn};
 
 #[derive(Parser)]
 #[command(
@@ -45,7 +43,7 @@ struct Cli {
 enum Command {
     /// Every configured front-end plus the worker, in one process.
     Run,
-    /// The worker alone: delivers queued emails.
+    /// The worker alone: runs the queued jobs (timers, email, cron).
     Worker,
     /// Type commands as a user (or, without --as, as a chat account that is not linked yet).
     Console {
@@ -101,8 +99,8 @@ async fn main() -> anyhow::Result<()> {
     let engine = std::sync::Arc::new(app::open(settings).await?);
     match cli.command {
         Command::Migrate => println!("The database schema is up to date."),
-        Command::Run => run(&engine, true).await?,
-        Command::Worker => run(&engine, false).await?,
+        Command::Run => app::run(&engine, true).await?,
+        Command::Worker => app::run(&engine, false).await?,
         Command::Console { as_email } => console(&engine, as_email).await?,
         Command::Admin {
             action: AdminAction::Bootstrap { email, name, phone },
@@ -225,83 +223,4 @@ async fn console(engine: &Engine, as_email: Option<String>) -> anyhow::Result<()
 /// The console's own chat account id when no user is chosen: the operating-system user.
 fn whoami() -> String {
     std::env::var("USER").unwrap_or_else(|_| "local".into())
-}
-
-/// The long-running process: the chat front-ends whose tokens are set (`front_ends`), the
-/// timers and email delivery every 2 seconds, until SIGINT/SIGTERM or a front-end fails.
-async fn run(engine: &std::sync::Arc<Engine>, front_ends: bool) -> anyhow::Result<()> {
-    let mailer = Mailer::from_settings(engine.settings())?;
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let mut fronts = tokio::task::JoinSet::new();
-    if front_ends {
-        let s = engine.settings();
-        if s.telegram.token.is_some() {
-            let (e, stop) = (engine.clone(), shutdown.clone());
-            fronts.spawn(async move {
-                mentorops_bot::telegram::run(e, stop)
-                    .await
-                    .context("Telegram front-end")
-            });
-        }
-        if s.discord.token.is_some() {
-            let (e, stop) = (engine.clone(), shutdown.clone());
-            fronts.spawn(async move {
-                mentorops_bot::discord::run(e, stop)
-                    .await
-                    .context("Discord front-end")
-            });
-        }
-        if fronts.is_empty() {
-            info!("no chat token configured: use `mentorops console --as EMAIL` to run commands");
-        }
-    }
-    info!(mail = ?mailer, "worker started; Ctrl-C or SIGTERM stops it");
-    let mut tick = tokio::time::interval(Duration::from_secs(2));
-    // SPEC §7: the inactivity sweep hourly; the digest is keyed by day, so hourly is safe too.
-    let mut hourly = tokio::time::interval(Duration::from_secs(3600));
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("cannot listen for SIGTERM")?;
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {
-                match mentorops_core::timers::run_due(engine).await {
-                    Ok(r) if r != Default::default() => info!(?r, "timers ran"),
-                    Ok(_) => {}
-                    Err(e) => warn!(error = %e, "timer pass failed; retrying"),
-                }
-                match deliver_due_emails(engine.db(), &mailer, &engine.settings().smtp.from, engine.now()).await {
-                    Ok(done) if !done.is_empty() => info!(count = done.len(), "emails delivered"),
-                    Ok(_) => {}
-                    Err(e) => warn!(error = %e, "delivery pass failed; retrying"),
-                }
-            }
-            Some(ended) = fronts.join_next(), if !fronts.is_empty() => {
-                shutdown.cancel();
-                return match ended {
-                    Ok(Ok(())) => Err(anyhow::anyhow!("a chat front-end stopped")),
-                    Ok(Err(e)) => Err(e),
-                    Err(e) => Err(anyhow::Error::new(e).context("a chat front-end")),
-                };
-            }
-            _ = hourly.tick() => {
-                let now = engine.now();
-                match mentorops_core::timers::inactivity_sweep(engine, now).await {
-                    Ok(n) if n > 0 => info!(reminded = n, "inactivity sweep"),
-                    Ok(_) => {}
-                    Err(e) => warn!(error = %e, "inactivity sweep failed; retrying next hour"),
-                }
-                if let Err(e) = mentorops_core::timers::staff_digest(engine, now).await {
-                    warn!(error = %e, "staff digest failed; retrying next hour");
-                }
-            }
-            _ = tokio::signal::ctrl_c() => break,
-            _ = term.recv() => break,
-        }
-    }
-    shutdown.cancel();
-    while let Some(ended) = fronts.join_next().await {
-        ended.context("a chat front-end")??;
-    }
-    info!("stopped");
-    Ok(())
 }

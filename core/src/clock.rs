@@ -38,3 +38,35 @@ impl Clock for ManualClock {
             .unwrap_or_else(|e| *e.into_inner())
     }
 }
+
+/// The system clock, shifted by an offset that can be changed: for tests and demos of timers
+/// that run on a real queue (which schedules in wall-clock time) but need "three days later".
+pub struct ShiftedClock(Mutex<Duration>);
+
+impl ShiftedClock {
+    pub fn new() -> Self {
+        Self(Mutex::new(Duration::zero()))
+    }
+    pub fn set_offset(&self, offset: Duration) {
+        if let Ok(mut o) = self.0.lock() {
+            *o = offset;
+        }
+    }
+}
+
+impl Default for ShiftedClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clock for ShiftedClock {
+    fn now(&self) -> DateTime<Utc> {
+        let offset = self
+            .0
+            .lock()
+            .map(|o| *o)
+            .unwrap_or_else(|e| *e.into_inner());
+        Utc::now() + offset
+    }
+}

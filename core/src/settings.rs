@@ -49,10 +49,65 @@ pub struct DatabaseSettings {
     pub max_connections: u32,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+/// The job queue and the worker that drains it (SPEC §10). Every knob has a default, so only
+/// `url` is ever needed; the rest is for operators tuning a busy installation (and for tests).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
 pub struct QueueSettings {
-    /// `redis://…`; unset = the embedded queue.
+    /// `redis://…`; unset = the embedded queue (SQLite, one machine).
     pub url: Option<SecretString>,
+    /// The queue's name: its Redis keys start with it. Installations sharing one Redis need
+    /// different names.
+    pub name: String,
+    /// The embedded queue's SQLite file; unset = `<data_dir>/queue.db`. A file of its own, so
+    /// the queue's frequent small writes never wait on the application's write transactions.
+    pub sqlite_path: Option<PathBuf>,
+    /// Jobs one worker runs at once.
+    pub concurrency: usize,
+    /// How often an idle worker looks for due jobs, in milliseconds (apalis trap 1: an idle
+    /// worker otherwise waits for its heartbeat, 30 s by default).
+    pub poll_interval_ms: u64,
+    /// Worker heartbeat, in seconds; a worker silent for `heartbeat_secs × missed_heartbeats`
+    /// is taken for dead and its unfinished jobs go back to the queue (apalis trap 6).
+    pub heartbeat_secs: u64,
+    pub missed_heartbeats: usize,
+    /// How long a job's idempotency key is kept, in hours (apalis trap 2: it must be set).
+    /// Longer than the furthest timer we schedule (an offer's deadline, a session reminder).
+    pub idempotency_ttl_hours: u64,
+    /// How often new offers, sessions and emails in SQL are turned into jobs, in milliseconds.
+    pub feed_interval_ms: u64,
+    /// The reconciler re-queues anything still pending this many seconds after it was due.
+    pub reconcile_grace_secs: u64,
+    /// Cron expressions (seconds first: `sec min hour day month weekday`), in UTC.
+    pub sweep_cron: String,
+    pub digest_cron: String,
+    pub reconcile_cron: String,
+    /// Where `/healthz` and `/metrics` are served; empty = not served.
+    pub health_addr: String,
+    /// This worker's name; unset = `<host>-<pid>` (apalis trap 5: names must be unique).
+    pub worker_name: Option<String>,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            name: "mentorops:jobs".into(),
+            sqlite_path: None,
+            concurrency: 16,
+            poll_interval_ms: 100,
+            heartbeat_secs: 5,
+            missed_heartbeats: 3,
+            idempotency_ttl_hours: 24 * 30,
+            feed_interval_ms: 500,
+            reconcile_grace_secs: 60,
+            sweep_cron: "0 0 * * * *".into(),
+            digest_cron: "0 0 * * * *".into(),
+            reconcile_cron: "30 * * * * *".into(),
+            health_addr: "127.0.0.1:9464".into(),
+            worker_name: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -61,6 +116,14 @@ pub struct SmtpSettings {
     pub url: Option<SecretString>,
     /// The From header of every email.
     pub from: String,
+    /// The first retry after a 4xx or a connection failure, in seconds; each further one waits
+    /// twice as long (capped at an hour).
+    #[serde(default = "default_retry_base_secs")]
+    pub retry_base_secs: u64,
+}
+
+fn default_retry_base_secs() -> u64 {
+    30
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -140,6 +203,62 @@ fn key_error(key: &str, problem: impl std::fmt::Display) -> ConfigError {
 }
 
 impl Settings {
+    fn validate_queue(&self) -> Result<(), ConfigError> {
+        let q = &self.queue;
+        if q.name.is_empty() || q.name.chars().any(char::is_whitespace) {
+            return Err(key_error(
+                "queue.name",
+                "must be a name without spaces, like mentorops:jobs",
+            ));
+        }
+        if q.concurrency == 0 {
+            return Err(key_error("queue.concurrency", "must be at least 1"));
+        }
+        for (key, v) in [
+            ("queue.poll_interval_ms", q.poll_interval_ms),
+            ("queue.heartbeat_secs", q.heartbeat_secs),
+            ("queue.idempotency_ttl_hours", q.idempotency_ttl_hours),
+            ("queue.feed_interval_ms", q.feed_interval_ms),
+            ("queue.reconcile_grace_secs", q.reconcile_grace_secs),
+        ] {
+            if v == 0 {
+                return Err(key_error(key, "must be at least 1"));
+            }
+        }
+        if q.missed_heartbeats == 0 {
+            return Err(key_error("queue.missed_heartbeats", "must be at least 1"));
+        }
+        for (key, expr) in [
+            ("queue.sweep_cron", &q.sweep_cron),
+            ("queue.digest_cron", &q.digest_cron),
+            ("queue.reconcile_cron", &q.reconcile_cron),
+        ] {
+            if let Err(e) = <cron::Schedule as std::str::FromStr>::from_str(expr) {
+                return Err(key_error(
+                    key,
+                    format!(
+                        "'{expr}' is not a cron expression ({e}); write six fields, seconds first, like \"0 0 * * * *\" for hourly"
+                    ),
+                ));
+            }
+        }
+        if !q.health_addr.is_empty() && q.health_addr.parse::<std::net::SocketAddr>().is_err() {
+            return Err(key_error(
+                "queue.health_addr",
+                "must be a listen address like 127.0.0.1:9464, or empty to serve no /healthz and /metrics",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The embedded queue's file.
+    pub fn queue_sqlite_path(&self) -> PathBuf {
+        self.queue
+            .sqlite_path
+            .clone()
+            .unwrap_or_else(|| self.app.data_dir.join("queue.db"))
+    }
+
     /// Loads `dir/default.toml`, then `dir/<profile>.toml` if it exists, then the environment.
     pub fn load(dir: &Path, profile: &str) -> Result<Self, ConfigError> {
         let default = dir.join("default.toml");
@@ -192,6 +311,7 @@ impl Settings {
                 "must start with redis:// or rediss:// (leave it unset for the embedded queue)",
             ));
         }
+        self.validate_queue()?;
         if let Some(url) = &self.smtp.url
             && !url.expose_secret().starts_with("smtp://")
             && !url.expose_secret().starts_with("smtps://")

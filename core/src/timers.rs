@@ -22,15 +22,18 @@ pub struct TimerReport {
     pub session_reminders: usize,
 }
 
-#[derive(Clone, Copy)]
-enum Job {
+/// One kind of timer, run for one item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
     Expire,
     RemindOffer,
     RemindSession(ReminderColumn),
 }
 
-/// Runs one timer job for one item in its own transaction; true if it did something.
-async fn run_one(engine: &Engine, job: Job, id: i64, now: DateTime<Utc>) -> Result<bool> {
+/// Runs one timer job for one item in its own transaction; true if it did something. Safe to
+/// run twice or early: each one re-checks the item's state and time, and claims it with a
+/// compare-and-swap, so a repeated or concurrent run changes nothing.
+pub async fn run_one(engine: &Engine, job: Job, id: i64, now: DateTime<Utc>) -> Result<bool> {
     let mut tx = engine.db().begin().await?;
     let mut ctx = engine.system_ctx(&mut tx, Frontend::Worker, now);
     let done = match job {

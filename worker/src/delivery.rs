@@ -18,7 +18,13 @@ pub const MAX_ATTEMPTS: i64 = 8;
 /// Exponential backoff with jitter: about 30 s, 1 min, 2 min … capped at 1 h, ±20 %, so a
 /// server that is down is not hammered and many rows do not retry in lockstep.
 pub fn backoff(attempts: i64) -> chrono::Duration {
-    let base = 30i64
+    backoff_from(30, attempts)
+}
+
+/// The same from another first delay (`smtp.retry_base_secs`).
+pub fn backoff_from(base_secs: u64, attempts: i64) -> chrono::Duration {
+    let first = i64::try_from(base_secs).unwrap_or(30).max(1);
+    let base = first
         .saturating_mul(1i64 << attempts.clamp(0, 20))
         .min(3600);
     let jitter = rand::rng().random_range(-(base / 5)..=base / 5);
@@ -35,6 +41,17 @@ pub struct Delivered {
     pub refused: Option<String>,
 }
 
+/// What one attempt at one row came to.
+#[derive(Debug, Clone)]
+pub enum Attempt {
+    /// Delivered, or refused for good (see `refused`).
+    Done(Delivered),
+    /// Not delivered yet: tried again at this time.
+    RetryAt(DateTime<Utc>),
+    /// Not pending any more (sent or failed meanwhile, or gone).
+    NotPending,
+}
+
 /// Delivers every due email; returns what happened to each.
 pub async fn deliver_due_emails(
     db: &Db,
@@ -44,64 +61,88 @@ pub async fn deliver_due_emails(
 ) -> mentorops_core::Result<Vec<Delivered>> {
     let mut conn = db.pool().acquire().await?;
     let due = outbox::due(&mut conn, outbox::EMAIL, now, 500).await?;
+    drop(conn);
     let mut done = Vec::new();
     for row in due {
-        // Checked again at delivery: nothing goes to someone deactivated or deleted since.
-        if let Some(reason) = outbox::undeliverable(&mut conn, &row).await? {
-            outbox::mark_failed(&mut conn, row.id, reason).await?;
-            done.push(Delivered {
-                outbox_id: row.id,
-                recipient: row.recipient,
-                subject: row.subject,
-                file: None,
-                refused: Some("recipient deactivated".into()),
-            });
-            continue;
-        }
-        let result = match mail::build(&row, from) {
-            Ok(message) => mailer.deliver(&message, &row).await,
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(file) => {
-                outbox::mark_sent(&mut conn, row.id, now).await?;
-                done.push(Delivered {
-                    outbox_id: row.id,
-                    recipient: row.recipient,
-                    subject: row.subject,
-                    file,
-                    refused: None,
-                });
-            }
-            Err(MailError::Permanent(reason)) => {
-                outbox::mark_failed(&mut conn, row.id, &reason).await?;
-                done.push(Delivered {
-                    outbox_id: row.id,
-                    recipient: row.recipient,
-                    subject: row.subject,
-                    file: None,
-                    refused: Some(reason),
-                });
-            }
-            Err(e) => {
-                let attempts = row.attempts + 1;
-                if attempts >= MAX_ATTEMPTS {
-                    let reason = format!("gave up after {attempts} attempts: {e}");
-                    outbox::mark_failed(&mut conn, row.id, &reason).await?;
-                    done.push(Delivered {
-                        outbox_id: row.id,
-                        recipient: row.recipient,
-                        subject: row.subject,
-                        file: None,
-                        refused: Some(reason),
-                    });
-                } else {
-                    let next = now + backoff(attempts);
-                    warn!(outbox_id = row.id, attempts, error = %e, retry_at = %next, "email not delivered yet");
-                    outbox::mark_retry(&mut conn, row.id, next, &e.to_string()).await?;
-                }
-            }
+        if let Attempt::Done(d) = attempt(db, mailer, from, row, now, 30).await? {
+            done.push(d);
         }
     }
     Ok(done)
+}
+
+/// Delivers one email row by id (the worker's job), if it is still pending; a failure for now
+/// is retried `retry_base_secs` later, doubling each time.
+pub async fn deliver_email(
+    db: &Db,
+    mailer: &Mailer,
+    from: &str,
+    outbox_id: i64,
+    now: DateTime<Utc>,
+    retry_base_secs: u64,
+) -> mentorops_core::Result<Attempt> {
+    let mut conn = db.pool().acquire().await?;
+    let row = outbox::get(&mut conn, outbox_id).await?;
+    drop(conn);
+    match row {
+        Some(row) if row.status == "pending" && row.channel == outbox::EMAIL => {
+            attempt(db, mailer, from, row, now, retry_base_secs).await
+        }
+        _ => Ok(Attempt::NotPending),
+    }
+}
+
+async fn attempt(
+    db: &Db,
+    mailer: &Mailer,
+    from: &str,
+    row: outbox::Message,
+    now: DateTime<Utc>,
+    retry_base_secs: u64,
+) -> mentorops_core::Result<Attempt> {
+    let mut conn = db.pool().acquire().await?;
+    let done = |row: &outbox::Message, file, refused| {
+        Attempt::Done(Delivered {
+            outbox_id: row.id,
+            recipient: row.recipient.clone(),
+            subject: row.subject.clone(),
+            file,
+            refused,
+        })
+    };
+    // Checked again at delivery: nothing goes to someone deactivated or deleted since.
+    if let Some(reason) = outbox::undeliverable(&mut conn, &row).await? {
+        outbox::mark_failed(&mut conn, row.id, reason).await?;
+        return Ok(done(&row, None, Some("recipient deactivated".into())));
+    }
+    // The connection goes back to the pool while the SMTP server is talked to.
+    drop(conn);
+    let result = match mail::build(&row, from) {
+        Ok(message) => mailer.deliver(&message, &row).await,
+        Err(e) => Err(e),
+    };
+    let mut conn = db.pool().acquire().await?;
+    match result {
+        Ok(file) => {
+            outbox::mark_sent(&mut conn, row.id, now).await?;
+            Ok(done(&row, file, None))
+        }
+        Err(MailError::Permanent(reason)) => {
+            outbox::mark_failed(&mut conn, row.id, &reason).await?;
+            Ok(done(&row, None, Some(reason)))
+        }
+        Err(e) => {
+            let attempts = row.attempts + 1;
+            if attempts >= MAX_ATTEMPTS {
+                let reason = format!("gave up after {attempts} attempts: {e}");
+                outbox::mark_failed(&mut conn, row.id, &reason).await?;
+                Ok(done(&row, None, Some(reason)))
+            } else {
+                let next = now + backoff_from(retry_base_secs, attempts);
+                warn!(outbox_id = row.id, attempts, error = %e, retry_at = %next, "email not delivered yet");
+                outbox::mark_retry(&mut conn, row.id, next, &e.to_string()).await?;
+                Ok(Attempt::RetryAt(next))
+            }
+        }
+    }
 }

@@ -1,10 +1,20 @@
-//! mentorops-worker: delivers what the outbox holds. Email goes through lettre's SMTP
-//! transport (retries with backoff on 4xx and connection trouble, none on 5xx), or to `.eml`
-//! files when no SMTP server is configured (the embedded default, SPEC §10). The apalis
-//! queue, cron and the reconciler are the next step and plug in here.
+//! mentorops-worker: turns the domain's timers and outbox into delivered messages (SPEC §8,
+//! §10). Jobs run on apalis 1.0 — Redis for several replicas, SQLite for one machine — fed
+//! from SQL, the source of truth (`feed`); cron queues the inactivity sweep, the staff digest
+//! and the reconciler. Email goes through lettre's SMTP transport (retries with backoff on 4xx
+//! and connection trouble, none on 5xx), or to `.eml` files when no SMTP server is configured.
 
 pub mod delivery;
+pub mod feed;
+pub mod handler;
+pub mod health;
+pub mod jobs;
 pub mod mail;
+pub mod queue;
+pub mod runtime;
 
 pub use delivery::{Delivered, deliver_due_emails};
+pub use jobs::Job;
 pub use mail::Mailer;
+pub use queue::Queue;
+pub use runtime::Worker;

@@ -5,6 +5,7 @@
 
 pub mod answers;
 pub mod audit;
+pub mod jobs;
 pub mod links;
 pub mod matches;
 pub mod offers;

@@ -100,14 +100,14 @@ pub async fn due_reminders(
     rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ReminderColumn {
     DayBefore,
     HourBefore,
 }
 
 impl ReminderColumn {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::DayBefore => "reminded_24h_at",
             Self::HourBefore => "reminded_1h_at",

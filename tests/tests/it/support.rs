@@ -7,7 +7,7 @@ use chrono::{TimeZone, Utc};
 use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
 use mentorops_core::Error;
-use mentorops_core::clock::ManualClock;
+use mentorops_core::clock::{Clock, ManualClock, ShiftedClock};
 use mentorops_core::command::{Caller, Engine, Frontend, Outcome, Who};
 use mentorops_core::db::{Backend, Db};
 use mentorops_core::reply::{Attachment, Reply};
@@ -24,6 +24,9 @@ pub fn postgres_admin_url() -> String {
 pub struct TestApp {
     pub engine: Engine,
     pub clock: Arc<ManualClock>,
+    /// Set by `start_live`: the engine runs on the system clock shifted by this, so jobs on a
+    /// real queue (which waits in wall-clock time) and the domain agree on what "now" is.
+    pub live: Option<Arc<ShiftedClock>>,
     pub backend: Backend,
     pub dir: tempfile::TempDir,
     pg_db: Option<String>,
@@ -34,6 +37,23 @@ impl TestApp {
     /// None when PostgreSQL is wanted but not reachable outside CI (the caller then skips
     /// loudly); under CI=true an unreachable PostgreSQL fails the test.
     pub async fn start(backend: Backend) -> Option<Self> {
+        Self::start_with(backend, &[], false).await
+    }
+
+    /// A test app on the system clock (see `live`), with settings overridden by `overrides`
+    /// (`("queue.url", "redis://…")`…).
+    pub async fn start_live(
+        backend: Backend,
+        overrides: &[(&str, figment::value::Value)],
+    ) -> Option<Self> {
+        Self::start_with(backend, overrides, true).await
+    }
+
+    async fn start_with(
+        backend: Backend,
+        overrides: &[(&str, figment::value::Value)],
+        live: bool,
+    ) -> Option<Self> {
         let dir = tempfile::tempdir().expect("temp dir");
         let (url, pg_db) = match backend {
             Backend::Sqlite => (
@@ -63,7 +83,7 @@ impl TestApp {
                 (format!("{base}/{name}"), Some(name))
             }
         };
-        let settings = test_settings(&url, dir.path());
+        let settings = test_settings_with(&url, dir.path(), overrides);
         let db = Db::connect(&url, 12).await.expect("connect");
         db.migrate().await.expect("migrate");
         let clock = Arc::new(ManualClock::new(
@@ -71,7 +91,12 @@ impl TestApp {
                 .single()
                 .expect("time"),
         ));
-        let engine = Engine::new(db, Arc::new(settings), clock.clone()).expect("engine");
+        let live = live.then(|| Arc::new(ShiftedClock::new()));
+        let engine_clock: Arc<dyn Clock> = match &live {
+            Some(l) => l.clone(),
+            None => clock.clone(),
+        };
+        let engine = Engine::new(db, Arc::new(settings), engine_clock).expect("engine");
         let (admin_id, _) = mentorops_core::bootstrap::bootstrap_admin(
             &engine,
             "Ada Admin",
@@ -83,6 +108,7 @@ impl TestApp {
         Some(Self {
             engine,
             clock,
+            live,
             backend,
             dir,
             pg_db,
@@ -345,18 +371,25 @@ impl TestApp {
     }
 }
 
-pub fn test_settings(db_url: &str, data_dir: &std::path::Path) -> Settings {
-    let figment = Figment::new()
+pub fn test_settings_with(
+    db_url: &str,
+    data_dir: &std::path::Path,
+    overrides: &[(&str, figment::value::Value)],
+) -> Settings {
+    let mut figment = Figment::new()
         .merge(Toml::string(include_str!("../../../config/default.toml")))
         .merge(Serialized::default("database.url", db_url))
         .merge(Serialized::default(
             "app.data_dir",
             data_dir.display().to_string(),
         ));
+    for (key, value) in overrides {
+        figment = figment.merge(Serialized::default(key, value));
+    }
     Settings::from_figment(figment).expect("test settings")
 }
 
-fn uuid_like() -> String {
+pub fn uuid_like() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
@@ -401,11 +434,15 @@ impl TestApp {
     /// A second engine on the same database, settings and clock, for front-ends that take an
     /// `Arc<Engine>` (the Telegram front-end runs in its own tasks).
     pub fn shared_engine(&self) -> Arc<Engine> {
+        let clock: Arc<dyn Clock> = match &self.live {
+            Some(l) => l.clone(),
+            None => self.clock.clone(),
+        };
         Arc::new(
             Engine::new(
                 self.engine.db().clone(),
                 Arc::new(self.engine.settings().clone()),
-                self.clock.clone(),
+                clock,
             )
             .expect("engine"),
         )

@@ -1,0 +1,258 @@
+//! What the worker must do and when, read from SQL — the source of truth the queue is fed from
+//! (SPEC §10). New pending offers, booked sessions and queued emails carry `queued_at = NULL`
+//! until the feeder has turned them into jobs; the reconciler finds whatever is still pending
+//! well after it was due (a job the queue lost), and can mark everything for feeding again
+//! when the queue lost its data.
+
+use chrono::{DateTime, Duration, Utc};
+use sqlx::Row;
+
+use super::sessions::ReminderColumn;
+use super::{Conn, ms, outbox, time};
+use crate::error::Result;
+
+/// One piece of due work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Work {
+    ExpireOffer(i64),
+    RemindOffer(i64),
+    RemindSession(i64, ReminderColumn),
+    DeliverEmail(i64),
+}
+
+/// Work and the moment it becomes due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DueWork {
+    pub work: Work,
+    pub at: DateTime<Utc>,
+}
+
+/// The tables the feeder marks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Offers,
+    Sessions,
+    Outbox,
+}
+
+impl Source {
+    fn table(self) -> &'static str {
+        match self {
+            Self::Offers => "offers",
+            Self::Sessions => "sessions",
+            Self::Outbox => "outbox",
+        }
+    }
+}
+
+/// Rows not turned into jobs yet, oldest first: the work they hold and their ids per table.
+pub async fn unqueued(
+    c: &mut Conn,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<(Vec<DueWork>, Vec<(Source, i64)>)> {
+    let mut work = Vec::new();
+    let mut rows_seen = Vec::new();
+    let offers = sqlx::query(
+        "SELECT id, deadline_at, remind_at, reminded_at FROM offers \
+         WHERE state = 'pending' AND queued_at IS NULL ORDER BY id LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(&mut *c)
+    .await?;
+    for r in &offers {
+        let id: i64 = r.try_get("id")?;
+        rows_seen.push((Source::Offers, id));
+        if let Some(deadline) = r.try_get::<Option<i64>, _>("deadline_at")? {
+            work.push(DueWork {
+                work: Work::ExpireOffer(id),
+                at: time(deadline),
+            });
+        }
+        let reminded = r.try_get::<Option<i64>, _>("reminded_at")?.is_some();
+        if let (Some(at), false) = (r.try_get::<Option<i64>, _>("remind_at")?, reminded) {
+            work.push(DueWork {
+                work: Work::RemindOffer(id),
+                at: time(at),
+            });
+        }
+    }
+    let sessions = sqlx::query(
+        "SELECT id, starts_at, reminded_24h_at, reminded_1h_at FROM sessions \
+         WHERE state = 'booked' AND queued_at IS NULL AND starts_at > $1 ORDER BY id LIMIT $2",
+    )
+    .bind(ms(now))
+    .bind(limit)
+    .fetch_all(&mut *c)
+    .await?;
+    for r in &sessions {
+        let id: i64 = r.try_get("id")?;
+        rows_seen.push((Source::Sessions, id));
+        let starts = time(r.try_get("starts_at")?);
+        for (column, lead, done) in [
+            (
+                ReminderColumn::DayBefore,
+                Duration::hours(24),
+                r.try_get::<Option<i64>, _>("reminded_24h_at")?.is_some(),
+            ),
+            (
+                ReminderColumn::HourBefore,
+                Duration::hours(1),
+                r.try_get::<Option<i64>, _>("reminded_1h_at")?.is_some(),
+            ),
+        ] {
+            if !done {
+                work.push(DueWork {
+                    work: Work::RemindSession(id, column),
+                    at: starts - lead,
+                });
+            }
+        }
+    }
+    let emails = sqlx::query(
+        "SELECT id, available_at FROM outbox \
+         WHERE status = 'pending' AND channel = $1 AND queued_at IS NULL ORDER BY id LIMIT $2",
+    )
+    .bind(outbox::EMAIL)
+    .bind(limit)
+    .fetch_all(&mut *c)
+    .await?;
+    for r in &emails {
+        let id: i64 = r.try_get("id")?;
+        rows_seen.push((Source::Outbox, id));
+        work.push(DueWork {
+            work: Work::DeliverEmail(id),
+            at: time(r.try_get("available_at")?),
+        });
+    }
+    Ok((work, rows_seen))
+}
+
+/// Records that these rows' jobs are in the queue.
+pub async fn mark_queued(c: &mut Conn, rows: &[(Source, i64)], now: DateTime<Utc>) -> Result<()> {
+    for source in [Source::Offers, Source::Sessions, Source::Outbox] {
+        let ids: Vec<String> = rows
+            .iter()
+            .filter(|(s, _)| *s == source)
+            .map(|(_, id)| id.to_string())
+            .collect();
+        for chunk in ids.chunks(500) {
+            // The ids are integers we read ourselves, so listing them inline is safe.
+            let sql = format!(
+                "UPDATE {} SET queued_at = $1 WHERE id IN ({})",
+                source.table(),
+                chunk.join(",")
+            );
+            sqlx::query(super::sql(sql))
+                .bind(ms(now))
+                .execute(&mut *c)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Everything still pending, to be fed to the queue again (it lost its data). Returns the
+/// number of rows marked.
+pub async fn requeue_all(c: &mut Conn) -> Result<u64> {
+    let mut n = 0;
+    for sql in [
+        "UPDATE offers SET queued_at = NULL WHERE state = 'pending' AND queued_at IS NOT NULL",
+        "UPDATE sessions SET queued_at = NULL WHERE state = 'booked' AND queued_at IS NOT NULL",
+        "UPDATE outbox SET queued_at = NULL WHERE status = 'pending' AND channel = 'email' AND queued_at IS NOT NULL",
+    ] {
+        n += sqlx::query(sql).execute(&mut *c).await?.rows_affected();
+    }
+    Ok(n)
+}
+
+/// Work that was fed but is still pending at least `grace` after it was due: its job was lost
+/// (or is far behind). At most `limit` of each kind, most overdue first.
+pub async fn overdue(
+    c: &mut Conn,
+    now: DateTime<Utc>,
+    grace: Duration,
+    limit: i64,
+) -> Result<Vec<DueWork>> {
+    let before = ms(now - grace);
+    let mut work = Vec::new();
+    let rows = sqlx::query(
+        "SELECT id, deadline_at FROM offers WHERE state = 'pending' AND queued_at IS NOT NULL \
+         AND deadline_at <= $1 ORDER BY deadline_at LIMIT $2",
+    )
+    .bind(before)
+    .bind(limit)
+    .fetch_all(&mut *c)
+    .await?;
+    for r in &rows {
+        work.push(DueWork {
+            work: Work::ExpireOffer(r.try_get("id")?),
+            at: time(r.try_get("deadline_at")?),
+        });
+    }
+    let rows = sqlx::query(
+        "SELECT id, remind_at FROM offers WHERE state = 'pending' AND queued_at IS NOT NULL \
+         AND reminded_at IS NULL AND remind_at <= $1 AND deadline_at > $2 ORDER BY remind_at LIMIT $3",
+    )
+    .bind(before)
+    .bind(ms(now))
+    .bind(limit)
+    .fetch_all(&mut *c)
+    .await?;
+    for r in &rows {
+        work.push(DueWork {
+            work: Work::RemindOffer(r.try_get("id")?),
+            at: time(r.try_get("remind_at")?),
+        });
+    }
+    for (column, lead) in [
+        (ReminderColumn::DayBefore, Duration::hours(24)),
+        (ReminderColumn::HourBefore, Duration::hours(1)),
+    ] {
+        let sql = format!(
+            "SELECT id, starts_at FROM sessions WHERE state = 'booked' AND queued_at IS NOT NULL \
+             AND {} IS NULL AND starts_at > $1 AND starts_at <= $2 ORDER BY starts_at LIMIT $3",
+            column.name()
+        );
+        let rows = sqlx::query(super::sql(sql))
+            .bind(ms(now))
+            .bind(before + lead.num_milliseconds())
+            .bind(limit)
+            .fetch_all(&mut *c)
+            .await?;
+        for r in &rows {
+            work.push(DueWork {
+                work: Work::RemindSession(r.try_get("id")?, column),
+                at: time(r.try_get::<i64, _>("starts_at")?) - lead,
+            });
+        }
+    }
+    let rows = sqlx::query(
+        "SELECT id, available_at FROM outbox WHERE status = 'pending' AND channel = $1 \
+         AND queued_at IS NOT NULL AND available_at <= $2 ORDER BY available_at LIMIT $3",
+    )
+    .bind(outbox::EMAIL)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(&mut *c)
+    .await?;
+    for r in &rows {
+        work.push(DueWork {
+            work: Work::DeliverEmail(r.try_get("id")?),
+            at: time(r.try_get("available_at")?),
+        });
+    }
+    Ok(work)
+}
+
+/// Pending outbox rows per channel, for `/metrics`.
+pub async fn outbox_backlog(c: &mut Conn) -> Result<Vec<(String, i64)>> {
+    let rows = sqlx::query(
+        "SELECT channel, COUNT(*) AS n FROM outbox WHERE status = 'pending' GROUP BY channel ORDER BY channel",
+    )
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("channel")?, r.try_get("n")?)))
+        .collect()
+}

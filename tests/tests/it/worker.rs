@@ -1,0 +1,306 @@
+//! The worker against real servers (issue: reliability tests): apalis on a private
+//! `redis-server` (wiped and restarted here, so not the machine's shared one) or on its SQLite
+//! backend, the app's database on PostgreSQL or SQLite, email to a real SMTP conversation on a
+//! loopback port. The engine runs on the system clock (shifted where a test needs "72 hours
+//! ago"), because the queue waits in wall-clock time.
+
+use std::time::{Duration, Instant};
+
+use chrono::Duration as Span;
+use figment::value::Value;
+use mentorops_core::db::Backend;
+use mentorops_core::store::{self, offers::OfferState};
+use mentorops_worker::{Queue, Worker};
+use tokio_util::sync::CancellationToken;
+
+use crate::matching::{offers_of, persona_of, world};
+use crate::redis_server::RedisServer;
+use crate::support::{TestApp, uuid_like};
+
+/// Fast settings for tests: poll often, short heartbeats, reconcile every second, and no
+/// sweep or digest unless a test asks for them.
+fn queue_settings(redis: Option<&RedisServer>) -> Vec<(&'static str, Value)> {
+    let mut v: Vec<(&'static str, Value)> = vec![
+        ("queue.name", format!("t{}", uuid_like()).into()),
+        ("queue.poll_interval_ms", 50u64.into()),
+        ("queue.heartbeat_secs", 1u64.into()),
+        ("queue.missed_heartbeats", 2u64.into()),
+        ("queue.feed_interval_ms", 200u64.into()),
+        ("queue.reconcile_grace_secs", 3u64.into()),
+        ("queue.reconcile_cron", "* * * * * *".into()),
+        ("queue.sweep_cron", "0 0 0 1 1 *".into()),
+        ("queue.digest_cron", "0 0 0 1 1 *".into()),
+        ("queue.health_addr", "127.0.0.1:0".into()),
+        ("smtp.retry_base_secs", 1u64.into()),
+    ];
+    if let Some(r) = redis {
+        v.push(("queue.url", r.url().into()));
+    }
+    v
+}
+
+async fn live(backend: Backend, settings: Vec<(&'static str, Value)>) -> Option<TestApp> {
+    TestApp::start_live(backend, &settings).await
+}
+
+async fn start_worker(app: &TestApp) -> (Worker, CancellationToken) {
+    let stop = CancellationToken::new();
+    let w = Worker::start(app.shared_engine(), stop.clone())
+        .await
+        .expect("worker starts");
+    (w, stop)
+}
+
+/// Polls `check` every 100 ms until it holds or `within` has passed.
+async fn eventually<F, Fut>(within: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what}: not within {within:?}");
+}
+
+/// Has Ana choose Maria then Lee, with the first offer due `in_secs` from now.
+async fn ana_chooses_with_deadline_in(app: &TestApp, in_secs: i64) {
+    let clock = app.live.as_ref().expect("live clock");
+    let (maria, lee) = (
+        persona_of(app, "maria@example.org").await,
+        persona_of(app, "lee@example.org").await,
+    );
+    clock.set_offset(Span::seconds(in_secs) - Span::hours(72));
+    let ana = app.chat("e-ana");
+    let r = app.run(&ana, &format!("/choose #{maria} #{lee}")).await;
+    assert!(r.is_ok(), "{r:?}");
+    clock.set_offset(Span::zero());
+}
+
+async fn expired_then_next(app: &TestApp, email: &str) -> bool {
+    let offers = offers_of(app, email).await;
+    offers.len() >= 2
+        && offers[0].state == OfferState::Expired
+        && offers[1].state == OfferState::Pending
+}
+
+/// The first offer expired at or after its deadline (never early), and how late.
+async fn lateness(app: &TestApp, email: &str) -> Span {
+    let first = &offers_of(app, email).await[0];
+    let (Some(deadline), Some(decided)) = (first.deadline_at, first.decided_at) else {
+        panic!("offer {first:?} has no deadline or decision time");
+    };
+    let late = decided - deadline;
+    assert!(late >= Span::zero(), "expired {late} early");
+    late
+}
+
+async fn offer_expiry_end_to_end(app: &TestApp) {
+    world(app).await;
+    ana_chooses_with_deadline_in(app, 3).await;
+    let (worker, _) = start_worker(app).await;
+    eventually(
+        Duration::from_secs(20),
+        "offer expired, next choice offered",
+        || expired_then_next(app, "ana@example.org"),
+    )
+    .await;
+    let late = lateness(app, "ana@example.org").await;
+    assert!(late < Span::seconds(2), "expired {late} late");
+    // The mentee was told, and the next mentor got the offer by email, through the worker.
+    eventually(Duration::from_secs(10), "emails delivered", || async {
+        let mut c = app.engine.db().pool().acquire().await.expect("conn");
+        let lee = app.user_id("lee@example.org").await;
+        store::outbox::by_recipient(&mut c, lee)
+            .await
+            .expect("outbox")
+            .iter()
+            .any(|m| m.kind == "offer" && m.channel == "email" && m.status == "sent")
+    })
+    .await;
+    assert!(worker.runtime.stats.processed("expire_offer") >= 1);
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offer_past_its_deadline_expires_and_the_next_choice_is_offered_on_redis() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    let Some(app) = live(Backend::Postgres, queue_settings(Some(&redis))).await else {
+        return;
+    };
+    offer_expiry_end_to_end(&app).await;
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offer_past_its_deadline_expires_and_the_next_choice_is_offered_on_the_embedded_queue() {
+    let Some(app) = live(Backend::Sqlite, queue_settings(None)).await else {
+        return;
+    };
+    offer_expiry_end_to_end(&app).await;
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offers_still_expire_after_redis_is_wiped() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    let Some(app) = live(Backend::Postgres, queue_settings(Some(&redis))).await else {
+        return;
+    };
+    world(&app).await;
+    ana_chooses_with_deadline_in(&app, 5).await;
+    let tom = persona_of(&app, "tom@example.org").await;
+    let clock = app.live.as_ref().expect("live");
+    clock.set_offset(Span::seconds(6) - Span::hours(72));
+    let r = app
+        .run(&app.chat("e-ben"), &format!("/choose #{tom}"))
+        .await;
+    assert!(r.is_ok(), "{r:?}");
+    clock.set_offset(Span::zero());
+    let (worker, _) = start_worker(&app).await;
+    // Both expiries are queued (fed), then the queue's data is wiped.
+    eventually(Duration::from_secs(5), "offers fed to the queue", || async {
+        app.count("SELECT COUNT(*) AS n FROM offers WHERE state = 'pending' AND queued_at IS NOT NULL")
+            .await
+            == 2
+    })
+    .await;
+    redis.flushall().await;
+    eventually(Duration::from_secs(25), "both offers expired", || async {
+        app.count("SELECT COUNT(*) AS n FROM offers WHERE state = 'expired'")
+            .await
+            == 2
+    })
+    .await;
+    assert!(expired_then_next(&app, "ana@example.org").await);
+    // Fed again at once when the wipe was noticed, so still on time, not a grace period late.
+    let late = lateness(&app, "ana@example.org").await;
+    assert!(
+        late < Span::seconds(2),
+        "expired {late} late after the wipe"
+    );
+    worker.stop().await;
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_recovers_by_itself_when_redis_restarts_under_it() {
+    let Some(mut redis) = RedisServer::start().await else {
+        return;
+    };
+    let Some(app) = live(Backend::Postgres, queue_settings(Some(&redis))).await else {
+        return;
+    };
+    world(&app).await;
+    let (worker, _) = start_worker(&app).await;
+    // Let it settle on the first server, then restart Redis (all data gone) under it.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    redis.restart().await;
+    ana_chooses_with_deadline_in(&app, 3).await;
+    eventually(
+        Duration::from_secs(30),
+        "offer expired after the restart",
+        || expired_then_next(&app, "ana@example.org"),
+    )
+    .await;
+    worker.stop().await;
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_over_thirty_ticks_sweep_once_per_tick_and_remind_each_person_once() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    let mut settings = queue_settings(Some(&redis));
+    settings.push(("queue.sweep_cron", "* * * * * *".into()));
+    settings.push(("queue.health_addr", "".into()));
+    let Some(app) = live(Backend::Postgres, settings).await else {
+        return;
+    };
+    world(&app).await;
+    // Sixteen days later, all five mentors and mentees are inactive.
+    app.live.as_ref().expect("live").set_offset(Span::days(16));
+    let stop = CancellationToken::new();
+    let mut replicas = Vec::new();
+    for i in 0..3 {
+        let queue = Queue::open(app.engine.settings()).await.expect("queue");
+        let w = Worker::start_on(
+            app.shared_engine(),
+            queue,
+            Some(format!("replica-{i}-{}", std::process::id())),
+            stop.clone(),
+        )
+        .await
+        .expect("replica");
+        replicas.push(w);
+    }
+    let runtimes: Vec<_> = replicas.iter().map(|w| w.runtime.clone()).collect();
+    let ticks = || {
+        let mut all: Vec<u64> = runtimes
+            .iter()
+            .flat_map(|r| r.stats.sweep_ticks())
+            .collect();
+        all.sort_unstable();
+        all
+    };
+    let start = Instant::now();
+    while ticks().len() < 31 && start.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    stop.cancel();
+    for w in replicas {
+        w.wait().await;
+    }
+    let all = ticks();
+    // One sweep per tick across the three replicas: no tick twice, none skipped.
+    assert!(all.len() >= 30, "only {} sweeps in a minute", all.len());
+    let mut distinct = all.clone();
+    distinct.dedup();
+    assert_eq!(distinct, all, "a tick was swept twice");
+    let first = all[0];
+    let expected: Vec<u64> = (first..first + all.len() as u64).collect();
+    assert_eq!(all, expected, "a tick was skipped");
+    let per_replica: Vec<usize> = runtimes
+        .iter()
+        .map(|r| r.stats.sweep_ticks().len())
+        .collect();
+    // Thirty sweeps, yet each inactive person got exactly one reminder (chat and email).
+    for email in [
+        "maria@example.org",
+        "lee@example.org",
+        "tom@example.org",
+        "ana@example.org",
+        "ben@example.org",
+    ] {
+        let id = app.user_id(email).await;
+        let mut c = app.engine.db().pool().acquire().await.expect("conn");
+        let reminders: Vec<String> = store::outbox::by_recipient(&mut c, id)
+            .await
+            .expect("outbox")
+            .into_iter()
+            .filter(|m| m.kind == "inactivity")
+            .map(|m| m.channel)
+            .collect();
+        assert_eq!(
+            reminders.len(),
+            2,
+            "{email}: {reminders:?} (sweeps per replica {per_replica:?})"
+        );
+    }
+    // Staff are not participants: no reminder for them.
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM outbox o JOIN users u ON u.id = o.recipient_user_id WHERE o.kind = 'inactivity' AND u.email = 'pm@example.org'")
+            .await,
+        0
+    );
+    app.finish().await;
+}

@@ -1,0 +1,112 @@
+//! What each job does: a few lines that call the domain (core::timers), the email delivery or
+//! the feeder, and count the outcome for `/metrics`.
+//!
+//! Retries (apalis trap 3): apalis-redis retries a failed job up to 25 times whatever
+//! `max_attempts` says. So a job fails (and is retried by apalis) only on an infrastructure
+//! error — the database unreachable — where trying again is right and harmless, because every
+//! job is idempotent. Everything else is owned here: an email the server refused for now is
+//! re-queued at its backoff time by this handler, and a job that can never succeed is aborted.
+
+use std::sync::Arc;
+
+use apalis::prelude::*;
+use chrono::Utc;
+use mentorops_core::timers;
+use tracing::{info, warn};
+
+use crate::delivery::{Attempt, deliver_email};
+use crate::feed;
+use crate::jobs::Job;
+use crate::runtime::Runtime;
+
+/// A job handed out early by at most this much is held until it is due (apalis schedules in
+/// whole seconds); one further out was queued with a wrong time and is left to the reconciler.
+const HOLD_AT_MOST: chrono::Duration = chrono::Duration::seconds(2);
+
+pub async fn handle(job: Job, rt: Data<Arc<Runtime>>) -> Result<(), BoxDynError> {
+    let kind = job.kind();
+    if let Some(due) = job.due() {
+        let wait = due - rt.engine.now();
+        if wait > HOLD_AT_MOST {
+            warn!(kind, key = %job.key(), %due, "job handed out too early; the reconciler re-queues it when due");
+            return Ok(());
+        }
+        if let Ok(wait) = wait.to_std() {
+            tokio::time::sleep(wait).await;
+        }
+        let lag = (Utc::now() - due).num_microseconds().unwrap_or(0) as f64 / 1e6;
+        metrics::histogram!("mentorops_job_lag_seconds", "kind" => kind).record(lag.max(0.0));
+    }
+    match run(&job, &rt).await {
+        Ok(()) => {
+            rt.stats.record(&job);
+            metrics::counter!("mentorops_jobs_processed_total", "kind" => kind).increment(1);
+            Ok(())
+        }
+        Err(e) => {
+            metrics::counter!("mentorops_jobs_failed_total", "kind" => kind).increment(1);
+            warn!(kind, key = %job.key(), error = %e, "job failed; the queue retries it");
+            Err(e)
+        }
+    }
+}
+
+async fn run(job: &Job, rt: &Runtime) -> Result<(), BoxDynError> {
+    let engine = &rt.engine;
+    let now = engine.now();
+    match *job {
+        Job::ExpireOffer { offer, .. } => {
+            timers::run_one(engine, timers::Job::Expire, offer, now).await?;
+        }
+        Job::RemindOffer { offer, .. } => {
+            timers::run_one(engine, timers::Job::RemindOffer, offer, now).await?;
+        }
+        Job::RemindSession { session, lead, .. } => {
+            let job = timers::Job::RemindSession(lead.into());
+            timers::run_one(engine, job, session, now).await?;
+        }
+        Job::DeliverEmail { outbox, round, .. } => {
+            match deliver_email(
+                engine.db(),
+                &rt.mailer,
+                &rt.from,
+                outbox,
+                now,
+                engine.settings().smtp.retry_base_secs,
+            )
+            .await?
+            {
+                Attempt::Done(d) if d.refused.is_some() => {
+                    metrics::counter!("mentorops_emails_failed_total").increment(1);
+                }
+                Attempt::Done(_) => {
+                    metrics::counter!("mentorops_emails_sent_total").increment(1);
+                }
+                Attempt::RetryAt(next) => {
+                    let again = Job::DeliverEmail {
+                        outbox,
+                        due_ms: next.timestamp_millis(),
+                        round,
+                    };
+                    rt.queue.push(&[again]).await?;
+                }
+                Attempt::NotPending => {}
+            }
+        }
+        Job::Sweep { tick } => {
+            let n = feed::sweep(rt, tick).await?;
+            info!(tick, queued = n, "inactivity sweep");
+        }
+        Job::RemindInactive { user, .. } => {
+            timers::remind_inactive(engine, user, now).await?;
+        }
+        Job::Digest { .. } => {
+            timers::staff_digest(engine, now).await?;
+        }
+        Job::Reconcile { tick } => {
+            feed::reconcile(rt, tick).await?;
+        }
+        Job::Noop { .. } => {}
+    }
+    Ok(())
+}
