@@ -84,16 +84,21 @@ pub fn application_commands() -> Vec<CreateCommand> {
     COMMANDS.iter().map(application_command).collect()
 }
 
-/// Publishes every registry command as the application's global commands (Discord replaces the
-/// old set with this one: a renamed or removed command disappears); returns how many Discord
-/// holds now. Global commands reach every server and DM within minutes.
-pub async fn register(rest: &Rest, application_id: u64) -> anyhow::Result<usize> {
+/// Publishes every registry command as the application's commands — globally (they reach every
+/// server and DM within minutes), or in one server when `guild` is given (at once: for trying
+/// things out). Discord replaces the old set with this one, so a renamed or removed command
+/// disappears. Returns how many Discord holds now.
+pub async fn register(
+    rest: &Rest,
+    application_id: u64,
+    guild: Option<u64>,
+) -> anyhow::Result<usize> {
     if application_id == 0 {
         anyhow::bail!("discord.application_id (MENTOROPS__DISCORD__APPLICATION_ID) must not be 0");
     }
     let commands = serde_json::to_value(application_commands())
         .context("cannot write the application commands")?;
-    rest.put_commands(application_id, None, &commands)
+    rest.put_commands(application_id, guild, &commands)
         .await
         .context("Discord refused the application commands")
 }

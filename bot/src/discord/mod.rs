@@ -60,11 +60,22 @@ pub async fn run(engine: Arc<Engine>, shutdown: CancellationToken) -> anyhow::Re
         )?),
         _ => None,
     };
+    let guild = match s
+        .guild_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|g| !g.is_empty())
+    {
+        None => None,
+        Some(g) => Some(g.parse::<u64>().ok().filter(|g| *g != 0).context(
+            "discord.guild_id (MENTOROPS__DISCORD__GUILD_ID) must be the server's numeric id",
+        )?),
+    };
     let rest = Arc::new(Rest::from_settings(&s)?);
-    let n = register(&rest, application_id)
+    let n = register(&rest, application_id, guild)
         .await
         .context("cannot register the slash commands with Discord")?;
-    info!(commands = n, transport, "Discord commands registered");
+    info!(commands = n, transport, guild = ?guild, "Discord commands registered");
     let interactions = Arc::new(Interactions::new(engine.clone(), rest.clone())?);
     let delivery = {
         let (engine, stop) = (engine.clone(), shutdown.clone());

@@ -978,8 +978,12 @@ async fn the_registry_is_published_as_global_application_commands() {
     let fake = FakeRest::default();
     let (url, server) = fake.start().await;
     let rest = Rest::new("test-token", Some(&url)).expect("rest");
-    assert!(mentorops_bot::discord::register(&rest, 0).await.is_err());
-    let n = mentorops_bot::discord::register(&rest, 1300000000000000002)
+    assert!(
+        mentorops_bot::discord::register(&rest, 0, None)
+            .await
+            .is_err()
+    );
+    let n = mentorops_bot::discord::register(&rest, 1300000000000000002, None)
         .await
         .expect("registered");
     let registry = mentorops_core::command::registry::COMMANDS;
@@ -992,6 +996,17 @@ async fn the_registry_is_published_as_global_application_commands() {
         .unwrap_or_default();
     let want: Vec<&str> = registry.iter().map(|c| c.name).collect();
     assert_eq!(names, want);
+    // In one server when configured.
+    let n = mentorops_bot::discord::register(&rest, 1300000000000000002, Some(42))
+        .await
+        .expect("registered in the guild");
+    assert_eq!(n, registry.len());
+    assert_eq!(
+        fake.messages_to("commands:1300000000000000002/guilds/42")
+            .len(),
+        1
+    );
+    assert_eq!(fake.messages_to("commands:1300000000000000002").len(), 1);
     server.abort();
 }
 
@@ -1591,6 +1606,121 @@ async fn dms_follow_discords_rate_limits_and_arrive_once_each_in_order() {
         started.elapsed()
     );
     assert_eq!(discord_rows(&app, "sent").await.len(), 6);
+    server.abort();
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_http_slow_work_is_deferred_and_finished_over_rest() {
+    let app = start_app().await;
+    app.with_program().await;
+    let offer = offer_to_maria(&app).await;
+    app.admin("/user_add \"Bo Lima\" bo@example.org +14155550809 mentee program:Spring")
+        .await;
+    let ep = Endpoint::start_deferring_after(&app, Duration::from_millis(300)).await;
+    link_on_discord(&app, &ep, "admin@example.org", 5000).await;
+    link_on_discord(&app, &ep, "lee@example.org", 8003).await;
+    let token_of = |i: &mut Value, t: &str| i["token"] = json!(t);
+
+    // A command behind a held database: type 5 (only the caller sees it), then the answer
+    // replaces it.
+    let gate = app.close_gate(&[], &[]).await;
+    let mut status = command(
+        5000,
+        "status",
+        json!([
+            text_opt("person", "bo@example.org"),
+            text_opt("status", "SI")
+        ]),
+    );
+    token_of(&mut status, "slow-command");
+    let a = ep.send(&status).await;
+    assert_eq!(a.status, 200, "{}", a.raw);
+    assert_eq!(
+        a.body,
+        json!({ "type": 5, "data": { "flags": 64 } }),
+        "{}",
+        a.raw
+    );
+    // A press behind it, by the wrong person: type 6, then the refusal to the presser alone;
+    // the offer message is not edited.
+    let mut wrong = press(8003, &format!("/accept {offer}"), "An offer.");
+    token_of(&mut wrong, "slow-press");
+    let p = ep.send(&wrong).await;
+    assert_eq!(p.body, json!({ "type": 6 }), "{}", p.raw);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    gate.rollback().await.expect("open gate");
+
+    let edit = ep.fake.wait_for("edit:slow-command").await;
+    assert!(
+        !edit["content"].as_str().unwrap_or("✗").starts_with('✗'),
+        "{edit}"
+    );
+    assert!(edit.get("flags").is_none(), "{edit}");
+    assert_eq!(
+        app.user("bo@example.org").await.status,
+        UserStatus::ScreeningIncomplete
+    );
+    let refused = ep.fake.wait_for("followup:slow-press").await;
+    assert_eq!(refused["flags"], 64, "{refused}");
+    assert!(
+        refused["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("made to someone else"),
+        "{refused}"
+    );
+    assert!(ep.fake.messages_to("edit:slow-press").is_empty());
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM matches").await, 0);
+    ep.stop().await;
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mentorops_run_registers_the_commands_and_answers_over_the_gateway_by_default() {
+    let app = start_app().await;
+    app.with_program().await;
+    let gw = FakeGateway::start().await;
+    let fake = FakeRest::default();
+    *fake.gateway_url.lock().expect("lock") = gw.url.clone();
+    let (url, server) = fake.start().await;
+    let mut settings = app.engine.settings().clone();
+    settings.discord = mentorops_core::settings::DiscordSettings {
+        token: Some(secrecy::SecretString::from("test-token")),
+        application_id: Some("1300000000000000002".into()),
+        api_url: Some(url),
+        ..Default::default()
+    };
+    let engine = Arc::new(
+        mentorops_core::command::Engine::new(
+            app.engine.db().clone(),
+            Arc::new(settings),
+            app.clock.clone(),
+        )
+        .expect("engine"),
+    );
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(mentorops_bot::discord::run(engine, stop.clone()));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while gw.identify.lock().expect("lock").is_none() {
+        assert!(Instant::now() < deadline, "the client never identified");
+        assert!(!task.is_finished(), "mentorops run stopped: {task:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(fake.messages_to("commands:1300000000000000002").len(), 1);
+    let mut start = command(4242, "start", json!([]));
+    start["id"] = json!("1320000000000000001");
+    gw.dispatch.send(start).expect("gateway open");
+    let cb = fake.wait_for("callback:1320000000000000001").await;
+    assert_eq!(cb["type"], 4, "{cb}");
+    assert!(cb_ephemeral(&cb));
+    stop.cancel();
+    let done = tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("stopped in time")
+        .expect("task");
+    assert!(done.is_ok(), "{done:?}");
+    gw.task.abort();
     server.abort();
     app.finish().await;
 }
