@@ -1487,6 +1487,21 @@ async fn a_slow_command_is_deferred_then_finished_with_an_edit_and_its_file_foll
     let more = g.fake.wait_for(&format!("followup:{token}")).await;
     assert_eq!(more["flags"], 64);
     assert!(!more["content"].as_str().unwrap_or_default().is_empty());
+    // Forty people match: Discord gets its maximum of 25 suggestions.
+    let (cb, _) = g
+        .send(autocomplete(
+            5000,
+            "user_show",
+            "person",
+            3,
+            "person number",
+        ))
+        .await;
+    assert_eq!(
+        cb["data"]["choices"].as_array().map(Vec::len),
+        Some(25),
+        "{cb}"
+    );
     g.stop().await;
     app.finish().await;
 }
