@@ -18,11 +18,24 @@ pub struct Attachment {
     pub bytes: Vec<u8>,
 }
 
+/// A question whose answer is free text. Front-ends with forms (Discord's modals) offer one;
+/// the answer runs as `{command} {arg}:"the text"`. Others keep the typed hint in the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextInput {
+    /// What is asked (the form's field label).
+    pub label: String,
+    /// The command the answer completes, like `/apply q:goals`.
+    pub command: String,
+    /// The argument the text goes into, like `answer`.
+    pub arg: String,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Reply {
     pub text: String,
     pub buttons: Vec<Button>,
     pub attachments: Vec<Attachment>,
+    pub text_input: Option<TextInput>,
 }
 
 impl Reply {

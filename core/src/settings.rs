@@ -154,6 +154,10 @@ pub struct DiscordSettings {
     pub transport: Option<String>,
     pub interactions_addr: Option<String>,
     pub api_url: Option<String>,
+    /// Register the commands in this server only (they show at once; for trying things out)
+    /// instead of globally.
+    #[serde(default, deserialize_with = "string_or_number")]
+    pub guild_id: Option<String>,
 }
 
 /// Reads a value that is text but may arrive as a number (figment parses `MENTOROPS__…=123`

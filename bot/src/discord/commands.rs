@@ -2,13 +2,12 @@
 //! text line every front-end feeds the core's one parser: `/name key:value key:"quoted value"`.
 
 use anyhow::Context;
-use mentorops_core::command::quote;
 use mentorops_core::command::registry::{ArgKind, ArgSpec, COMMANDS, CommandSpec, find};
+use mentorops_core::command::{quote, suggests};
 use serenity::builder::{CreateCommand, CreateCommandOption};
-use serenity::http::Http;
-use serenity::model::application::Command;
 use serenity::model::application::{CommandDataOption, CommandDataOptionValue, CommandOptionType};
-use serenity::model::id::ApplicationId;
+
+use super::rest::Rest;
 
 /// Discord's limits on application commands.
 pub const MAX_NAME: usize = 32;
@@ -36,15 +35,12 @@ pub fn option_type(kind: ArgKind) -> CommandOptionType {
     }
 }
 
-/// Whether Discord asks us for suggestions while the argument is typed.
-pub fn autocompletes(kind: ArgKind) -> bool {
-    matches!(
-        kind,
-        ArgKind::Person | ArgKind::Program | ArgKind::Organization
-    )
+/// Whether Discord asks us for suggestions while the argument is typed: where the core has some.
+pub fn autocompletes(spec: &CommandSpec, arg: &ArgSpec) -> bool {
+    suggests(spec, arg).is_some()
 }
 
-fn option(arg: &ArgSpec) -> CreateCommandOption {
+fn option(spec: &CommandSpec, arg: &ArgSpec) -> CreateCommandOption {
     let mut o = CreateCommandOption::new(
         option_type(arg.kind),
         clip(arg.name, MAX_NAME),
@@ -56,7 +52,7 @@ fn option(arg: &ArgSpec) -> CreateCommandOption {
             o = o.add_string_choice(*c, *c);
         }
     }
-    if autocompletes(arg.kind) {
+    if autocompletes(spec, arg) {
         o = o.set_autocomplete(true);
     }
     o
@@ -78,7 +74,7 @@ pub fn application_command(spec: &CommandSpec) -> CreateCommand {
             discord_order(spec)
                 .into_iter()
                 .take(MAX_OPTIONS)
-                .map(option)
+                .map(|a| option(spec, a))
                 .collect(),
         )
 }
@@ -88,18 +84,23 @@ pub fn application_commands() -> Vec<CreateCommand> {
     COMMANDS.iter().map(application_command).collect()
 }
 
-/// Publishes every registry command as the application's global commands (Discord replaces the
-/// old set with this one: a renamed or removed command disappears); returns how many Discord
-/// holds now. Global commands reach every server and DM within minutes.
-pub async fn register(http: &Http, application_id: u64) -> anyhow::Result<usize> {
+/// Publishes every registry command as the application's commands — globally (they reach every
+/// server and DM within minutes), or in one server when `guild` is given (at once: for trying
+/// things out). Discord replaces the old set with this one, so a renamed or removed command
+/// disappears. Returns how many Discord holds now.
+pub async fn register(
+    rest: &Rest,
+    application_id: u64,
+    guild: Option<u64>,
+) -> anyhow::Result<usize> {
     if application_id == 0 {
         anyhow::bail!("discord.application_id (MENTOROPS__DISCORD__APPLICATION_ID) must not be 0");
     }
-    http.set_application_id(ApplicationId::new(application_id));
-    let set = Command::set_global_commands(http, application_commands())
+    let commands = serde_json::to_value(application_commands())
+        .context("cannot write the application commands")?;
+    rest.put_commands(application_id, guild, &commands)
         .await
-        .context("Discord refused the application commands")?;
-    Ok(set.len())
+        .context("Discord refused the application commands")
 }
 
 /// A value Discord sent for an option, as far as the line needs it.
@@ -224,7 +225,7 @@ mod tests {
                 assert_eq!(kind, want, "{}:{name}", spec.name);
                 assert_eq!(
                     o["autocomplete"].as_bool().unwrap_or(false),
-                    autocompletes(arg.kind),
+                    autocompletes(spec, arg),
                     "{}:{name}",
                     spec.name
                 );

@@ -11,10 +11,9 @@ use mentorops_core::command::Engine;
 use mentorops_core::settings::DiscordSettings;
 use mentorops_core::store::outbox;
 use secrecy::ExposeSecret;
-use serenity::builder::{CreateAllowedMentions, CreateMessage};
-use serenity::http::{Http, HttpBuilder, HttpError};
-use serenity::model::id::UserId;
+use serenity::http::{Http, HttpBuilder};
 
+use super::rest::{Rest, RestError};
 use super::{PROVIDER, render};
 
 /// Rows read per pass.
@@ -23,10 +22,10 @@ const BATCH: i64 = 500;
 /// One delivery pass at a time per process, so no row is sent by two passes.
 static DELIVERING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// The REST client for these settings. With `discord.api_url` set (a local fake, or a proxy
-/// such as twilight-http-proxy that keeps the rate limits itself) every call goes there, with
-/// serenity's rate limiter off — it would otherwise send its requests to discord.com whatever
-/// the proxy says — and without the system proxy. Without it, Discord with serenity's limiter.
+/// serenity's REST client for these settings, which the gateway client uses to ask for the
+/// gateway's URL (every other call goes through [`Rest`]). With `discord.api_url` set (a local
+/// fake) it goes there, with serenity's rate limiter off — it would otherwise send its requests
+/// to discord.com whatever the proxy says — and without the system proxy.
 pub fn http_from_settings(settings: &DiscordSettings) -> anyhow::Result<Http> {
     let token = settings
         .token
@@ -60,7 +59,7 @@ pub fn http(token: &str, api_url: Option<&str>) -> anyhow::Result<Http> {
 }
 
 /// Delivers every due `chat:discord` row; returns how many Discord accepted.
-pub async fn deliver_due(engine: &Engine, http: &Http) -> anyhow::Result<usize> {
+pub async fn deliver_due(engine: &Engine, rest: &Rest) -> anyhow::Result<usize> {
     let _one_pass = DELIVERING.lock().await;
     let due = {
         let mut c = engine.db().pool().acquire().await?;
@@ -72,14 +71,14 @@ pub async fn deliver_due(engine: &Engine, http: &Http) -> anyhow::Result<usize> 
     }
     let mut sent = 0;
     for rows in by_user.into_values() {
-        sent += deliver_to(engine, http, rows).await?;
+        sent += deliver_to(engine, rest, rows).await?;
     }
     Ok(sent)
 }
 
 async fn deliver_to(
     engine: &Engine,
-    http: &Http,
+    rest: &Rest,
     rows: Vec<outbox::Message>,
 ) -> anyhow::Result<usize> {
     let mut sent = 0;
@@ -87,13 +86,7 @@ async fn deliver_to(
         if crate::relay::refuse_if_undeliverable(engine, &row, "Discord").await? {
             continue;
         }
-        let Some(user) = row
-            .recipient
-            .parse::<u64>()
-            .ok()
-            .filter(|id| *id != 0)
-            .map(UserId::new)
-        else {
+        let Some(user) = row.recipient.parse::<u64>().ok().filter(|id| *id != 0) else {
             let mut c = engine.db().pool().acquire().await?;
             outbox::mark_failed(
                 &mut c,
@@ -103,8 +96,9 @@ async fn deliver_to(
             .await?;
             continue;
         };
-        let result = send_dm(http, user, &row.body_text, &row.buttons).await;
-        match crate::relay::settle(engine, &row, result, is_permanent, "Discord").await? {
+        let result = send_dm(rest, user, &row.body_text, &row.buttons).await;
+        match crate::relay::settle(engine, &row, result, RestError::is_permanent, "Discord").await?
+        {
             crate::relay::Next::Continue(delivered) => sent += usize::from(delivered),
             crate::relay::Next::Stop => break,
         }
@@ -112,26 +106,17 @@ async fn deliver_to(
     Ok(sent)
 }
 
-/// Discord said no for a reason a retry will not change.
-fn is_permanent(e: &serenity::Error) -> bool {
-    match e {
-        serenity::Error::Http(HttpError::UnsuccessfulRequest(r)) => {
-            r.status_code.is_client_error() && r.status_code.as_u16() != 429
-        }
-        serenity::Error::Model(_) => true,
-        _ => false,
-    }
-}
-
 /// Opens (or finds) the DM channel and sends the text in parts of at most 2000 characters, the
-/// buttons under the last part.
+/// buttons under the last part. Each part is paced and a 429 is waited out and sent again, so a
+/// row is either delivered whole or left pending; a part sent before a failure is sent again
+/// with the row (at least once).
 async fn send_dm(
-    http: &Http,
-    user: UserId,
+    rest: &Rest,
+    user: u64,
     text: &str,
     buttons: &[mentorops_core::reply::Button],
-) -> Result<(), serenity::Error> {
-    let channel = user.create_dm_channel(http).await?;
+) -> Result<(), RestError> {
+    let channel = rest.dm_channel(user).await?;
     let (rows, extra) = render::components(buttons);
     let mut parts =
         render::split_text(&render::with_extra_lines(text, &extra), render::MAX_CONTENT);
@@ -140,13 +125,9 @@ async fn send_dm(
     }
     let last = parts.len() - 1;
     for (i, part) in parts.into_iter().enumerate() {
-        let mut message = CreateMessage::new()
-            .content(part)
-            .allowed_mentions(CreateAllowedMentions::new());
-        if i == last && !rows.is_empty() {
-            message = message.components(rows.clone());
-        }
-        channel.id.send_message(http, message).await?;
+        let rows = if i == last { &rows[..] } else { &[] };
+        rest.send_message(&channel, &render::message_json(&part, rows, false))
+            .await?;
     }
     Ok(())
 }

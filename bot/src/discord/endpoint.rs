@@ -4,17 +4,9 @@
 //! sends bad signatures on purpose and drops endpoints that accept them. A signed timestamp more
 //! than 5 minutes from our clock is refused too (a replayed request).
 //!
-//! - PING → PONG.
-//! - A slash command → its options as the text line `/name key:value …`, run by the core as the
-//!   Discord account; answered with an ephemeral message (type 4, flags 64) with the reply's
-//!   text and its buttons.
-//! - A button press → its custom_id (the button's command) run as the presser; on success the
-//!   message that held the button is updated (type 7) to show the outcome, its buttons removed;
-//!   a refusal goes to the presser alone (type 4, ephemeral) and leaves the message as it was.
-//! - Autocomplete → no suggestions yet (Discord then lets the person type the value).
-//!
-//! Everything is answered inside the request (Discord allows 3 s); deferral (type 5 plus a
-//! follow-up) for slow commands is not done yet.
+//! A verified interaction goes to [`Interactions::answer`] (shared with the gateway): its first
+//! answer is the response body (PING → PONG, a message, an update, a deferral, choices, a form);
+//! what follows it (follow-ups, a deferred result) is sent over REST once the body is on its way.
 
 use std::sync::Arc;
 
@@ -25,28 +17,17 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use mentorops_core::command::{Caller, Engine, Frontend, Outcome, Who};
-use mentorops_core::reply::Attachment;
-use serenity::builder::{CreateAutocompleteResponse, CreateInteractionResponse};
 use serenity::interactions_endpoint::Verifier;
-use serenity::model::application::{CommandInteraction, ComponentInteraction, Interaction};
-use serenity::model::id::UserId;
-use serenity::model::user::User;
+use serenity::model::application::Interaction;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::commands::{command_line, options_of};
-use super::{PROVIDER, render};
-
-/// The largest upload downloaded for a command that takes a file.
-pub const MAX_UPLOAD_BYTES: u32 = 10 * 1024 * 1024;
+use super::interact::{Answered, Interactions};
 
 struct Endpoint {
-    engine: Arc<Engine>,
+    interactions: Arc<Interactions>,
     verifier: Verifier,
-    /// Downloads the files attached to commands (from Discord's CDN).
-    files: reqwest::Client,
 }
 
 /// The application's public key (64 hex digits, from the developer portal) as a verifier.
@@ -68,30 +49,24 @@ pub fn verifier(public_key: &str) -> anyhow::Result<Verifier> {
 }
 
 /// The router serving `POST /interactions` (for embedding in another axum app).
-pub fn router(engine: Arc<Engine>, public_key: &str) -> anyhow::Result<Router> {
-    let files = reqwest::Client::builder()
-        .use_rustls_tls()
-        .timeout(std::time::Duration::from_secs(20))
-        .build()
-        .context("cannot build the HTTP client for Discord attachments")?;
+pub fn router(interactions: Arc<Interactions>, public_key: &str) -> anyhow::Result<Router> {
     let state = Arc::new(Endpoint {
-        engine,
+        interactions,
         verifier: verifier(public_key)?,
-        files,
     });
     Ok(Router::new()
-        .route("/interactions", post(interactions))
+        .route("/interactions", post(interactions_post))
         .with_state(state))
 }
 
 /// Serves the interactions endpoint on `listener` until `shutdown` is cancelled.
 pub async fn serve(
-    engine: Arc<Engine>,
+    interactions: Arc<Interactions>,
     public_key: &str,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let app = router(engine, public_key)?;
+    let app = router(interactions, public_key)?;
     let addr = listener.local_addr()?;
     info!(%addr, "Discord interactions endpoint started");
     axum::serve(listener, app)
@@ -122,7 +97,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-async fn interactions(
+async fn interactions_post(
     State(state): State<Arc<Endpoint>>,
     headers: HeaderMap,
     body: Bytes,
@@ -146,133 +121,13 @@ async fn interactions(
             return (StatusCode::BAD_REQUEST, "unreadable interaction").into_response();
         }
     };
-    let response = match interaction {
-        Interaction::Ping(_) => {
-            return axum::Json(serde_json::json!({ "type": 1 })).into_response();
-        }
-        Interaction::Command(c) => on_command(&state, &c).await,
-        Interaction::Component(c) => on_component(&state.engine, &c).await,
-        Interaction::Autocomplete(_) => {
-            CreateInteractionResponse::Autocomplete(CreateAutocompleteResponse::new())
-        }
-        Interaction::Modal(_) => CreateInteractionResponse::Message(render::refusal_message(
-            "forms are not supported yet: use the slash command",
-        )),
-        _ => CreateInteractionResponse::Message(render::refusal_message(
-            "this kind of interaction is not supported",
-        )),
-    };
-    axum::Json(response).into_response()
-}
-
-/// The Discord user as the core's caller: account id = the user's snowflake. None when the
-/// interaction named nobody: serenity then leaves `user` at its default (id 1) — a `member`
-/// without a `guild_id` does that too — and nothing must run as that account.
-pub fn caller_of(user: &User) -> Option<Caller> {
-    (user.id != UserId::default()).then(|| Caller {
-        frontend: Frontend::Discord,
-        who: Who::Account {
-            provider: PROVIDER.into(),
-            account_id: user.id.get().to_string(),
-            handle: Some(user.name.clone()),
-        },
-    })
-}
-
-const NOBODY: &str = "Discord did not say who sent this: please try again";
-
-/// The text line a slash command stands for.
-pub fn line_of(c: &CommandInteraction) -> String {
-    let resolved = &c.data.resolved.attachments;
-    let options = options_of(&c.data.options, |id| {
-        resolved.get(id).map(|a| a.filename.clone())
-    });
-    command_line(&c.data.name, &options)
-}
-
-async fn on_command(state: &Endpoint, c: &CommandInteraction) -> CreateInteractionResponse {
-    let Some(caller) = caller_of(&c.user) else {
-        return CreateInteractionResponse::Message(render::refusal_message(NOBODY));
-    };
-    let line = line_of(c);
-    let files = match uploads(&state.files, c).await {
-        Ok(files) => files,
-        Err(problem) => {
-            return CreateInteractionResponse::Message(render::refusal_message(&problem));
-        }
-    };
-    let outcome = state.engine.handle_text(&caller, &line, files).await;
-    CreateInteractionResponse::Message(match &outcome.result {
-        Ok(reply) => render::reply_message(reply),
-        Err(e) => render::refusal_message(&e.user_message()),
-    })
-}
-
-async fn on_component(engine: &Engine, c: &ComponentInteraction) -> CreateInteractionResponse {
-    let command = c.data.custom_id.as_str();
-    if !command.starts_with('/') {
-        return CreateInteractionResponse::Message(render::refusal_message(
-            "This button does nothing.",
-        ));
+    let Answered { first, later } = state.interactions.answer(interaction).await;
+    if let Some(later) = later {
+        // After the body: Discord must hold the first answer before a follow-up or an edit
+        // (a webhook call that comes too early is tried again).
+        tokio::spawn(later);
     }
-    let Some(caller) = caller_of(&c.user) else {
-        return CreateInteractionResponse::Message(render::refusal_message(NOBODY));
-    };
-    let Outcome { result, .. } = engine.handle_text(&caller, command, Vec::new()).await;
-    match &result {
-        Ok(reply) => CreateInteractionResponse::UpdateMessage(render::outcome_message(
-            &c.message.content,
-            reply,
-        )),
-        Err(e) => CreateInteractionResponse::Message(render::refusal_message(&e.user_message())),
-    }
-}
-
-/// The files attached to a command's attachment options, downloaded from the URL Discord gave
-/// (serenity's `Attachment::download` would take an error page for the file: it does not look
-/// at the status, nor at the size while reading).
-async fn uploads(
-    client: &reqwest::Client,
-    c: &CommandInteraction,
-) -> Result<Vec<Attachment>, String> {
-    let too_big = || {
-        format!(
-            "the file is too big: the limit is {} MB",
-            MAX_UPLOAD_BYTES / (1024 * 1024)
-        )
-    };
-    let failed = |e: reqwest::Error| {
-        warn!(error = %e.without_url(), "Discord attachment download failed");
-        "the file could not be downloaded from Discord: please send it again".to_string()
-    };
-    let mut files = Vec::new();
-    for a in c.data.resolved.attachments.values() {
-        if a.size > MAX_UPLOAD_BYTES {
-            return Err(too_big());
-        }
-        let mut resp = client
-            .get(&a.url)
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(failed)?;
-        let mut bytes = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(failed)? {
-            if bytes.len() + chunk.len() > MAX_UPLOAD_BYTES as usize {
-                return Err(too_big());
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        files.push(Attachment {
-            file_name: a.filename.clone(),
-            media_type: a
-                .content_type
-                .clone()
-                .unwrap_or_else(|| "application/octet-stream".into()),
-            bytes,
-        });
-    }
-    Ok(files)
+    axum::Json(first).into_response()
 }
 
 #[cfg(test)]

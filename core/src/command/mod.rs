@@ -9,7 +9,9 @@ pub mod matching;
 pub mod ops;
 pub mod parse;
 pub mod registry;
+pub mod suggest;
 
 pub use engine::{Caller, Engine, Frontend, Outcome, Who};
 pub use parse::{Invocation, parse, quote};
 pub use registry::{COMMANDS, CommandId, CommandSpec};
+pub use suggest::{Suggestion, Suggests, suggests};

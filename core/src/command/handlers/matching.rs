@@ -232,7 +232,14 @@ fn ask(program: &Program, q: &Question, current: Option<&Answer>) -> Reply {
                 reply = reply.with_button(i.to_string(), press(i.to_string()));
             }
         }
-        QuestionKind::Text => reply.text.push_str("\nReply with /apply \"your answer\"."),
+        QuestionKind::Text => {
+            reply.text.push_str("\nReply with /apply \"your answer\".");
+            reply.text_input = Some(crate::reply::TextInput {
+                label: q.prompt.clone(),
+                command: format!("/apply q:{}", q.key),
+                arg: "answer".into(),
+            });
+        }
     }
     reply
 }
