@@ -150,7 +150,8 @@ fn ms(d: Duration) -> f64 {
 /// is also in a second program. Only numbers go into the text.
 async fn seed(url: &str, users: i64, now: i64) -> Result<()> {
     let mut c = PgConnection::connect(url).await?;
-    let day: i64 = 86_400_000;
+    // bigint, or `60 * day` overflows PostgreSQL's int4 literal arithmetic.
+    let day = "86400000::bigint";
     let sql = format!(
         r#"
 INSERT INTO organizations (id, name, created_at) VALUES (1, 'Acme', {now}), (2, 'Globex', {now});

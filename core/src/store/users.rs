@@ -257,8 +257,9 @@ pub async fn inactivity_periods(
 /// The ids of people who may be due an inactivity reminder at `now`, in id order, streamed
 /// (one query, rows as they arrive). It is the rule of `timers::remind_inactive` written in SQL
 /// — due under any one of their personas' (after, repeat), with the defaults for unassigned
-/// personas — so it yields what that rule accepts and never less: the rule re-checks each id in
-/// its own transaction, because people act and sweeps overlap between this read and then.
+/// personas — so it yields what that rule accepts and never less. The rule still re-checks each
+/// id in its own transaction: people act, and other sweeps remind them, between this read and
+/// the reminder.
 /// The first activity condition repeats the per-persona one with the smallest threshold of all,
 /// so that the index `users_inactivity` (status, activity) can narrow the scan before the
 /// per-person check runs; EXISTS yields a person in several programs once.
