@@ -82,6 +82,10 @@ pub async fn reconcile(rt: &Runtime, tick: u64) -> Result<usize, FeedError> {
             "reconciler re-queued overdue work the queue had lost"
         );
     }
+    // The reconciler also keeps the queue's storage small: finished jobs are kept an hour.
+    if let Err(e) = rt.queue.vacuum(std::time::Duration::from_secs(3600)).await {
+        warn!(error = %e, "vacuuming finished jobs failed; trying again next time");
+    }
     Ok(batch.len())
 }
 

@@ -60,7 +60,12 @@ async fn healthz(State(rt): State<Arc<Runtime>>) -> (StatusCode, String) {
             .map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };
-    let queue = rt.queue.ping().await.map_err(|e| e.to_string());
+    // A queue that does not answer within 2 s is as bad as one that refuses.
+    let queue = match tokio::time::timeout(std::time::Duration::from_secs(2), rt.queue.ping()).await
+    {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(_) => Err("no answer within 2 s".into()),
+    };
     match (db, queue) {
         (Ok(()), Ok(())) => (StatusCode::OK, "ok\n".into()),
         (db, queue) => {

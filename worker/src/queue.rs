@@ -266,6 +266,24 @@ impl Queue {
         Ok(intact)
     }
 
+    /// Forgets finished jobs older than `age` (their payload and result), so the queue's
+    /// storage holds what is pending plus a short history, not every job ever run.
+    pub async fn vacuum(&self, age: Duration) -> Result<usize, QueueError> {
+        use apalis_core::backend::Vacuum;
+        match self {
+            Self::Redis { storage, .. } => storage
+                .clone()
+                .vacuum_before(age)
+                .await
+                .map_err(|e| QueueError::Push(e.to_string())),
+            Self::Sqlite { storage } => storage
+                .clone()
+                .vacuum_before(age)
+                .await
+                .map_err(|e| QueueError::Setup(e.to_string())),
+        }
+    }
+
     /// Pings the backend, for `/healthz`.
     pub async fn ping(&self) -> Result<(), QueueError> {
         match self {

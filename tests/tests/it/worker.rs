@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::matching::{offers_of, persona_of, world};
 use crate::redis_server::RedisServer;
+use crate::smtp_server::SmtpServer;
 use crate::support::{TestApp, uuid_like};
 
 /// Fast settings for tests: poll often, short heartbeats, reconcile every second, and no
@@ -301,6 +302,298 @@ async fn three_replicas_over_thirty_ticks_sweep_once_per_tick_and_remind_each_pe
         app.count("SELECT COUNT(*) AS n FROM outbox o JOIN users u ON u.id = o.recipient_user_id WHERE o.kind = 'inactivity' AND u.email = 'pm@example.org'")
             .await,
         0
+    );
+    app.finish().await;
+}
+
+async fn email_row(app: &TestApp, email: &str, kind: &str) -> store::outbox::Message {
+    let id = app.user_id(email).await;
+    let mut c = app.engine.db().pool().acquire().await.expect("conn");
+    store::outbox::by_recipient(&mut c, id)
+        .await
+        .expect("outbox")
+        .into_iter()
+        .find(|m| m.kind == kind && m.channel == "email")
+        .expect("email row")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_the_queue_two_4xx_then_250_deliver_once() {
+    let server = SmtpServer::start(&[
+        "451 4.3.0 mailbox busy, try later",
+        "421 4.7.0 too many connections",
+    ])
+    .await;
+    let mut settings = queue_settings(None);
+    settings.push(("smtp.url", server.url().into()));
+    let Some(app) = live(Backend::Sqlite, settings).await else {
+        return;
+    };
+    // The bootstrap admin's welcome email is queued; the worker delivers it.
+    let (worker, _) = start_worker(&app).await;
+    eventually(Duration::from_secs(20), "welcome delivered", || async {
+        email_row(&app, "admin@example.org", "welcome").await.status == "sent"
+    })
+    .await;
+    // Retried on its own schedule (1 s, then 2 s here) and delivered exactly once.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(server.attempts(), 3);
+    assert_eq!(server.accepted().len(), 1);
+    let row = email_row(&app, "admin@example.org", "welcome").await;
+    assert_eq!(row.attempts, 3, "{row:?}");
+    worker.stop().await;
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_the_queue_a_5xx_is_not_retried_and_the_row_is_marked_failed() {
+    let server = SmtpServer::start(&["550 5.1.1 no such mailbox"]).await;
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    let mut settings = queue_settings(Some(&redis));
+    settings.push(("smtp.url", server.url().into()));
+    let Some(app) = live(Backend::Postgres, settings).await else {
+        return;
+    };
+    let (worker, _) = start_worker(&app).await;
+    eventually(Duration::from_secs(20), "welcome refused", || async {
+        email_row(&app, "admin@example.org", "welcome").await.status == "failed"
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(server.attempts(), 1, "a 5xx must not be retried");
+    assert!(server.accepted().is_empty());
+    let row = email_row(&app, "admin@example.org", "welcome").await;
+    assert!(
+        row.last_error.as_deref().is_some_and(|e| e.contains("550")),
+        "{row:?}"
+    );
+    // Staff see it among the failed deliveries.
+    let listed = app.admin("/deliveries").await.text;
+    assert!(listed.contains("admin@example.org"), "{listed}");
+    worker.stop().await;
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_sends_nothing_to_a_deactivated_or_deleted_person() {
+    let server = SmtpServer::start(&[]).await;
+    let mut settings = queue_settings(None);
+    settings.push(("smtp.url", server.url().into()));
+    let Some(app) = live(Backend::Sqlite, settings).await else {
+        return;
+    };
+    app.with_program().await;
+    app.admin("/user_add \"Ana Lima\" ana@example.org +14155550901 mentee program:Spring")
+        .await;
+    app.admin("/user_add \"Bob Reis\" bob@example.org +14155550902 mentee program:Spring")
+        .await;
+    app.admin("/user_add \"Cid Melo\" cid@example.org +14155550903 mentee program:Spring")
+        .await;
+    // Ana is deactivated and Bob deleted while their welcome emails wait in the outbox.
+    app.admin("/deactivate ana@example.org status:IR").await;
+    let ask = app.admin("/delete bob@example.org").await;
+    app.admin(&ask.buttons[0].command).await;
+    let (worker, _) = start_worker(&app).await;
+    eventually(Duration::from_secs(20), "the outbox drained", || async {
+        app.count("SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending' AND channel = 'email'")
+            .await
+            == 0
+    })
+    .await;
+    let accepted = server.accepted().join("\n");
+    assert!(
+        accepted.contains("cid@example.org"),
+        "Cid's welcome went out"
+    );
+    assert!(!accepted.contains("ana@example.org"), "nothing to Ana");
+    assert!(!accepted.contains("bob@example.org"), "nothing to Bob");
+    let row = email_row(&app, "ana@example.org", "welcome").await;
+    assert_eq!(row.status, "failed");
+    worker.stop().await;
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_and_metrics_answer_on_the_configured_address() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    let Some(app) = live(Backend::Sqlite, queue_settings(Some(&redis))).await else {
+        return;
+    };
+    let (worker, _) = start_worker(&app).await;
+    let addr = worker.health_addr.expect("health address");
+    // The admin's welcome email is delivered (to a file) by a job.
+    eventually(Duration::from_secs(20), "welcome delivered", || async {
+        email_row(&app, "admin@example.org", "welcome").await.status == "sent"
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let health = client
+        .get(format!("http://{addr}/healthz"))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(health.status().as_u16(), 200);
+    let metrics = client
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for name in [
+        "mentorops_jobs_processed_total{kind=\"deliver_email\"}",
+        "mentorops_emails_sent_total",
+        "mentorops_outbox_backlog{channel=\"email\"}",
+        "mentorops_job_lag_seconds_bucket",
+        "mentorops_redis_round_trips_total",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from:\n{metrics}");
+    }
+    // With Redis gone, /healthz says so.
+    drop(redis);
+    let down = client
+        .get(format!("http://{addr}/healthz"))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(down.status().as_u16(), 503);
+    assert!(down.text().await.unwrap_or_default().contains("queue"));
+    worker.stop().await;
+    app.finish().await;
+}
+
+/// `mentorops worker` as a process of its own, on this app's database and queue.
+fn spawn_worker(app: &TestApp, settings: &[(&'static str, Value)]) -> tokio::process::Child {
+    use secrecy::ExposeSecret;
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_mentorops-test-worker"));
+    for (key, value) in settings {
+        let text = match value {
+            Value::String(_, s) => s.clone(),
+            Value::Num(_, n) => n.to_u128().map(|n| n.to_string()).unwrap_or_default(),
+            other => panic!("{key}: {other:?} is not a setting the test passes on"),
+        };
+        let env = format!("MENTOROPS__{}", key.to_uppercase().replace('.', "__"));
+        cmd.env(env, text);
+    }
+    cmd.env(
+        "MENTOROPS__DATABASE__URL",
+        app.engine.settings().database.url.expose_secret(),
+    )
+    .env("MENTOROPS__APP__DATA_DIR", app.dir.path())
+    .env("RUST_LOG", "warn")
+    .kill_on_drop(true)
+    .spawn()
+    .expect("start the worker process")
+}
+
+/// Blocks the offer's expiry mid-job: the worker's transaction waits on this row lock.
+async fn wait_until_a_job_waits_on_the_gate(app: &TestApp) {
+    eventually(
+        Duration::from_secs(20),
+        "the expiry job is in flight",
+        || async {
+            app.count(
+                // The expiry's own write, not the feeder marking the row queued, which waits too.
+                "SELECT COUNT(*) AS n FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock' \
+             AND query LIKE 'UPDATE offers SET state%'",
+            )
+            .await
+                >= 1
+        },
+    )
+    .await;
+}
+
+async fn expiry_notices_to(app: &TestApp, email: &str) -> usize {
+    let id = app.user_id(email).await;
+    let mut c = app.engine.db().pool().acquire().await.expect("conn");
+    store::outbox::by_recipient(&mut c, id)
+        .await
+        .expect("outbox")
+        .iter()
+        .filter(|m| m.kind == "offer_expired")
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_job_leaves_the_job_to_complete_exactly_once() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    let settings = queue_settings(Some(&redis));
+    let Some(app) = live(Backend::Postgres, settings.clone()).await else {
+        return;
+    };
+    world(&app).await;
+    ana_chooses_with_deadline_in(&app, 2).await;
+    let offer = offers_of(&app, "ana@example.org").await[0].id;
+    let gate = app.close_gate(&[], &[offer]).await;
+    let mut first = spawn_worker(&app, &settings);
+    wait_until_a_job_waits_on_the_gate(&app).await;
+    first.kill().await.expect("kill -9");
+    TestApp::open_gate(gate).await;
+    // The killed worker's transaction died with it: nothing changed.
+    assert_eq!(
+        offers_of(&app, "ana@example.org").await[0].state,
+        OfferState::Pending
+    );
+    let mut second = spawn_worker(&app, &settings);
+    eventually(
+        Duration::from_secs(30),
+        "the orphaned expiry completed",
+        || expired_then_next(&app, "ana@example.org"),
+    )
+    .await;
+    // Exactly once in effect, however many times the job ran.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(offers_of(&app, "ana@example.org").await.len(), 2);
+    assert_eq!(expiry_notices_to(&app, "maria@example.org").await, 1);
+    second.kill().await.expect("stop");
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_the_running_job_finish_before_the_worker_exits() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    let settings = queue_settings(Some(&redis));
+    let Some(app) = live(Backend::Postgres, settings.clone()).await else {
+        return;
+    };
+    world(&app).await;
+    ana_chooses_with_deadline_in(&app, 2).await;
+    let offer = offers_of(&app, "ana@example.org").await[0].id;
+    let gate = app.close_gate(&[], &[offer]).await;
+    let mut worker = spawn_worker(&app, &settings);
+    wait_until_a_job_waits_on_the_gate(&app).await;
+    let pid = worker.id().expect("pid").to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill -TERM");
+    assert!(sent.success());
+    // Still finishing its job: it does not exit while the job waits.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        worker.try_wait().expect("status").is_none(),
+        "exited mid-job"
+    );
+    TestApp::open_gate(gate).await;
+    let status = tokio::time::timeout(Duration::from_secs(20), worker.wait())
+        .await
+        .expect("exits after its job")
+        .expect("status");
+    assert!(status.success(), "{status:?}");
+    assert!(
+        expired_then_next(&app, "ana@example.org").await,
+        "the running job finished before the exit"
     );
     app.finish().await;
 }
