@@ -271,25 +271,21 @@ async fn job_worker(
         async move {
             // apalis trap 1: an idle worker only looks for jobs on its heartbeat (30 s by
             // default), so scheduled jobs would run late; poll at `queue.poll_interval_ms`.
+            // The two backends are different types; the worker is built the same on both.
+            macro_rules! run_on {
+                ($storage:expr) => {
+                    WorkerBuilder::new(name)
+                        .backend($storage.poll_with_interval(poll))
+                        .data(rt)
+                        .concurrency(concurrency)
+                        .build(handler::handle)
+                        .run_until(stop)
+                        .await
+                };
+            }
             match rt.queue.clone() {
-                Queue::Redis { storage, .. } => {
-                    WorkerBuilder::new(name)
-                        .backend(storage.poll_with_interval(poll))
-                        .data(rt)
-                        .concurrency(concurrency)
-                        .build(handler::handle)
-                        .run_until(stop)
-                        .await
-                }
-                Queue::Sqlite { storage } => {
-                    WorkerBuilder::new(name)
-                        .backend(storage.poll_with_interval(poll))
-                        .data(rt)
-                        .concurrency(concurrency)
-                        .build(handler::handle)
-                        .run_until(stop)
-                        .await
-                }
+                Queue::Redis { storage, .. } => run_on!(storage),
+                Queue::Sqlite { storage } => run_on!(storage),
             }
         }
     })

@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use super::sessions::ReminderColumn;
 use super::{Conn, ms, outbox, time};
@@ -177,21 +178,16 @@ pub async fn overdue(
     let before = ms(now - grace);
     let mut work = Vec::new();
     let rows = sqlx::query(
-        "SELECT id, deadline_at FROM offers WHERE state = 'pending' AND queued_at IS NOT NULL \
+        "SELECT id, deadline_at AS at FROM offers WHERE state = 'pending' AND queued_at IS NOT NULL \
          AND deadline_at <= $1 ORDER BY deadline_at LIMIT $2",
     )
     .bind(before)
     .bind(limit)
     .fetch_all(&mut *c)
     .await?;
-    for r in &rows {
-        work.push(DueWork {
-            work: Work::ExpireOffer(r.try_get("id")?),
-            at: time(r.try_get("deadline_at")?),
-        });
-    }
+    collect(&rows, &mut work, Work::ExpireOffer, Duration::zero())?;
     let rows = sqlx::query(
-        "SELECT id, remind_at FROM offers WHERE state = 'pending' AND queued_at IS NOT NULL \
+        "SELECT id, remind_at AS at FROM offers WHERE state = 'pending' AND queued_at IS NOT NULL \
          AND reminded_at IS NULL AND remind_at <= $1 AND deadline_at > $2 ORDER BY remind_at LIMIT $3",
     )
     .bind(before)
@@ -199,18 +195,13 @@ pub async fn overdue(
     .bind(limit)
     .fetch_all(&mut *c)
     .await?;
-    for r in &rows {
-        work.push(DueWork {
-            work: Work::RemindOffer(r.try_get("id")?),
-            at: time(r.try_get("remind_at")?),
-        });
-    }
+    collect(&rows, &mut work, Work::RemindOffer, Duration::zero())?;
     for (column, lead) in [
         (ReminderColumn::DayBefore, Duration::hours(24)),
         (ReminderColumn::HourBefore, Duration::hours(1)),
     ] {
         let sql = format!(
-            "SELECT id, starts_at FROM sessions WHERE state = 'booked' AND queued_at IS NOT NULL \
+            "SELECT id, starts_at AS at FROM sessions WHERE state = 'booked' AND queued_at IS NOT NULL \
              AND {} IS NULL AND starts_at > $1 AND starts_at <= $2 ORDER BY starts_at LIMIT $3",
             column.name()
         );
@@ -220,15 +211,10 @@ pub async fn overdue(
             .bind(limit)
             .fetch_all(&mut *c)
             .await?;
-        for r in &rows {
-            work.push(DueWork {
-                work: Work::RemindSession(r.try_get("id")?, column),
-                at: time(r.try_get::<i64, _>("starts_at")?) - lead,
-            });
-        }
+        collect(&rows, &mut work, |id| Work::RemindSession(id, column), lead)?;
     }
     let rows = sqlx::query(
-        "SELECT id, available_at FROM outbox WHERE status = 'pending' AND channel = $1 \
+        "SELECT id, available_at AS at FROM outbox WHERE status = 'pending' AND channel = $1 \
          AND queued_at IS NOT NULL AND available_at <= $2 ORDER BY available_at LIMIT $3",
     )
     .bind(outbox::EMAIL)
@@ -236,13 +222,24 @@ pub async fn overdue(
     .bind(limit)
     .fetch_all(&mut *c)
     .await?;
-    for r in &rows {
+    collect(&rows, &mut work, Work::DeliverEmail, Duration::zero())?;
+    Ok(work)
+}
+
+/// Rows of `id` and a time `at` as work due `lead` before that time.
+fn collect(
+    rows: &[AnyRow],
+    work: &mut Vec<DueWork>,
+    make: impl Fn(i64) -> Work,
+    lead: Duration,
+) -> Result<()> {
+    for r in rows {
         work.push(DueWork {
-            work: Work::DeliverEmail(r.try_get("id")?),
-            at: time(r.try_get("available_at")?),
+            work: make(r.try_get("id")?),
+            at: time(r.try_get("at")?) - lead,
         });
     }
-    Ok(work)
+    Ok(())
 }
 
 /// Pending outbox rows per channel, for `/metrics`.

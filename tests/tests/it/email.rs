@@ -10,14 +10,7 @@ use crate::smtp_server::SmtpServer;
 use crate::support::TestApp;
 
 async fn welcome_row(app: &TestApp, email: &str) -> store::outbox::Message {
-    let id = app.user_id(email).await;
-    let mut c = app.engine.db().pool().acquire().await.expect("conn");
-    store::outbox::by_recipient(&mut c, id)
-        .await
-        .expect("outbox")
-        .into_iter()
-        .find(|m| m.kind == "welcome")
-        .expect("welcome")
+    app.email_row(email, "welcome").await
 }
 
 /// Sends what is queued so far (the staff's welcome emails) to a server that takes everything,

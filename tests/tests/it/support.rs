@@ -305,6 +305,18 @@ impl TestApp {
         tx.rollback().await.expect("open gate");
     }
 
+    /// The first email of this kind queued for `email`.
+    pub async fn email_row(&self, email: &str, kind: &str) -> store::outbox::Message {
+        let id = self.user_id(email).await;
+        let mut c = self.engine.db().pool().acquire().await.expect("conn");
+        store::outbox::by_recipient(&mut c, id)
+            .await
+            .expect("outbox")
+            .into_iter()
+            .find(|m| m.kind == kind && m.channel == "email")
+            .expect("email row")
+    }
+
     /// The link code in the newest welcome email to `email`.
     pub async fn code_for(&self, email: &str) -> String {
         let id = self.user_id(email).await;

@@ -306,17 +306,6 @@ async fn three_replicas_over_thirty_ticks_sweep_once_per_tick_and_remind_each_pe
     app.finish().await;
 }
 
-async fn email_row(app: &TestApp, email: &str, kind: &str) -> store::outbox::Message {
-    let id = app.user_id(email).await;
-    let mut c = app.engine.db().pool().acquire().await.expect("conn");
-    store::outbox::by_recipient(&mut c, id)
-        .await
-        .expect("outbox")
-        .into_iter()
-        .find(|m| m.kind == kind && m.channel == "email")
-        .expect("email row")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn through_the_queue_two_4xx_then_250_deliver_once() {
     let server = SmtpServer::start(&[
@@ -332,14 +321,14 @@ async fn through_the_queue_two_4xx_then_250_deliver_once() {
     // The bootstrap admin's welcome email is queued; the worker delivers it.
     let (worker, _) = start_worker(&app).await;
     eventually(Duration::from_secs(20), "welcome delivered", || async {
-        email_row(&app, "admin@example.org", "welcome").await.status == "sent"
+        app.email_row("admin@example.org", "welcome").await.status == "sent"
     })
     .await;
     // Retried on its own schedule (1 s, then 2 s here) and delivered exactly once.
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(server.attempts(), 3);
     assert_eq!(server.accepted().len(), 1);
-    let row = email_row(&app, "admin@example.org", "welcome").await;
+    let row = app.email_row("admin@example.org", "welcome").await;
     assert_eq!(row.attempts, 3, "{row:?}");
     worker.stop().await;
     app.finish().await;
@@ -358,13 +347,13 @@ async fn through_the_queue_a_5xx_is_not_retried_and_the_row_is_marked_failed() {
     };
     let (worker, _) = start_worker(&app).await;
     eventually(Duration::from_secs(20), "welcome refused", || async {
-        email_row(&app, "admin@example.org", "welcome").await.status == "failed"
+        app.email_row("admin@example.org", "welcome").await.status == "failed"
     })
     .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(server.attempts(), 1, "a 5xx must not be retried");
     assert!(server.accepted().is_empty());
-    let row = email_row(&app, "admin@example.org", "welcome").await;
+    let row = app.email_row("admin@example.org", "welcome").await;
     assert!(
         row.last_error.as_deref().is_some_and(|e| e.contains("550")),
         "{row:?}"
@@ -409,7 +398,7 @@ async fn the_worker_sends_nothing_to_a_deactivated_or_deleted_person() {
     );
     assert!(!accepted.contains("ana@example.org"), "nothing to Ana");
     assert!(!accepted.contains("bob@example.org"), "nothing to Bob");
-    let row = email_row(&app, "ana@example.org", "welcome").await;
+    let row = app.email_row("ana@example.org", "welcome").await;
     assert_eq!(row.status, "failed");
     worker.stop().await;
     app.finish().await;
@@ -427,7 +416,7 @@ async fn healthz_and_metrics_answer_on_the_configured_address() {
     let addr = worker.health_addr.expect("health address");
     // The admin's welcome email is delivered (to a file) by a job.
     eventually(Duration::from_secs(20), "welcome delivered", || async {
-        email_row(&app, "admin@example.org", "welcome").await.status == "sent"
+        app.email_row("admin@example.org", "welcome").await.status == "sent"
     })
     .await;
     let client = reqwest::Client::new();
@@ -510,6 +499,34 @@ async fn wait_until_a_job_waits_on_the_gate(app: &TestApp) {
     .await;
 }
 
+/// A worker process in the middle of an offer's expiry, held there by a row lock (`gate`).
+struct MidJob {
+    _redis: RedisServer,
+    app: TestApp,
+    settings: Vec<(&'static str, Value)>,
+    gate: sqlx::Transaction<'static, sqlx::Any>,
+    worker: tokio::process::Child,
+}
+
+async fn mid_job() -> Option<MidJob> {
+    let redis = RedisServer::start().await?;
+    let settings = queue_settings(Some(&redis));
+    let app = live(Backend::Postgres, settings.clone()).await?;
+    world(&app).await;
+    ana_chooses_with_deadline_in(&app, 2).await;
+    let offer = offers_of(&app, "ana@example.org").await[0].id;
+    let gate = app.close_gate(&[], &[offer]).await;
+    let worker = spawn_worker(&app, &settings);
+    wait_until_a_job_waits_on_the_gate(&app).await;
+    Some(MidJob {
+        _redis: redis,
+        app,
+        settings,
+        gate,
+        worker,
+    })
+}
+
 async fn expiry_notices_to(app: &TestApp, email: &str) -> usize {
     let id = app.user_id(email).await;
     let mut c = app.engine.db().pool().acquire().await.expect("conn");
@@ -523,19 +540,16 @@ async fn expiry_notices_to(app: &TestApp, email: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_mid_job_leaves_the_job_to_complete_exactly_once() {
-    let Some(redis) = RedisServer::start().await else {
+    let Some(MidJob {
+        _redis,
+        app,
+        settings,
+        gate,
+        worker: mut first,
+    }) = mid_job().await
+    else {
         return;
     };
-    let settings = queue_settings(Some(&redis));
-    let Some(app) = live(Backend::Postgres, settings.clone()).await else {
-        return;
-    };
-    world(&app).await;
-    ana_chooses_with_deadline_in(&app, 2).await;
-    let offer = offers_of(&app, "ana@example.org").await[0].id;
-    let gate = app.close_gate(&[], &[offer]).await;
-    let mut first = spawn_worker(&app, &settings);
-    wait_until_a_job_waits_on_the_gate(&app).await;
     first.kill().await.expect("kill -9");
     TestApp::open_gate(gate).await;
     // The killed worker's transaction died with it: nothing changed.
@@ -560,19 +574,16 @@ async fn a_worker_killed_mid_job_leaves_the_job_to_complete_exactly_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_the_running_job_finish_before_the_worker_exits() {
-    let Some(redis) = RedisServer::start().await else {
+    let Some(MidJob {
+        _redis,
+        app,
+        gate,
+        mut worker,
+        ..
+    }) = mid_job().await
+    else {
         return;
     };
-    let settings = queue_settings(Some(&redis));
-    let Some(app) = live(Backend::Postgres, settings.clone()).await else {
-        return;
-    };
-    world(&app).await;
-    ana_chooses_with_deadline_in(&app, 2).await;
-    let offer = offers_of(&app, "ana@example.org").await[0].id;
-    let gate = app.close_gate(&[], &[offer]).await;
-    let mut worker = spawn_worker(&app, &settings);
-    wait_until_a_job_waits_on_the_gate(&app).await;
     let pid = worker.id().expect("pid").to_string();
     let sent = std::process::Command::new("kill")
         .args(["-TERM", &pid])
