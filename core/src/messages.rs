@@ -9,39 +9,61 @@ pub struct Mail {
     pub html: String,
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+/// The two layouts every email shares: `templates/email.txt` and `templates/email.html`
+/// (minijinja; the `.html` one escapes what it is given, so names cannot inject markup).
+fn templates() -> &'static minijinja::Environment<'static> {
+    static ENV: std::sync::OnceLock<minijinja::Environment<'static>> = std::sync::OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = minijinja::Environment::new();
+        // Both are compiled into the binary and checked by the tests below, so they parse.
+        for (name, source) in [
+            ("email.txt", include_str!("../templates/email.txt")),
+            ("email.html", include_str!("../templates/email.html")),
+        ] {
+            if let Err(e) = env.add_template(name, source) {
+                tracing::error!(template = name, error = %e, "email template does not parse");
+            }
+        }
+        env
+    })
+}
+
+#[derive(serde::Serialize)]
+struct Paragraph<'a> {
+    value: &'a str,
+    code: bool,
 }
 
 /// Builds both bodies from paragraphs; `code` paragraphs are shown large in HTML.
 fn mail(subject: String, greeting: &str, paragraphs: &[Para<'_>]) -> Mail {
-    let mut text = format!("{greeting}\n\n");
-    let mut html = format!("<p>{}</p>\n", escape(greeting));
-    for p in paragraphs {
-        match p {
-            Para::Text(t) => {
-                text.push_str(t);
-                text.push_str("\n\n");
-                html.push_str(&format!("<p>{}</p>\n", escape(t)));
-            }
-            Para::Code(c) => {
-                text.push_str(&format!("    {c}\n\n"));
-                html.push_str(&format!(
-                    "<p style=\"font-size:1.6em;letter-spacing:0.2em;font-family:monospace\"><b>{}</b></p>\n",
-                    escape(c)
-                ));
-            }
-        }
-    }
-    text.push_str("— mentorops\n");
-    html.push_str("<p>— mentorops</p>\n");
+    let paragraphs: Vec<Paragraph<'_>> = paragraphs
+        .iter()
+        .map(|p| match p {
+            Para::Text(t) => Paragraph {
+                value: t,
+                code: false,
+            },
+            Para::Code(c) => Paragraph {
+                value: c,
+                code: true,
+            },
+        })
+        .collect();
+    let ctx = minijinja::context! { greeting, paragraphs };
+    let render = |name: &str| {
+        templates()
+            .get_template(name)
+            .and_then(|t| t.render(&ctx))
+            .unwrap_or_else(|e| {
+                // Only a broken template gets here (a test renders every message).
+                tracing::error!(template = name, error = %e, "email template failed");
+                String::new()
+            })
+    };
     Mail {
         subject,
-        text,
-        html,
+        text: render("email.txt"),
+        html: render("email.html"),
     }
 }
 
@@ -229,6 +251,30 @@ pub fn staff_digest(program: &str, lines: &str, count: usize) -> Mail {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn both_templates_render_every_paragraph() {
+        let m = mail(
+            "s".into(),
+            "Hello Ana,",
+            &[
+                Para::Text("First."),
+                Para::Code("ABCD2345"),
+                Para::Text("Last."),
+            ],
+        );
+        for body in [&m.text, &m.html] {
+            let (a, b, c) = (
+                body.find("First."),
+                body.find("ABCD2345"),
+                body.find("Last."),
+            );
+            assert!(a < b && b < c && a.is_some(), "{body}");
+            assert!(body.contains("Hello Ana,") && body.contains("— mentorops"));
+        }
+        assert!(m.text.contains("\n    ABCD2345\n"), "{}", m.text);
+        assert!(m.html.contains("<b>ABCD2345</b>"), "{}", m.html);
+    }
 
     #[test]
     fn welcome_carries_the_code_in_both_bodies_and_escapes_html() {
