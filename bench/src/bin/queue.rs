@@ -9,7 +9,10 @@
 //! 3. offer-expiry lateness: 1000 pending offers due at the same whole second, seeded in SQL
 //!    on PostgreSQL; the worker (its feeder queues the `ExpireOffer` jobs) expires them, and
 //!    lateness is `decided_at - deadline_at` as stored. BullMQ: 1000 delayed no-op jobs due at
-//!    the same instant, lateness = processor start − due time.
+//!    the same instant, lateness = processor start − due time. For the same shape on our
+//!    side: 1000 `RemindOffer` jobs due at the same second for offers that do not exist (the
+//!    handler holds each until due, then one SELECT finds nothing), lateness = the handler's
+//!    own `mentorops_job_lag_seconds` (handler start − due), captured by a metrics recorder.
 //!
 //! Medians of 3 runs. Every run has its own queue name and deletes its keys afterwards; only
 //! 127.0.0.1 is contacted.
@@ -21,6 +24,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -70,6 +74,61 @@ fn options() -> Result<Options> {
         bail!("--runs and --jobs must be at least 1");
     }
     Ok(o)
+}
+
+/// Keeps every `mentorops_job_lag_seconds` sample (the handler's lateness); the rest is dropped.
+#[derive(Clone, Default)]
+struct LagRecorder(Arc<Mutex<Vec<f64>>>);
+
+struct Samples(Arc<Mutex<Vec<f64>>>);
+
+impl metrics::HistogramFn for Samples {
+    fn record(&self, value: f64) {
+        if let Ok(mut s) = self.0.lock() {
+            s.push(value);
+        }
+    }
+}
+
+impl metrics::Recorder for LagRecorder {
+    fn describe_counter(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_gauge(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_histogram(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn register_counter(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+        metrics::Counter::noop()
+    }
+    fn register_gauge(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+        metrics::Gauge::noop()
+    }
+    fn register_histogram(
+        &self,
+        key: &metrics::Key,
+        _: &metrics::Metadata<'_>,
+    ) -> metrics::Histogram {
+        if key.name() == "mentorops_job_lag_seconds" {
+            metrics::Histogram::from_arc(Arc::new(Samples(self.0.clone())))
+        } else {
+            metrics::Histogram::noop()
+        }
+    }
 }
 
 /// One mentorops throughput run.
@@ -377,9 +436,19 @@ struct Lateness {
 }
 
 async fn lateness(o: &Options, redis: &str) -> Result<()> {
+    let lags = LagRecorder::default();
+    metrics::set_global_recorder(lags.clone())
+        .map_err(|e| anyhow::anyhow!("metrics recorder: {e}"))?;
     let mut ours = Vec::new();
+    let mut light = Vec::new();
     let mut theirs = Vec::new();
     for run in 1..=o.runs {
+        let l = mentorops_delayed(redis, o.pool, &lags).await?;
+        println!(
+            "  run {run}: mentorops delayed jobs finding nothing to do, handler lateness ms: min {} p50 {} p95 {} p99 {} max {}",
+            l.min, l.p50, l.p95, l.p99, l.max
+        );
+        light.push(l);
         let l = mentorops_lateness(redis, o.pool).await?;
         println!(
             "  run {run}: mentorops expiry lateness ms: min {} p50 {} p95 {} p99 {} max {} (all {OFFERS} expired {} ms after the deadline)",
@@ -415,6 +484,10 @@ async fn lateness(o: &Options, redis: &str) -> Result<()> {
             &ours,
         ),
         (
+            "mentorops: delayed jobs with nothing to do (handler start − due)",
+            &light,
+        ),
+        (
             "BullMQ: delayed no-op jobs (processor start − due)",
             &theirs,
         ),
@@ -443,6 +516,58 @@ async fn lateness(o: &Options, redis: &str) -> Result<()> {
     Ok(())
 }
 
+/// `OFFERS` `RemindOffer` jobs due at the same whole second about 3 s ahead, for offers that
+/// do not exist, pushed straight to the queue; a worker (concurrency 50, polling every 20 ms)
+/// holds each until due and finds nothing to do. Lateness from the handler's lag histogram.
+async fn mentorops_delayed(redis: &str, pool: u32, lags: &LagRecorder) -> Result<Lateness> {
+    let url = fresh_postgres(LATENESS_DB).await?;
+    let engine = Arc::new(live_engine(&url, pool, &worker_settings(50, 20, 500)).await?);
+    let name = queue_name("delayed");
+    let queue = Queue::redis(redis, &name, &Tuning::from_settings(engine.settings())).await?;
+    let due_ms = (Utc::now().timestamp_millis() / 1000 + 3) * 1000;
+    let jobs: Vec<Job> = (1..=OFFERS)
+        .map(|i| Job::RemindOffer {
+            offer: -i,
+            due_ms,
+            round: 0,
+        })
+        .collect();
+    queue.push(&jobs).await?;
+    if let Ok(mut l) = lags.0.lock() {
+        l.clear();
+    }
+    let stop = CancellationToken::new();
+    let worker = Worker::start_on(engine.clone(), queue, Some(format!("{name}-w")), stop).await?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while lags.0.lock().map(|l| l.len()).unwrap_or(0) < OFFERS as usize {
+        if Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    worker.stop().await;
+    drop_queue_keys(redis, &name).await?;
+    engine.db().close().await;
+    let mut late: Vec<i64> = lags
+        .0
+        .lock()
+        .map(|l| l.iter().map(|s| (s * 1000.0).round() as i64).collect())
+        .unwrap_or_default();
+    if late.len() != OFFERS as usize {
+        bail!("{} of {OFFERS} delayed jobs ran within 60 s", late.len());
+    }
+    late.sort_unstable();
+    let at = |q: f64| late[((late.len() - 1) as f64 * q).round() as usize];
+    Ok(Lateness {
+        min: late[0],
+        p50: at(0.5),
+        p95: at(0.95),
+        p99: at(0.99),
+        max: at(1.0),
+        all_done_ms: at(1.0),
+    })
+}
+
 /// Seeds `OFFERS` pending offers (each its own mentor and mentee, one choice) all due at the
 /// same whole second about 4 s ahead, with `queued_at` NULL so the worker's feeder queues their
 /// `ExpireOffer` jobs, and lets a worker (concurrency 50, polling every 20 ms) expire them.
@@ -451,7 +576,7 @@ async fn mentorops_lateness(redis: &str, pool: u32) -> Result<Lateness> {
     let now_ms = Utc::now().timestamp_millis();
     let due_ms = (now_ms / 1000 + 4) * 1000;
     seed_offers(&url, now_ms, due_ms).await?;
-    let engine = std::sync::Arc::new(live_engine(&url, pool, &worker_settings(50, 20, 100)).await?);
+    let engine = std::sync::Arc::new(live_engine(&url, pool, &worker_settings(50, 20, 500)).await?);
     let name = queue_name("expiry");
     let queue = Queue::redis(redis, &name, &Tuning::from_settings(engine.settings())).await?;
     let stop = CancellationToken::new();
