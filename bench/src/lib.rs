@@ -51,6 +51,20 @@ pub async fn fresh_postgres(name: &str) -> Result<String> {
     Ok(url)
 }
 
+/// Drops database `name` (a binary's own constant) from the benchmark server.
+pub async fn drop_postgres(name: &str) -> Result<()> {
+    if !name.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+        bail!("database name {name:?}: lower-case letters and _ only");
+    }
+    let mut conn = PgConnection::connect(&postgres_admin_url()).await?;
+    conn.execute(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .await?;
+    conn.close().await?;
+    Ok(())
+}
+
 /// The engine as the app builds it (config/default.toml), on `url`, with the clock at `now`.
 pub async fn engine(url: &str, max_connections: u32, now: DateTime<Utc>) -> Result<Engine> {
     engine_with(url, max_connections, Arc::new(ManualClock::new(now)), &[]).await

@@ -31,7 +31,8 @@ use anyhow::{Context, Result, bail};
 use chrono::Utc;
 use figment::value::Value;
 use mentorops_bench::{
-    command_calls, drop_queue_keys, fresh_postgres, live_engine, queue_name, redis_url,
+    command_calls, drop_postgres, drop_queue_keys, fresh_postgres, live_engine, queue_name,
+    redis_url,
 };
 use mentorops_core::command::Engine;
 use mentorops_worker::queue::Tuning;
@@ -475,6 +476,7 @@ async fn lateness(o: &Options, redis: &str) -> Result<()> {
             theirs.push(b);
         }
     }
+    drop_postgres(LATENESS_DB).await?;
     println!();
     println!("| {OFFERS} due in the same second | min | p50 | p95 | p99 | max | runs' p99 |");
     println!("| --- | --- | --- | --- | --- | --- | --- |");
