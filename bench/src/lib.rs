@@ -1,5 +1,5 @@
 //! What the benchmark binaries (`src/bin/*`) share: a fresh PostgreSQL database per run, an
-//! engine on it, the process's peak memory, medians.
+//! engine on it, Redis keys and command statistics, the process's peak memory, medians.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +8,8 @@ use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
 use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
-use mentorops_core::clock::ManualClock;
+use figment::value::Value;
+use mentorops_core::clock::{Clock, ManualClock, SystemClock};
 use mentorops_core::command::Engine;
 use mentorops_core::db::Db;
 use mentorops_core::settings::Settings;
@@ -50,24 +51,132 @@ pub async fn fresh_postgres(name: &str) -> Result<String> {
     Ok(url)
 }
 
+/// Drops database `name` (a binary's own constant) from the benchmark server.
+pub async fn drop_postgres(name: &str) -> Result<()> {
+    if !name.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+        bail!("database name {name:?}: lower-case letters and _ only");
+    }
+    let mut conn = PgConnection::connect(&postgres_admin_url()).await?;
+    conn.execute(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .await?;
+    conn.close().await?;
+    Ok(())
+}
+
 /// The engine as the app builds it (config/default.toml), on `url`, with the clock at `now`.
 pub async fn engine(url: &str, max_connections: u32, now: DateTime<Utc>) -> Result<Engine> {
+    engine_with(url, max_connections, Arc::new(ManualClock::new(now)), &[]).await
+}
+
+/// The engine on the system clock (the queue waits in wall-clock time), with `overrides`
+/// (e.g. `queue.concurrency`) on top of config/default.toml.
+pub async fn live_engine(
+    url: &str,
+    max_connections: u32,
+    overrides: &[(&str, Value)],
+) -> Result<Engine> {
+    engine_with(url, max_connections, Arc::new(SystemClock), overrides).await
+}
+
+async fn engine_with(
+    url: &str,
+    max_connections: u32,
+    clock: Arc<dyn Clock>,
+    overrides: &[(&str, Value)],
+) -> Result<Engine> {
     let data_dir = std::env::temp_dir().join("mentorops-bench");
-    let settings = Settings::from_figment(
-        Figment::new()
-            .merge(Toml::string(include_str!("../../config/default.toml")))
-            .merge(Serialized::default("database.url", url))
-            .merge(Serialized::default(
-                "app.data_dir",
-                data_dir.display().to_string(),
-            )),
-    )?;
+    let mut figment = Figment::new()
+        .merge(Toml::string(include_str!("../../config/default.toml")))
+        .merge(Serialized::default("database.url", url))
+        .merge(Serialized::default(
+            "app.data_dir",
+            data_dir.display().to_string(),
+        ));
+    for (key, value) in overrides {
+        figment = figment.merge(Serialized::default(key, value.clone()));
+    }
+    let settings = Settings::from_figment(figment)?;
     let db = Db::connect(url, max_connections).await?;
-    Ok(Engine::new(
-        db,
-        Arc::new(settings),
-        Arc::new(ManualClock::new(now)),
-    )?)
+    Ok(Engine::new(db, Arc::new(settings), clock)?)
+}
+
+/// The Redis the queue benchmarks use: the machine's own, on loopback only.
+pub fn redis_url() -> Result<String> {
+    let url = std::env::var("MENTOROPS_BENCH_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let host = url
+        .trim_start_matches("redis://")
+        .split(['/', ':'])
+        .next()
+        .unwrap_or_default();
+    if !["127.0.0.1", "localhost"].contains(&host) {
+        bail!("{url}: the benchmarks only talk to a Redis on 127.0.0.1");
+    }
+    Ok(url)
+}
+
+/// A queue name no other run uses: `mentorops-bench-<what>-<pid>-<ms>`.
+pub fn queue_name(what: &str) -> String {
+    format!(
+        "mentorops-bench-{what}-{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_millis()
+    )
+}
+
+/// Deletes every key of queue `name` (`name:*`), never anything else; returns how many.
+pub async fn drop_queue_keys(url: &str, name: &str) -> Result<usize> {
+    if name.is_empty() || name.contains(['*', '?', '[', ']', '\\']) {
+        bail!("queue name {name:?} would match other keys");
+    }
+    let client = redis::Client::open(url)?;
+    let mut c = client.get_multiplexed_async_connection().await?;
+    let mut cursor: u64 = 0;
+    let mut deleted = 0;
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{name}:*"))
+            .arg("COUNT")
+            .arg(5000)
+            .query_async(&mut c)
+            .await?;
+        if !keys.is_empty() {
+            let n: usize = redis::cmd("UNLINK").arg(&keys).query_async(&mut c).await?;
+            deleted += n;
+        }
+        if next == 0 {
+            return Ok(deleted);
+        }
+        cursor = next;
+    }
+}
+
+/// `INFO commandstats` as command → calls. Redis counts the commands a Lua script runs under
+/// their own names too, so only `eval`/`evalsha`/`script` are surely top-level.
+pub async fn command_calls(url: &str) -> Result<std::collections::BTreeMap<String, u64>> {
+    let client = redis::Client::open(url)?;
+    let mut c = client.get_multiplexed_async_connection().await?;
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut c)
+        .await?;
+    Ok(info
+        .lines()
+        .filter_map(|l| {
+            let (name, rest) = l.strip_prefix("cmdstat_")?.split_once(':')?;
+            let calls = rest
+                .strip_prefix("calls=")?
+                .split(',')
+                .next()?
+                .parse()
+                .ok()?;
+            Some((name.to_string(), calls))
+        })
+        .collect())
 }
 
 /// The process's peak resident set so far (`VmHWM`), in KiB; None off Linux.

@@ -4,18 +4,26 @@
 //! handed to a sink in batches of 1000 — and the process's peak memory around it (median of 3
 //! runs), then `timers::remind_inactive` on a sample of 1000 of the people found.
 //!
-//! The sink only counts here; the job-queue push plugs in as another `CandidateSink`.
+//! Then the same find with the worker's real sink (issue 4): every batch of 1000 ids becomes
+//! 1000 `Job::RemindInactive { user, tick }` pushed with `Queue::push` to a Redis queue on
+//! 127.0.0.1 (a fresh queue name per run, its keys deleted afterwards) — "time to find them and
+//! queue their reminders".
 //!
 //! ```sh
-//! CARGO_TARGET_DIR=… cargo run --release -p mentorops-bench --bin sweep -- [users]
+//! CARGO_TARGET_DIR=… cargo run --release -p mentorops-bench --bin sweep -- [users] [--no-redis]
 //! ```
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
-use mentorops_bench::{engine, fresh_postgres, median, mib, peak_rss_kib, rss_kib};
+use mentorops_bench::{
+    drop_queue_keys, engine, fresh_postgres, median, mib, peak_rss_kib, queue_name, redis_url,
+    rss_kib,
+};
 use mentorops_core::timers::{self, CandidateSink};
+use mentorops_worker::queue::Tuning;
+use mentorops_worker::{Job, Queue};
 use sqlx::{Connection, Executor, PgConnection};
 
 const DATABASE: &str = "mentorops_bench_sweep";
@@ -44,9 +52,33 @@ impl CandidateSink for Counter {
     }
 }
 
+/// The worker's sink: one `RemindInactive` job per id, pushed a batch at a time.
+struct Pusher<'a> {
+    queue: &'a Queue,
+    tick: u64,
+    ids: usize,
+}
+
+impl CandidateSink for Pusher<'_> {
+    async fn accept(&mut self, ids: Vec<i64>) -> mentorops_core::Result<()> {
+        self.ids += ids.len();
+        let tick = self.tick;
+        let jobs: Vec<Job> = ids
+            .into_iter()
+            .map(|user| Job::RemindInactive { user, tick })
+            .collect();
+        self.queue
+            .push(&jobs)
+            .await
+            .map_err(|e| mentorops_core::Error::Internal(e.to_string()))
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
-    let users: i64 = match std::env::args().nth(1) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let with_redis = !args.iter().any(|a| a == "--no-redis");
+    let users: i64 = match args.iter().find(|a| !a.starts_with("--")) {
         Some(n) => n.parse().context("the argument is the number of users")?,
         None => 1_000_000,
     };
@@ -108,6 +140,10 @@ async fn main() -> Result<()> {
         mib(peak_rss_kib())
     );
 
+    if with_redis {
+        find_and_push(&engine, now, expected).await?;
+    }
+
     sample.truncate(REMIND_SAMPLE);
     let mut each = Vec::with_capacity(sample.len());
     let t = Instant::now();
@@ -135,6 +171,67 @@ async fn main() -> Result<()> {
     );
     engine.db().close().await;
     Ok(())
+}
+
+/// Find + push to Redis, `RUNS` times, each into a fresh queue deleted afterwards.
+async fn find_and_push(
+    engine: &mentorops_core::command::Engine,
+    now: DateTime<Utc>,
+    expected: usize,
+) -> Result<()> {
+    let redis = redis_url()?;
+    let tuning = Tuning::from_settings(engine.settings());
+    println!(
+        "find + push to Redis ({redis}), batches of {BATCH}: VmHWM {} before, VmRSS {}",
+        mib(peak_rss_kib()),
+        mib(rss_kib())
+    );
+    let mut times = Vec::new();
+    for run in 1..=RUNS {
+        let name = queue_name("sweep");
+        let queue = Queue::redis(&redis, &name, &tuning).await?;
+        let mut sink = Pusher {
+            queue: &queue,
+            tick: now.timestamp().max(0) as u64,
+            ids: 0,
+        };
+        let t = Instant::now();
+        let n = timers::find_inactive(engine, now, BATCH, &mut sink).await;
+        let took = t.elapsed();
+        let round_trips = queue.round_trips();
+        let queued = queued_jobs(&redis, &name).await;
+        drop_queue_keys(&redis, &name).await?;
+        let (n, queued) = (n?, queued?);
+        println!(
+            "  run {run}: {n} ids, {queued} jobs queued in {:.3} s; {round_trips} Redis round trips; VmHWM {}",
+            took.as_secs_f64(),
+            mib(peak_rss_kib())
+        );
+        if n != expected || queued != expected {
+            bail!("found {n} and queued {queued}, expected {expected}");
+        }
+        times.push(took);
+    }
+    println!(
+        "find + push: median {:.3} s over {RUNS} runs; VmHWM after {}",
+        median(times).as_secs_f64(),
+        mib(peak_rss_kib())
+    );
+    Ok(())
+}
+
+/// Jobs waiting in queue `name`: the active list plus the scheduled set.
+async fn queued_jobs(url: &str, name: &str) -> Result<usize> {
+    let client = redis::Client::open(url)?;
+    let mut c = client.get_multiplexed_async_connection().await?;
+    let (active, scheduled): (usize, usize) = redis::pipe()
+        .cmd("LLEN")
+        .arg(format!("{name}:active"))
+        .cmd("ZCARD")
+        .arg(format!("{name}:scheduled"))
+        .query_async(&mut c)
+        .await?;
+    Ok(active + scheduled)
 }
 
 fn ms(d: Duration) -> f64 {
