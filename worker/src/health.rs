@@ -96,6 +96,10 @@ async fn metrics_text(State(rt): State<Arc<Runtime>>) -> (StatusCode, String) {
         }
     }
     metrics::counter!("mentorops_redis_round_trips_total").absolute(rt.queue.round_trips());
+    if let Ok((ready, later)) = rt.queue.depth().await {
+        metrics::gauge!("mentorops_queue_jobs", "state" => "ready").set(ready as f64);
+        metrics::gauge!("mentorops_queue_jobs", "state" => "scheduled").set(later as f64);
+    }
     match recorder() {
         Some(h) => (StatusCode::OK, h.render()),
         None => (

@@ -284,6 +284,38 @@ impl Queue {
         }
     }
 
+    /// Jobs waiting: (due now, scheduled for later), for `/metrics`.
+    pub async fn depth(&self) -> Result<(u64, u64), QueueError> {
+        match self {
+            Self::Redis { storage, conn } => {
+                let config = storage.get_config();
+                let mut c = conn.clone();
+                let (ready, later): (u64, u64) = redis::pipe()
+                    .cmd("LLEN")
+                    .arg(config.active_jobs_list())
+                    .cmd("ZCARD")
+                    .arg(config.scheduled_jobs_set())
+                    .query_async(&mut c)
+                    .await?;
+                Ok((ready, later))
+            }
+            Self::Sqlite { storage } => {
+                use apalis_core::backend::BackendConfig;
+                let queue = storage.config().queue.as_ref().to_string();
+                let now = Utc::now().timestamp();
+                let (ready, later): (i64, i64) = sqlx::query_as(
+                    "SELECT COALESCE(SUM(run_at <= ?2), 0), COALESCE(SUM(run_at > ?2), 0) \
+                     FROM Jobs WHERE job_type = ?1 AND status = 'Pending'",
+                )
+                .bind(queue)
+                .bind(now)
+                .fetch_one(storage.pool())
+                .await?;
+                Ok((ready.max(0) as u64, later.max(0) as u64))
+            }
+        }
+    }
+
     /// Pings the backend, for `/healthz`.
     pub async fn ping(&self) -> Result<(), QueueError> {
         match self {

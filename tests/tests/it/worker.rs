@@ -124,6 +124,11 @@ async fn offer_expiry_end_to_end(app: &TestApp) {
     })
     .await;
     assert!(worker.runtime.stats.processed("expire_offer") >= 1);
+    // Nothing left waiting once it is all done (the queue's depth, as /metrics reports it).
+    eventually(Duration::from_secs(10), "queue drained", || async {
+        matches!(worker.runtime.queue.depth().await, Ok((0, _)))
+    })
+    .await;
     worker.stop().await;
 }
 
@@ -440,6 +445,7 @@ async fn healthz_and_metrics_answer_on_the_configured_address() {
         "mentorops_outbox_backlog{channel=\"email\"}",
         "mentorops_job_lag_seconds_bucket",
         "mentorops_redis_round_trips_total",
+        "mentorops_queue_jobs{state=\"scheduled\"}",
     ] {
         assert!(metrics.contains(name), "{name} missing from:\n{metrics}");
     }
