@@ -44,6 +44,10 @@ impl Stats {
             *p.entry(job.kind()).or_default() += 1;
         }
         if let (Job::Sweep { tick }, Ok(mut t)) = (job, self.sweep_ticks.lock()) {
+            // The recent ones are enough; a long-running worker must not grow without bound.
+            if t.len() >= 1000 {
+                t.remove(0);
+            }
             t.push(*tick);
         }
     }

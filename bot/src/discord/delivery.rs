@@ -97,6 +97,9 @@ async fn deliver_to(
             continue;
         };
         let result = send_dm(rest, user, &row.body_text, &row.buttons).await;
+        if result.is_err() {
+            rest.forget_dm_channel(user);
+        }
         match crate::relay::settle(engine, &row, result, RestError::is_permanent, "Discord").await?
         {
             crate::relay::Next::Continue(delivered) => sent += usize::from(delivered),
@@ -106,7 +109,7 @@ async fn deliver_to(
     Ok(sent)
 }
 
-/// Opens (or finds) the DM channel and sends the text in parts of at most 2000 characters, the
+/// Opens the DM channel (once per user) and sends the text in parts of at most 2000 characters, the
 /// buttons under the last part. Each part is paced and a 429 is waited out and sent again, so a
 /// row is either delivered whole or left pending; a part sent before a failure is sent again
 /// with the row (at least once).

@@ -77,7 +77,13 @@ pub struct Rest {
     base: String,
     token: SecretString,
     pacer: Arc<Pacer>,
+    /// DM channel per user: Discord gives a user the same DM channel every time, so opening it
+    /// once saves a paced call per message.
+    dm_channels: std::sync::Mutex<std::collections::HashMap<u64, String>>,
 }
+
+/// Past this many remembered DM channels the memo starts over (memory stays bounded).
+const DM_CHANNELS_REMEMBERED: usize = 10_000;
 
 impl Rest {
     /// A client for `api_url` (Discord itself when None), authenticating as the bot `token`.
@@ -100,6 +106,7 @@ impl Rest {
             base: format!("{}/api/v10", url.as_str().trim_end_matches('/')),
             token: SecretString::from(token.to_string()),
             pacer: Arc::new(Pacer::default()),
+            dm_channels: Default::default(),
         })
     }
 
@@ -260,6 +267,14 @@ impl Rest {
 
     /// Opens (or finds) the DM channel with a user; returns the channel id.
     pub async fn dm_channel(&self, user: u64) -> Result<String, RestError> {
+        if let Some(id) = self
+            .dm_channels
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&user).cloned())
+        {
+            return Ok(id);
+        }
         let v = self
             .call(
                 Method::POST,
@@ -267,12 +282,28 @@ impl Rest {
                 Body::Json(&json!({ "recipient_id": user.to_string() })),
             )
             .await?;
-        match &v["id"] {
-            Value::String(s) => Ok(s.clone()),
-            Value::Number(n) => Ok(n.to_string()),
-            _ => Err(RestError::Network(
-                "no channel id in Discord's answer".into(),
-            )),
+        let id = match &v["id"] {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            _ => {
+                return Err(RestError::Network(
+                    "no channel id in Discord's answer".into(),
+                ));
+            }
+        };
+        if let Ok(mut m) = self.dm_channels.lock() {
+            if m.len() >= DM_CHANNELS_REMEMBERED {
+                m.clear();
+            }
+            m.insert(user, id.clone());
+        }
+        Ok(id)
+    }
+
+    /// Forgets a user's DM channel (a send to it failed), so the next send opens it again.
+    pub fn forget_dm_channel(&self, user: u64) {
+        if let Ok(mut m) = self.dm_channels.lock() {
+            m.remove(&user);
         }
     }
 

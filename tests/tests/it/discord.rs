@@ -1611,6 +1611,15 @@ async fn dms_follow_discords_rate_limits_and_arrive_once_each_in_order() {
         .collect();
     let want: Vec<String> = (0..6).map(|i| format!("message {i}")).collect();
     assert_eq!(got, want, "each once, in order");
+    // The DM channel is opened once for the six messages.
+    let opened = fake
+        .calls
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter(|(m, p, _)| m == "POST" && p == "/api/v10/users/@me/channels")
+        .count();
+    assert_eq!(opened, 1);
     // The scripted 429 was waited out (0.3 s) and the bucket headers kept: never an overrun.
     assert_eq!(*fake.overruns.lock().expect("lock"), 0);
     assert_eq!(*fake.scripted_429.lock().expect("lock"), 0);
