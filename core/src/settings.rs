@@ -68,7 +68,9 @@ pub struct QueueSettings {
     /// worker otherwise waits for its heartbeat, 30 s by default).
     pub poll_interval_ms: u64,
     /// Worker heartbeat, in seconds; a worker silent for `heartbeat_secs × missed_heartbeats`
-    /// is taken for dead and its unfinished jobs go back to the queue (apalis trap 6).
+    /// is taken for dead and its unfinished jobs go back to the queue (apalis trap 6). apalis
+    /// does not heartbeat while all its slots are busy with a fetched batch waiting, so this
+    /// must be well over the longest job (an SMTP exchange may take 30 s): 1 minute.
     pub heartbeat_secs: u64,
     pub missed_heartbeats: usize,
     /// How long a job's idempotency key is kept, in hours (apalis trap 2: it must be set).
@@ -97,7 +99,7 @@ impl Default for QueueSettings {
             concurrency: 16,
             poll_interval_ms: 100,
             heartbeat_secs: 5,
-            missed_heartbeats: 3,
+            missed_heartbeats: 12,
             idempotency_ttl_hours: 24 * 30,
             feed_interval_ms: 500,
             reconcile_grace_secs: 60,

@@ -15,6 +15,9 @@ use crate::mail::{self, MailError, Mailer};
 /// After this many failed attempts a message is marked failed for staff to see.
 pub const MAX_ATTEMPTS: i64 = 8;
 
+/// How long one delivery attempt holds its row: longer than the SMTP timeout (30 s).
+const SEND_LEASE: chrono::Duration = chrono::Duration::minutes(2);
+
 /// Exponential backoff with jitter: about 30 s, 1 min, 2 min … capped at 1 h, ±20 %, so a
 /// server that is down is not hammered and many rows do not retry in lockstep.
 pub fn backoff(attempts: i64) -> chrono::Duration {
@@ -114,6 +117,11 @@ async fn attempt(
     if let Some(reason) = outbox::undeliverable(&mut conn, &row).await? {
         outbox::mark_failed(&mut conn, row.id, reason).await?;
         return Ok(done(&row, None, Some("recipient deactivated".into())));
+    }
+    // One attempt at a time per row: another job for it (a reconciler re-queue, a retry)
+    // finds it claimed and leaves it, so nobody gets the same email twice from us.
+    if !outbox::claim(&mut conn, row.id, now, SEND_LEASE).await? {
+        return Ok(Attempt::NotPending);
     }
     // The connection goes back to the pool while the SMTP server is talked to.
     drop(conn);

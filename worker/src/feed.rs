@@ -35,6 +35,9 @@ pub enum FeedError {
 /// One feeding pass; returns how many jobs it queued. `epoch` is the queue-data marker this
 /// worker saw last (see `Queue::still_has_its_data`).
 pub async fn feed(rt: &Runtime, epoch: &mut Option<String>) -> Result<usize, FeedError> {
+    // Due tasks moved in bounded batches before apalis' own fetch sees them (see promote_due):
+    // after downtime, more than its Lua limit may have come due at once.
+    rt.queue.promote().await?;
     if !rt.queue.still_has_its_data(epoch).await? {
         let mut c = rt.engine.db().pool().acquire().await?;
         let n = jobs::requeue_all(&mut c).await?;
@@ -76,6 +79,12 @@ pub async fn reconcile(rt: &Runtime, tick: u64) -> Result<usize, FeedError> {
     let round = u32::try_from(tick).unwrap_or(u32::MAX);
     let batch: Vec<Job> = overdue.iter().map(|w| Job::for_work(w, round)).collect();
     rt.queue.push(&batch).await?;
+    // Marked again, so a job that keeps failing (or a long backlog) is re-queued at most once
+    // per grace period, not on every tick.
+    let rows: Vec<_> = overdue.iter().map(|w| w.work.row()).collect();
+    let mut c = rt.engine.db().pool().acquire().await?;
+    jobs::mark_queued(&mut c, &rows, now).await?;
+    drop(c);
     if !batch.is_empty() {
         info!(
             count = batch.len(),

@@ -19,9 +19,11 @@ use crate::feed;
 use crate::jobs::Job;
 use crate::runtime::Runtime;
 
-/// A job handed out early by at most this much is held until it is due (apalis schedules in
-/// whole seconds); one further out was queued with a wrong time and is left to the reconciler.
-const HOLD_AT_MOST: chrono::Duration = chrono::Duration::seconds(2);
+/// A job handed out early by at most this much is held until it is due: apalis schedules in
+/// whole seconds, and replicas' clocks may differ by a few seconds (the host that promotes a
+/// task decides when it is due). One further out was queued with a wrong time and is left to
+/// the reconciler.
+const HOLD_AT_MOST: chrono::Duration = chrono::Duration::seconds(60);
 
 pub async fn handle(job: Job, rt: Data<Arc<Runtime>>) -> Result<(), BoxDynError> {
     let kind = job.kind();

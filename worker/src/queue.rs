@@ -266,21 +266,52 @@ impl Queue {
         Ok(intact)
     }
 
+    /// Moves tasks that have come due into the ready list (Redis; see `promote_due`).
+    pub async fn promote(&self) -> Result<u64, QueueError> {
+        match self {
+            Self::Redis { storage, conn } => {
+                promote_due(&mut conn.clone(), storage.get_config()).await
+            }
+            Self::Sqlite { .. } => Ok(0),
+        }
+    }
+
     /// Forgets finished jobs older than `age` (their payload and result), so the queue's
     /// storage holds what is pending plus a short history, not every job ever run.
-    pub async fn vacuum(&self, age: Duration) -> Result<usize, QueueError> {
-        use apalis_core::backend::Vacuum;
+    pub async fn vacuum(&self, age: Duration) -> Result<u64, QueueError> {
         match self {
-            Self::Redis { storage, .. } => storage
-                .clone()
-                .vacuum_before(age)
-                .await
-                .map_err(|e| QueueError::Push(e.to_string())),
-            Self::Sqlite { storage } => storage
-                .clone()
-                .vacuum_before(age)
-                .await
-                .map_err(|e| QueueError::Setup(e.to_string())),
+            Self::Redis { storage, conn } => {
+                use apalis_core::backend::Vacuum;
+                let n = storage
+                    .clone()
+                    .vacuum_before(age)
+                    .await
+                    .map_err(|e| QueueError::Push(e.to_string()))?;
+                // apalis-redis' vacuum leaves every finished id in its done set; nothing of ours
+                // reads that set, so it goes too rather than growing with every job ever run.
+                let mut c = conn.clone();
+                let _: () = redis::cmd("DEL")
+                    .arg(storage.get_config().done_jobs_set())
+                    .query_async(&mut c)
+                    .await?;
+                Ok(n as u64)
+            }
+            Self::Sqlite { storage } => {
+                // Not apalis-sqlite's `vacuum_before`: it compares the integer `run_at` with a
+                // text date (so it deletes every finished job whatever its age) and then runs
+                // VACUUM on the whole file, locking it, every time.
+                use apalis_core::backend::BackendConfig;
+                let before = Utc::now().timestamp() - i64::try_from(age.as_secs()).unwrap_or(0);
+                let done = sqlx::query(
+                    "DELETE FROM Jobs WHERE job_type = ?1 AND done_at < ?2 \
+                     AND (status IN ('Done', 'Killed') OR (status = 'Failed' AND attempts >= max_attempts))",
+                )
+                .bind(storage.config().queue.as_ref())
+                .bind(before)
+                .execute(storage.pool())
+                .await?;
+                Ok(done.rows_affected())
+            }
         }
     }
 

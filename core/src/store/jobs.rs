@@ -21,6 +21,17 @@ pub enum Work {
     DeliverEmail(i64),
 }
 
+impl Work {
+    /// The row this work belongs to.
+    pub fn row(self) -> (Source, i64) {
+        match self {
+            Self::ExpireOffer(id) | Self::RemindOffer(id) => (Source::Offers, id),
+            Self::RemindSession(id, _) => (Source::Sessions, id),
+            Self::DeliverEmail(id) => (Source::Outbox, id),
+        }
+    }
+}
+
 /// Work and the moment it becomes due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DueWork {
@@ -167,8 +178,10 @@ pub async fn requeue_all(c: &mut Conn) -> Result<u64> {
     Ok(n)
 }
 
-/// Work that was fed but is still pending at least `grace` after it was due: its job was lost
-/// (or is far behind). At most `limit` of each kind, most overdue first.
+/// Work that was fed at least `grace` ago and is still pending at least `grace` after it was
+/// due: its job was lost (or is far behind). At most `limit` of each kind, most overdue first.
+/// The caller marks what it re-queues (`mark_queued`), so an item comes back at most once per
+/// grace period however long it stays stuck.
 pub async fn overdue(
     c: &mut Conn,
     now: DateTime<Utc>,
@@ -178,7 +191,7 @@ pub async fn overdue(
     let before = ms(now - grace);
     let mut work = Vec::new();
     let rows = sqlx::query(
-        "SELECT id, deadline_at AS at FROM offers WHERE state = 'pending' AND queued_at IS NOT NULL \
+        "SELECT id, deadline_at AS at FROM offers WHERE state = 'pending' AND queued_at <= $1 \
          AND deadline_at <= $1 ORDER BY deadline_at LIMIT $2",
     )
     .bind(before)
@@ -187,7 +200,7 @@ pub async fn overdue(
     .await?;
     collect(&rows, &mut work, Work::ExpireOffer, Duration::zero())?;
     let rows = sqlx::query(
-        "SELECT id, remind_at AS at FROM offers WHERE state = 'pending' AND queued_at IS NOT NULL \
+        "SELECT id, remind_at AS at FROM offers WHERE state = 'pending' AND queued_at <= $1 \
          AND reminded_at IS NULL AND remind_at <= $1 AND deadline_at > $2 ORDER BY remind_at LIMIT $3",
     )
     .bind(before)
@@ -201,7 +214,7 @@ pub async fn overdue(
         (ReminderColumn::HourBefore, Duration::hours(1)),
     ] {
         let sql = format!(
-            "SELECT id, starts_at AS at FROM sessions WHERE state = 'booked' AND queued_at IS NOT NULL \
+            "SELECT id, starts_at AS at FROM sessions WHERE state = 'booked' AND queued_at <= $4 \
              AND {} IS NULL AND starts_at > $1 AND starts_at <= $2 ORDER BY starts_at LIMIT $3",
             column.name()
         );
@@ -209,13 +222,14 @@ pub async fn overdue(
             .bind(ms(now))
             .bind(before + lead.num_milliseconds())
             .bind(limit)
+            .bind(before)
             .fetch_all(&mut *c)
             .await?;
         collect(&rows, &mut work, |id| Work::RemindSession(id, column), lead)?;
     }
     let rows = sqlx::query(
         "SELECT id, available_at AS at FROM outbox WHERE status = 'pending' AND channel = $1 \
-         AND queued_at IS NOT NULL AND available_at <= $2 ORDER BY available_at LIMIT $3",
+         AND queued_at <= $2 AND available_at <= $2 ORDER BY available_at LIMIT $3",
     )
     .bind(outbox::EMAIL)
     .bind(before)

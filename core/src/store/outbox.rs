@@ -154,6 +154,27 @@ pub async fn mark_sent(c: &mut Conn, id: i64, now: DateTime<Utc>) -> Result<bool
     Ok(done.rows_affected() == 1)
 }
 
+/// Claims a due pending row for one delivery attempt: moves its `available_at` `lease` ahead,
+/// so a second job for the same row (a reconciler re-queue, a retry) finds it not due and
+/// leaves it; if the sender dies mid-attempt, the row is due again once the lease is over.
+/// False when the row is not pending or not due.
+pub async fn claim(
+    c: &mut Conn,
+    id: i64,
+    now: DateTime<Utc>,
+    lease: chrono::Duration,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE outbox SET available_at = $1 WHERE id = $2 AND status = 'pending' AND available_at <= $3",
+    )
+    .bind(ms(now + lease))
+    .bind(id)
+    .bind(ms(now))
+    .execute(&mut *c)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Why a queued message must not go out any more (checked again at delivery time: nothing is
 /// ever sent to someone deactivated or deleted since it was queued), or None.
 pub async fn undeliverable(c: &mut Conn, m: &Message) -> Result<Option<&'static str>> {

@@ -178,3 +178,42 @@ fn backoff_grows_and_is_capped() {
     assert!((48..=72).contains(&secs(1)));
     assert!(secs(10) <= 3600 + 720 && secs(10) >= 3600 - 720);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_being_delivered_is_not_sent_again_by_a_second_job() {
+    use mentorops_worker::delivery::{Attempt, deliver_email};
+    let Some(app) = TestApp::start(Backend::Sqlite).await else {
+        return;
+    };
+    let from = app.engine.settings().smtp.from.clone();
+    let server = SmtpServer::start(&[]).await;
+    let mailer = Mailer::smtp(&server.url()).expect("mailer");
+    let row = welcome_row(&app, "admin@example.org").await;
+    let now = app.engine.now();
+    // Another worker is in the middle of sending it (it holds the row's claim).
+    let mut c = app.engine.db().pool().acquire().await.expect("conn");
+    assert!(
+        store::outbox::claim(&mut c, row.id, now, Duration::minutes(2))
+            .await
+            .expect("claim")
+    );
+    drop(c);
+    let second = deliver_email(app.engine.db(), &mailer, &from, row.id, now, 30)
+        .await
+        .expect("attempt");
+    assert!(matches!(second, Attempt::NotPending), "{second:?}");
+    assert_eq!(
+        server.attempts(),
+        0,
+        "nothing sent while the row is claimed"
+    );
+    // That worker died: once its claim runs out, the row is delivered, once.
+    let later = now + Duration::minutes(3);
+    let third = deliver_email(app.engine.db(), &mailer, &from, row.id, later, 30)
+        .await
+        .expect("attempt");
+    assert!(matches!(third, Attempt::Done(_)), "{third:?}");
+    assert_eq!(server.accepted().len(), 1);
+    assert_eq!(welcome_row(&app, "admin@example.org").await.status, "sent");
+    app.finish().await;
+}

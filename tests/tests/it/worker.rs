@@ -614,3 +614,50 @@ async fn sigterm_lets_the_running_job_finish_before_the_worker_exits() {
     );
     app.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reconciler_requeues_a_stuck_item_at_most_once_per_grace_period() {
+    use mentorops_core::store::jobs;
+    let Some(app) = TestApp::start(Backend::Postgres).await else {
+        return;
+    };
+    world(&app).await;
+    let maria = persona_of(&app, "maria@example.org").await;
+    let r = app
+        .run(&app.chat("e-ana"), &format!("/choose #{maria}"))
+        .await;
+    assert!(r.is_ok(), "{r:?}");
+    let grace = Span::seconds(60);
+    let fed_at = app.engine.now();
+    let mut c = app.engine.db().pool().acquire().await.expect("conn");
+    let (work, rows) = jobs::unqueued(&mut c, fed_at, 500).await.expect("unqueued");
+    assert!(!work.is_empty());
+    jobs::mark_queued(&mut c, &rows, fed_at)
+        .await
+        .expect("mark");
+    // Its job is lost: past the deadline and the grace, the reconciler finds it …
+    let t1 = fed_at + Span::hours(72) + grace + Span::seconds(1);
+    let stuck = jobs::overdue(&mut c, t1, grace, 1000)
+        .await
+        .expect("overdue");
+    assert!(
+        stuck
+            .iter()
+            .any(|w| matches!(w.work, jobs::Work::ExpireOffer(_))),
+        "{stuck:?}"
+    );
+    let marked: Vec<_> = stuck.iter().map(|w| w.work.row()).collect();
+    jobs::mark_queued(&mut c, &marked, t1).await.expect("mark");
+    // … not again on the next ticks while the re-queued job has its grace period …
+    let soon = jobs::overdue(&mut c, t1 + Span::seconds(30), grace, 1000)
+        .await
+        .expect("overdue");
+    assert!(soon.is_empty(), "{soon:?}");
+    // … and again once that has passed too.
+    let again = jobs::overdue(&mut c, t1 + grace + Span::seconds(1), grace, 1000)
+        .await
+        .expect("overdue");
+    assert!(!again.is_empty());
+    drop(c);
+    app.finish().await;
+}
