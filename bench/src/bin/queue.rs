@@ -18,7 +18,7 @@
 //! 127.0.0.1 is contacted.
 //!
 //! ```sh
-//! (cd bench/bullmq && npm ci)
+//! (cd bench/bullmq && npm install)
 //! CARGO_TARGET_DIR=… cargo run --release -p mentorops-bench --bin queue -- [all|throughput|lateness] [--runs 3] [--jobs 20000] [--no-bullmq] [--pool 5]
 //! ```
 
@@ -384,7 +384,7 @@ async fn run_node(args: &[String]) -> Result<serde_json::Value> {
         .context("running node (is node 20 installed?)")?;
     if !out.status.success() {
         bail!(
-            "{} {args:?} failed (did you run npm ci in bench/bullmq?): {}",
+            "{} {args:?} failed (did you run npm install in bench/bullmq?): {}",
             script.display(),
             String::from_utf8_lossy(&out.stderr)
         );
@@ -550,7 +550,7 @@ async fn mentorops_delayed(redis: &str, pool: u32, lags: &LagRecorder) -> Result
     worker.stop().await;
     drop_queue_keys(redis, &name).await?;
     engine.db().close().await;
-    let mut late: Vec<i64> = lags
+    let late: Vec<i64> = lags
         .0
         .lock()
         .map(|l| l.iter().map(|s| (s * 1000.0).round() as i64).collect())
@@ -558,16 +558,8 @@ async fn mentorops_delayed(redis: &str, pool: u32, lags: &LagRecorder) -> Result
     if late.len() != OFFERS as usize {
         bail!("{} of {OFFERS} delayed jobs ran within 60 s", late.len());
     }
-    late.sort_unstable();
-    let at = |q: f64| late[((late.len() - 1) as f64 * q).round() as usize];
-    Ok(Lateness {
-        min: late[0],
-        p50: at(0.5),
-        p95: at(0.95),
-        p99: at(0.99),
-        max: at(1.0),
-        all_done_ms: at(1.0),
-    })
+    let max = late.iter().copied().max().unwrap_or(0);
+    Ok(Lateness::of(late, max))
 }
 
 /// Seeds `OFFERS` pending offers (each its own mentor and mentee, one choice) all due at the
@@ -602,7 +594,7 @@ async fn mentorops_lateness(redis: &str, pool: u32) -> Result<Lateness> {
     let all_done_ms = Utc::now().timestamp_millis() - due_ms;
     worker.stop().await;
     drop_queue_keys(redis, &name).await?;
-    let mut late: Vec<i64> = sqlx::query_as::<_, (i64,)>(
+    let late: Vec<i64> = sqlx::query_as::<_, (i64,)>(
         "SELECT decided_at - deadline_at FROM offers WHERE state = 'expired' ORDER BY 1",
     )
     .fetch_all(&mut c)
@@ -615,16 +607,23 @@ async fn mentorops_lateness(redis: &str, pool: u32) -> Result<Lateness> {
     if late.len() != OFFERS as usize {
         bail!("{} offers expired, expected {OFFERS}", late.len());
     }
-    late.sort_unstable();
-    let at = |q: f64| late[((late.len() - 1) as f64 * q).round() as usize];
-    Ok(Lateness {
-        min: late[0],
-        p50: at(0.5),
-        p95: at(0.95),
-        p99: at(0.99),
-        max: at(1.0),
-        all_done_ms,
-    })
+    Ok(Lateness::of(late, all_done_ms))
+}
+
+impl Lateness {
+    /// Percentiles of `late` (milliseconds; at least one value); `all_done_ms` as measured.
+    fn of(mut late: Vec<i64>, all_done_ms: i64) -> Self {
+        late.sort_unstable();
+        let at = |q: f64| late[((late.len() - 1) as f64 * q).round() as usize];
+        Self {
+            min: late[0],
+            p50: at(0.5),
+            p95: at(0.95),
+            p99: at(0.99),
+            max: at(1.0),
+            all_done_ms,
+        }
+    }
 }
 
 async fn seed_offers(url: &str, now: i64, due: i64) -> Result<()> {
