@@ -80,8 +80,14 @@ impl Console<'_> {
             )?;
         }
         let from = self.engine.settings().smtp.from.clone();
-        for d in
-            deliver_due_emails(self.engine.db(), &self.mailer, &from, self.engine.now()).await?
+        for d in deliver_due_emails(
+            self.engine.db(),
+            &self.mailer,
+            &from,
+            self.engine.now(),
+            self.engine.settings().smtp.retry_base_secs,
+        )
+        .await?
         {
             match (&d.file, &d.refused) {
                 (Some(f), _) => writeln!(

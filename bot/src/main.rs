@@ -178,6 +178,7 @@ async fn deliver(engine: &Engine) -> anyhow::Result<()> {
         &mailer,
         &engine.settings().smtp.from,
         engine.now(),
+        engine.settings().smtp.retry_base_secs,
     )
     .await?;
     Ok(())

@@ -21,24 +21,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use mentorops_core::assignment::{FORBIDDEN, max_score_assignment};
-
-/// splitmix64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (`n > 0`; the modulo bias is irrelevant here).
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use mentorops_core::rng::SplitMix64;
 
 struct Question {
     weight: u64,
@@ -47,7 +30,7 @@ struct Question {
 }
 
 impl Question {
-    fn pick(&self, rng: &mut Rng) -> u8 {
+    fn pick(&self, rng: &mut SplitMix64) -> u8 {
         let sum: u64 = self.popularity.iter().sum();
         let mut x = rng.below(sum);
         for (o, &p) in self.popularity.iter().enumerate() {
@@ -61,7 +44,7 @@ impl Question {
 }
 
 fn questionnaire_scores(rows: usize, cols: usize, seed: u64) -> Vec<i64> {
-    let mut rng = Rng(seed);
+    let mut rng = SplitMix64(seed);
     let questions: Vec<Question> = (0..12)
         .map(|_| {
             let options = 2 + rng.below(5) as usize;
@@ -78,7 +61,7 @@ fn questionnaire_scores(rows: usize, cols: usize, seed: u64) -> Vec<i64> {
         })
         .collect();
     let weight_sum: u64 = questions.iter().map(|q| q.weight).sum();
-    let answers = |rng: &mut Rng, n: usize| -> Vec<Vec<u8>> {
+    let answers = |rng: &mut SplitMix64, n: usize| -> Vec<Vec<u8>> {
         (0..n)
             .map(|_| questions.iter().map(|q| q.pick(rng)).collect())
             .collect()
@@ -106,7 +89,7 @@ fn questionnaire_scores(rows: usize, cols: usize, seed: u64) -> Vec<i64> {
 }
 
 fn uniform_scores(rows: usize, cols: usize, seed: u64) -> Vec<i64> {
-    let mut rng = Rng(seed);
+    let mut rng = SplitMix64(seed);
     (0..rows * cols)
         .map(|_| {
             if rng.below(50) == 0 {

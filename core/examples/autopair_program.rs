@@ -14,28 +14,18 @@ use mentorops_core::clock::SystemClock;
 use mentorops_core::command::{Caller, Engine, Frontend, Who};
 use mentorops_core::db::Db;
 use mentorops_core::questionnaire::{Answer, QuestionKind};
+use mentorops_core::rng::SplitMix64;
 use mentorops_core::roles::PersonaRole;
 use mentorops_core::settings::Settings;
 use mentorops_core::status::{MatchStatus, UserStatus};
 use mentorops_core::store;
 use mentorops_core::values::{Email, ExternalId, FullName, Phone};
 
-/// splitmix64: deterministic answers without a dependency.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Skewed: low options are more popular.
-    fn pick(&mut self, n: usize) -> usize {
-        let a = (self.next() % n as u64) as usize;
-        let b = (self.next() % n as u64) as usize;
-        a.min(b)
-    }
+/// Skewed answers: low options are more popular.
+fn pick(rng: &mut SplitMix64, n: usize) -> usize {
+    let a = rng.below(n as u64) as usize;
+    let b = rng.below(n as u64) as usize;
+    a.min(b)
 }
 
 #[tokio::main]
@@ -82,7 +72,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     drop(conn);
 
     let t = Instant::now();
-    let mut rng = Rng(2026);
+    let mut rng = SplitMix64(2026);
     let now = Utc::now();
     let mut tx = engine.db().begin().await?;
     for i in 0..2 * n {
@@ -115,15 +105,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         for q in &program.questionnaire.questions {
             let answer = match q.kind {
                 QuestionKind::Single => {
-                    Answer::Single(q.options[rng.pick(q.options.len())].clone())
+                    Answer::Single(q.options[pick(&mut rng, q.options.len())].clone())
                 }
                 QuestionKind::Multi => {
-                    let chosen = (0..1 + rng.pick(3))
-                        .map(|_| q.options[rng.pick(q.options.len())].clone())
+                    let chosen = (0..1 + pick(&mut rng, 3))
+                        .map(|_| q.options[pick(&mut rng, q.options.len())].clone())
                         .collect();
                     Answer::Multi(q.in_order(chosen))
                 }
-                QuestionKind::Scale => Answer::Scale(1 + rng.pick(5) as u8),
+                QuestionKind::Scale => Answer::Scale(1 + pick(&mut rng, 5) as u8),
                 QuestionKind::Text => Answer::Text("bench".into()),
             };
             store::answers::save(&mut tx, id, program.id, &q.key, &answer, true, now).await?;

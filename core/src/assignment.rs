@@ -471,6 +471,7 @@ impl<T: Num> ShortestPath<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rng::SplitMix64;
     use proptest::prelude::*;
 
     /// Best total by dynamic programming over (row, set of used columns); `cols <= 16`.
@@ -607,7 +608,7 @@ mod tests {
 
     #[test]
     fn reference_agrees_with_brute_force() {
-        let mut rng = Rng(11);
+        let mut rng = SplitMix64(11);
         for _ in 0..200 {
             let (rows, cols) = (rng.below(7) as usize, rng.below(7) as usize);
             let scores: Vec<i64> = (0..rows * cols)
@@ -697,25 +698,10 @@ mod tests {
         }
     }
 
-    /// splitmix64, for deterministic larger instances.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
-
     /// A permutation-shaped optimum: score 10 000 on (i, π(i)), random < 5 000 elsewhere
     /// (some of it forbidden), so the optimum is exactly π.
     fn planted(rows: usize, cols: usize, seed: u64) -> (Vec<i64>, Vec<(usize, usize)>) {
-        let mut rng = Rng(seed);
+        let mut rng = SplitMix64(seed);
         let n = rows.min(cols);
         // A random injection of the smaller side into the larger one.
         let mut perm: Vec<usize> = (0..rows.max(cols)).collect();
@@ -836,8 +822,8 @@ mod tests {
     /// Profiles answering a few questions with skewed options, scored by agreement: many
     /// equal scores, like the real auto-pairing input.
     fn questionnaire(rows: usize, cols: usize, seed: u64) -> Vec<i64> {
-        let mut rng = Rng(seed);
-        let profile = |rng: &mut Rng| -> Vec<u64> {
+        let mut rng = SplitMix64(seed);
+        let profile = |rng: &mut SplitMix64| -> Vec<u64> {
             (0..6).map(|q| (rng.below(8) % (2 + q % 3)) % 3).collect()
         };
         let mentees: Vec<Vec<u64>> = (0..rows).map(|_| profile(&mut rng)).collect();
@@ -907,7 +893,7 @@ mod tests {
 
     #[test]
     fn assignment_dual_certificate() {
-        let mut rng = Rng(5);
+        let mut rng = SplitMix64(5);
         for case in 0..300 {
             let nr = 1 + rng.below(40) as usize;
             let nc = nr
@@ -935,7 +921,7 @@ mod tests {
     fn assignment_all_ties_large() {
         // Many equal scores stress the tie handling of the row reduction.
         let (rows, cols) = (60, 80);
-        let mut rng = Rng(7);
+        let mut rng = SplitMix64(7);
         let scores: Vec<i64> = (0..rows * cols).map(|_| rng.below(3) as i64).collect();
         let a = max_score_assignment(rows, cols, &scores);
         check_valid(rows, cols, &scores, &a);

@@ -17,6 +17,7 @@ pub mod messages;
 pub mod program;
 pub mod questionnaire;
 pub mod reply;
+pub mod rng;
 pub mod roles;
 pub mod settings;
 pub mod status;

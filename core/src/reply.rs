@@ -57,3 +57,14 @@ impl Reply {
         self
     }
 }
+
+/// `s` cut to `max` characters (as Discord and Telegram count them for names, descriptions
+/// and suggestions), with an ellipsis when cut.
+pub fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}

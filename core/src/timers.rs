@@ -74,12 +74,9 @@ pub async fn remind_due_offers(engine: &Engine, now: DateTime<Utc>) -> Result<us
 
 pub async fn remind_due_sessions(engine: &Engine, now: DateTime<Utc>) -> Result<usize> {
     let mut n = 0;
-    for (column, lead) in [
-        (ReminderColumn::DayBefore, Duration::hours(24)),
-        (ReminderColumn::HourBefore, Duration::hours(1)),
-    ] {
+    for column in ReminderColumn::ALL {
         let mut conn = engine.db().pool().acquire().await?;
-        let ids = store::sessions::due_reminders(&mut conn, now, lead, column).await?;
+        let ids = store::sessions::due_reminders(&mut conn, now, column.lead(), column).await?;
         drop(conn);
         n += run_all(engine, Job::RemindSession(column), ids, now).await;
     }

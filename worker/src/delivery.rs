@@ -55,19 +55,21 @@ pub enum Attempt {
     NotPending,
 }
 
-/// Delivers every due email; returns what happened to each.
+/// Delivers every due email; returns what happened to each. A failure for now is retried
+/// `retry_base_secs` later, doubling each time.
 pub async fn deliver_due_emails(
     db: &Db,
     mailer: &Mailer,
     from: &str,
     now: DateTime<Utc>,
+    retry_base_secs: u64,
 ) -> mentorops_core::Result<Vec<Delivered>> {
     let mut conn = db.pool().acquire().await?;
     let due = outbox::due(&mut conn, outbox::EMAIL, now, 500).await?;
     drop(conn);
     let mut done = Vec::new();
     for row in due {
-        if let Attempt::Done(d) = attempt(db, mailer, from, row, now, 30).await? {
+        if let Attempt::Done(d) = attempt(db, mailer, from, row, now, retry_base_secs).await? {
             done.push(d);
         }
     }
@@ -116,7 +118,7 @@ async fn attempt(
     // Checked again at delivery: nothing goes to someone deactivated or deleted since.
     if let Some(reason) = outbox::undeliverable(&mut conn, &row).await? {
         outbox::mark_failed(&mut conn, row.id, reason).await?;
-        return Ok(done(&row, None, Some("recipient deactivated".into())));
+        return Ok(done(&row, None, Some(reason.into())));
     }
     // One attempt at a time per row: another job for it (a reconciler re-queue, a retry)
     // finds it claimed and leaves it, so nobody gets the same email twice from us.
@@ -146,7 +148,8 @@ async fn attempt(
                 outbox::mark_failed(&mut conn, row.id, &reason).await?;
                 Ok(done(&row, None, Some(reason)))
             } else {
-                let next = now + backoff_from(retry_base_secs, attempts);
+                // The first retry waits the base delay, each further one twice as long.
+                let next = now + backoff_from(retry_base_secs, row.attempts);
                 warn!(outbox_id = row.id, attempts, error = %e, retry_at = %next, "email not delivered yet");
                 outbox::mark_retry(&mut conn, row.id, next, &e.to_string()).await?;
                 Ok(Attempt::RetryAt(next))

@@ -2,8 +2,9 @@
 //! text line every front-end feeds the core's one parser: `/name key:value key:"quoted value"`.
 
 use anyhow::Context;
-use mentorops_core::command::registry::{ArgKind, ArgSpec, COMMANDS, CommandSpec, find};
+use mentorops_core::command::registry::{ArgKind, ArgSpec, COMMANDS, CommandSpec};
 use mentorops_core::command::{quote, suggests};
+use mentorops_core::reply::clip;
 use serenity::builder::{CreateCommand, CreateCommandOption};
 use serenity::model::application::{CommandDataOption, CommandDataOptionValue, CommandOptionType};
 
@@ -14,16 +15,6 @@ pub const MAX_NAME: usize = 32;
 pub const MAX_DESCRIPTION: usize = 100;
 pub const MAX_CHOICES: usize = 25;
 pub const MAX_OPTIONS: usize = 25;
-
-/// `s` cut to `max` characters (Discord counts characters), with an ellipsis when cut.
-pub fn clip(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
 
 /// The Discord option type that carries an argument of this kind.
 pub fn option_type(kind: ArgKind) -> CommandOptionType {
@@ -166,11 +157,6 @@ pub fn options_of(
             Some((o.name.clone(), value))
         })
         .collect()
-}
-
-/// The registry command a Discord command name stands for.
-pub fn spec_of(name: &str) -> Option<&'static CommandSpec> {
-    find(name)
 }
 
 #[cfg(test)]

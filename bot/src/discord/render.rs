@@ -8,7 +8,7 @@ use serenity::all::ButtonStyle;
 use serenity::builder::{CreateActionRow, CreateButton};
 use tracing::warn;
 
-use super::commands::clip;
+use mentorops_core::reply::clip;
 
 /// Discord's limit on a message's content, in characters.
 pub const MAX_CONTENT: usize = 2000;

@@ -119,12 +119,6 @@ impl Rest {
         Self::new(token.expose_secret(), s.api_url.as_deref())
     }
 
-    /// Uses `pacer` (shared with other clients) instead of this client's own.
-    pub fn with_pacer(mut self, pacer: Arc<Pacer>) -> Self {
-        self.pacer = pacer;
-        self
-    }
-
     /// The base URL the calls go to, `…/api/v10`.
     pub fn base(&self) -> &str {
         &self.base

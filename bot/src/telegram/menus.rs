@@ -7,6 +7,7 @@
 
 use mentorops_core::command::CommandSpec;
 use mentorops_core::command::registry::{Audience, menus, visible_to};
+use mentorops_core::reply::clip;
 use mentorops_core::store;
 use teloxide::RequestError;
 use teloxide::prelude::*;
@@ -29,18 +30,9 @@ pub fn command_list(specs: &[&CommandSpec]) -> Vec<BotCommand> {
             } else {
                 c.about
             };
-            BotCommand::new(c.name, truncate_chars(about, MAX_DESCRIPTION))
+            BotCommand::new(c.name, clip(about, MAX_DESCRIPTION))
         })
         .collect()
-}
-
-fn truncate_chars(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(max - 1).collect();
-    out.push('…');
-    out
 }
 
 fn unlinked() -> Vec<&'static CommandSpec> {

@@ -148,15 +148,7 @@ pub async fn show_outcome(
     let combined = base.map(|b| format!("{b}{DONE_MARK}{outcome}"));
     match combined {
         Some(text) if utf16_len(&text) <= MAX_TEXT => {
-            let result = retrying(|| {
-                let mut req = bot.edit_message_text(message.chat.id, message.id, text.clone());
-                if let Some(m) = &markup {
-                    req = req.reply_markup(m.clone());
-                }
-                req
-            })
-            .await;
-            if let Err(e) = ignore_not_modified(result) {
+            if let Err(e) = edit_text(bot, message, &text, markup.as_ref()).await {
                 warn!(error = %e, "could not edit the pressed Telegram message; sending the outcome");
                 return send_reply(bot, message.chat.id, reply).await;
             }
@@ -190,10 +182,20 @@ pub async fn show_refusal(bot: &TgBot, message: &Message, why: &str) -> Result<(
         return Ok(());
     };
     let text = truncate(&format!("{base}{REFUSED_MARK}{why}"), MAX_TEXT);
-    let markup = message.reply_markup().cloned();
+    edit_text(bot, message, &text, message.reply_markup()).await
+}
+
+/// Replaces the message's text and keyboard (`markup`; None takes it off), retrying a 429; a
+/// "not modified" answer counts as done.
+async fn edit_text(
+    bot: &TgBot,
+    message: &Message,
+    text: &str,
+    markup: Option<&InlineKeyboardMarkup>,
+) -> Result<(), RequestError> {
     let result = retrying(|| {
-        let mut req = bot.edit_message_text(message.chat.id, message.id, text.clone());
-        if let Some(m) = &markup {
+        let mut req = bot.edit_message_text(message.chat.id, message.id, text.to_string());
+        if let Some(m) = markup {
             req = req.reply_markup(m.clone());
         }
         req

@@ -10,6 +10,7 @@ use super::ctx::Actor;
 use super::engine::{Caller, Engine};
 use super::registry::{Access, ArgKind, ArgSpec, Audience, CommandId, CommandSpec, find, refusal};
 use crate::error::Result;
+use crate::reply::clip;
 use crate::roles::{Capability, PersonaRole};
 use crate::store::{self, users::UserFilter};
 
@@ -50,15 +51,6 @@ pub fn suggests(spec: &CommandSpec, arg: &ArgSpec) -> Option<Suggests> {
 pub struct Suggestion {
     pub label: String,
     pub value: String,
-}
-
-fn clip(s: &str) -> String {
-    if s.chars().count() <= MAX_SUGGESTION_CHARS {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(MAX_SUGGESTION_CHARS - 1).collect();
-    out.push('…');
-    out
 }
 
 impl Engine {
@@ -179,8 +171,8 @@ impl Engine {
             })
             .take(MAX_SUGGESTIONS)
             .map(|s| Suggestion {
-                label: clip(&s.label),
-                value: clip(&s.value),
+                label: clip(&s.label, MAX_SUGGESTION_CHARS),
+                value: clip(&s.value, MAX_SUGGESTION_CHARS),
             })
             .collect())
     }

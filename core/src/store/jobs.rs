@@ -101,22 +101,12 @@ pub async fn unqueued(
         let id: i64 = r.try_get("id")?;
         rows_seen.push((Source::Sessions, id));
         let starts = time(r.try_get("starts_at")?);
-        for (column, lead, done) in [
-            (
-                ReminderColumn::DayBefore,
-                Duration::hours(24),
-                r.try_get::<Option<i64>, _>("reminded_24h_at")?.is_some(),
-            ),
-            (
-                ReminderColumn::HourBefore,
-                Duration::hours(1),
-                r.try_get::<Option<i64>, _>("reminded_1h_at")?.is_some(),
-            ),
-        ] {
+        for column in ReminderColumn::ALL {
+            let done = r.try_get::<Option<i64>, _>(column.name())?.is_some();
             if !done {
                 work.push(DueWork {
                     work: Work::RemindSession(id, column),
-                    at: starts - lead,
+                    at: starts - column.lead(),
                 });
             }
         }
@@ -209,10 +199,8 @@ pub async fn overdue(
     .fetch_all(&mut *c)
     .await?;
     collect(&rows, &mut work, Work::RemindOffer, Duration::zero())?;
-    for (column, lead) in [
-        (ReminderColumn::DayBefore, Duration::hours(24)),
-        (ReminderColumn::HourBefore, Duration::hours(1)),
-    ] {
+    for column in ReminderColumn::ALL {
+        let lead = column.lead();
         let sql = format!(
             "SELECT id, starts_at AS at FROM sessions WHERE state = 'booked' AND queued_at <= $4 \
              AND {} IS NULL AND starts_at > $1 AND starts_at <= $2 ORDER BY starts_at LIMIT $3",

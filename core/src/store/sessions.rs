@@ -107,6 +107,17 @@ pub enum ReminderColumn {
 }
 
 impl ReminderColumn {
+    /// Both reminders (SPEC §6).
+    pub const ALL: [Self; 2] = [Self::DayBefore, Self::HourBefore];
+
+    /// How long before the session this reminder goes out.
+    pub fn lead(self) -> chrono::Duration {
+        match self {
+            Self::DayBefore => chrono::Duration::hours(24),
+            Self::HourBefore => chrono::Duration::hours(1),
+        }
+    }
+
     pub(crate) fn name(self) -> &'static str {
         match self {
             Self::DayBefore => "reminded_24h_at",

@@ -16,9 +16,10 @@ use axum::response::{IntoResponse, Response};
 use ed25519_dalek::{Signer, SigningKey};
 use futures::{SinkExt, StreamExt};
 use mentorops_bot::discord::{Interactions, Rest};
+use mentorops_core::command::Caller;
 use mentorops_core::db::Backend;
 use mentorops_core::status::UserStatus;
-use mentorops_core::store::outbox;
+use mentorops_core::store::{self, outbox};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -431,44 +432,12 @@ async fn a_staff_member_changes_a_status_with_a_slash_command_and_strangers_are_
 async fn a_mentor_accepts_an_offer_with_the_button_and_the_wrong_person_changes_nothing() {
     let app = start_app().await;
     app.with_program().await;
-    let ana = app
-        .ready_person(
-            "Ana Mentee",
-            "ana@example.org",
-            "+14155550501",
-            "mentee",
-            ANA,
-            "7001",
-        )
-        .await;
-    app.ready_person(
-        "Maria Mentor",
-        "maria@example.org",
-        "+14155550601",
-        "mentor",
-        MARIA,
-        "7002",
-    )
-    .await;
-    app.ready_person(
-        "Lee Mentor",
-        "lee@example.org",
-        "+14155550602",
-        "mentor",
-        LEE,
-        "7003",
-    )
-    .await;
+    let ana = ana_maria_and_lee(&app).await;
     let ep = Endpoint::start(&app).await;
     link_on_discord(&app, &ep, "maria@example.org", 8002).await;
     link_on_discord(&app, &ep, "lee@example.org", 8003).await;
 
-    let maria = persona_of(&app, "maria@example.org").await;
-    app.run(&ana, "/mentors").await.expect("mentors");
-    app.run(&ana, &format!("/choose #{maria}"))
-        .await
-        .expect("choose");
-    let offer = pending_of(&app, "ana@example.org").await.expect("offer");
+    let offer = ana_chooses_maria(&app, &ana).await;
     let accept = format!("/accept {}", offer.id);
     let matches = || app.count("SELECT COUNT(*) AS n FROM matches");
     let prompt = "Ana Mentee would like you as their mentor.";
@@ -787,34 +756,7 @@ async fn discord_rows(app: &TestApp, state: &str) -> Vec<outbox::Message> {
 async fn offers_reach_discord_accounts_as_dms_with_buttons_and_closed_dms_fail_for_good() {
     let app = start_app().await;
     app.with_program().await;
-    let ana = app
-        .ready_person(
-            "Ana Mentee",
-            "ana@example.org",
-            "+14155550501",
-            "mentee",
-            ANA,
-            "7001",
-        )
-        .await;
-    app.ready_person(
-        "Maria Mentor",
-        "maria@example.org",
-        "+14155550601",
-        "mentor",
-        MARIA,
-        "7002",
-    )
-    .await;
-    app.ready_person(
-        "Lee Mentor",
-        "lee@example.org",
-        "+14155550602",
-        "mentor",
-        LEE,
-        "7003",
-    )
-    .await;
+    let ana = ana_maria_and_lee(&app).await;
     let ep = Endpoint::start(&app).await;
     link_on_discord(&app, &ep, "maria@example.org", 8002).await;
     link_on_discord(&app, &ep, "lee@example.org", 8003).await;
@@ -823,11 +765,7 @@ async fn offers_reach_discord_accounts_as_dms_with_buttons_and_closed_dms_fail_f
     let (url, server) = fake.start().await;
     let rest = Rest::new("test-token", Some(&url)).expect("rest");
 
-    let maria = persona_of(&app, "maria@example.org").await;
-    app.run(&ana, &format!("/choose #{maria}"))
-        .await
-        .expect("choose");
-    let offer = pending_of(&app, "ana@example.org").await.expect("offer");
+    let offer = ana_chooses_maria(&app, &ana).await;
     // A message for Lee, whose DMs are closed.
     {
         let lee = app.user_id("lee@example.org").await;
@@ -1291,9 +1229,9 @@ async fn over_the_gateway_a_staff_member_changes_a_status_and_strangers_are_refu
     app.finish().await;
 }
 
-/// Ana (mentee, Discord 7001 on Telegram-free accounts) asks Maria; Maria (8002) and Lee (8003)
-/// are linked on Discord.
-async fn offer_to_maria(app: &TestApp) -> i64 {
+/// Ana (mentee, chat account 7001), Maria (7002) and Lee (7003), mentors, ready to be matched;
+/// returns Ana.
+async fn ana_maria_and_lee(app: &TestApp) -> Caller {
     let ana = app
         .ready_person(
             "Ana Mentee",
@@ -1317,12 +1255,23 @@ async fn offer_to_maria(app: &TestApp) -> i64 {
         app.ready_person(name, email, phone, "mentor", answers, chat)
             .await;
     }
+    ana
+}
+
+/// Ana asks Maria (after `/mentors`); the pending offer.
+async fn ana_chooses_maria(app: &TestApp, ana: &Caller) -> store::offers::Offer {
     let maria = persona_of(app, "maria@example.org").await;
-    app.run(&ana, "/mentors").await.expect("mentors");
-    app.run(&ana, &format!("/choose #{maria}"))
+    app.run(ana, "/mentors").await.expect("mentors");
+    app.run(ana, &format!("/choose #{maria}"))
         .await
         .expect("choose");
-    pending_of(app, "ana@example.org").await.expect("offer").id
+    pending_of(app, "ana@example.org").await.expect("offer")
+}
+
+/// Ana asks Maria; Maria (8002) and Lee (8003) are linked on Discord.
+async fn offer_to_maria(app: &TestApp) -> i64 {
+    let ana = ana_maria_and_lee(app).await;
+    ana_chooses_maria(app, &ana).await.id
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,7 +18,7 @@ async fn welcome_row(app: &TestApp, email: &str) -> store::outbox::Message {
 async fn flush_queued(app: &TestApp, from: &str) {
     let ok = SmtpServer::start(&[]).await;
     let mailer = Mailer::smtp(&ok.url()).expect("mailer");
-    deliver_due_emails(app.engine.db(), &mailer, from, app.engine.now())
+    deliver_due_emails(app.engine.db(), &mailer, from, app.engine.now(), 30)
         .await
         .expect("pass");
 }
@@ -42,7 +42,7 @@ async fn a_4xx_answer_is_retried_with_backoff_and_the_email_is_delivered_exactly
     let mut now = app.engine.now();
     let mut pending_before = 0;
     for round in 0..6 {
-        let done = deliver_due_emails(app.engine.db(), &mailer, &from, now)
+        let done = deliver_due_emails(app.engine.db(), &mailer, &from, now, 30)
             .await
             .expect("pass");
         let row = welcome_row(&app, "ana@example.org").await;
@@ -59,7 +59,7 @@ async fn a_4xx_answer_is_retried_with_backoff_and_the_email_is_delivered_exactly
         );
         pending_before += 1;
         // Not due again at once: the backoff holds it back.
-        let again = deliver_due_emails(app.engine.db(), &mailer, &from, now)
+        let again = deliver_due_emails(app.engine.db(), &mailer, &from, now, 30)
             .await
             .expect("pass");
         assert!(again.is_empty(), "retried before its time");
@@ -82,7 +82,7 @@ async fn a_4xx_answer_is_retried_with_backoff_and_the_email_is_delivered_exactly
     // Nothing left to send, nothing sent twice.
     let attempts = server.attempts();
     assert!(
-        deliver_due_emails(app.engine.db(), &mailer, &from, now + Duration::days(1))
+        deliver_due_emails(app.engine.db(), &mailer, &from, now + Duration::days(1), 30)
             .await
             .expect("pass")
             .is_empty()
@@ -103,7 +103,7 @@ async fn a_5xx_answer_is_not_retried_and_staff_see_the_reason() {
         .await;
     let server = SmtpServer::start(&["550 5.1.1 no such mailbox"]).await;
     let mailer = Mailer::smtp(&server.url()).expect("mailer");
-    let done = deliver_due_emails(app.engine.db(), &mailer, &from, app.engine.now())
+    let done = deliver_due_emails(app.engine.db(), &mailer, &from, app.engine.now(), 30)
         .await
         .expect("pass");
     assert_eq!(done.len(), 1);
@@ -118,10 +118,16 @@ async fn a_5xx_answer_is_not_retried_and_staff_see_the_reason() {
     assert_eq!(row.status, "failed");
     for later in [Duration::minutes(5), Duration::days(2)] {
         assert!(
-            deliver_due_emails(app.engine.db(), &mailer, &from, app.engine.now() + later)
-                .await
-                .expect("pass")
-                .is_empty()
+            deliver_due_emails(
+                app.engine.db(),
+                &mailer,
+                &from,
+                app.engine.now() + later,
+                30
+            )
+            .await
+            .expect("pass")
+            .is_empty()
         );
     }
     assert_eq!(server.attempts(), 1, "a 5xx is never retried");
@@ -154,7 +160,7 @@ async fn an_unreachable_server_is_retried_then_given_up_after_the_last_attempt()
     let from = app.engine.settings().smtp.from.clone();
     let mut now = app.engine.now();
     for _ in 0..mentorops_worker::delivery::MAX_ATTEMPTS {
-        deliver_due_emails(app.engine.db(), &mailer, &from, now)
+        deliver_due_emails(app.engine.db(), &mailer, &from, now, 30)
             .await
             .expect("pass");
         now += Duration::hours(2);

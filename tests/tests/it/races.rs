@@ -5,11 +5,11 @@
 use chrono::Duration;
 use futures::future::join_all;
 use mentorops_core::status::MatchStatus;
-use mentorops_core::store::offers::OfferState;
+use mentorops_core::store::offers::{Offer, OfferState};
 use mentorops_core::timers;
 
 use crate::both_backends;
-use crate::matching::{offers_of, pending_of, persona_of, world};
+use crate::matching::{World, offers_of, pending_of, persona_of, world};
 use crate::support::TestApp;
 
 async fn many_concurrent_accepts_of_one_offer_make_one_match(app: &TestApp) {
@@ -47,28 +47,14 @@ async fn many_concurrent_accepts_of_one_offer_make_one_match(app: &TestApp) {
 }
 
 async fn accept_racing_expiry_has_exactly_one_outcome(app: &TestApp) {
-    let w = world(app).await;
-    let (maria, lee, tom) = (
-        persona_of(app, "maria@example.org").await,
-        persona_of(app, "lee@example.org").await,
-        persona_of(app, "tom@example.org").await,
-    );
-    assert!(
-        app.run(&w.ana, &format!("/choose #{maria} #{lee}"))
-            .await
-            .is_ok()
-    );
-    assert!(
-        app.run(&w.ben, &format!("/choose #{tom} #{lee}"))
-            .await
-            .is_ok()
-    );
-    let a = pending_of(app, "ana@example.org")
-        .await
-        .expect("ana's offer");
-    let b = pending_of(app, "ben@example.org")
-        .await
-        .expect("ben's offer");
+    let Chosen {
+        w,
+        maria,
+        lee,
+        tom,
+        a,
+        b,
+    } = two_mentees_choose(app, ["maria", "lee"], ["tom", "lee"]).await;
     let deadline = a.deadline_at.expect("deadline");
     // The mentors press a second before the deadline while a worker, whose clock is a second
     // past it, expires what is due.
@@ -161,28 +147,14 @@ async fn two_expiry_runs_at_once_expire_once_and_offer_the_next_choice_once(app:
 async fn a_mentor_accepting_two_offers_at_once_gets_one_match_and_the_other_moves_on(
     app: &TestApp,
 ) {
-    let w = world(app).await;
-    let (maria, lee, tom) = (
-        persona_of(app, "maria@example.org").await,
-        persona_of(app, "lee@example.org").await,
-        persona_of(app, "tom@example.org").await,
-    );
-    assert!(
-        app.run(&w.ana, &format!("/choose #{maria} #{lee}"))
-            .await
-            .is_ok()
-    );
-    assert!(
-        app.run(&w.ben, &format!("/choose #{maria} #{tom}"))
-            .await
-            .is_ok()
-    );
-    let a = pending_of(app, "ana@example.org")
-        .await
-        .expect("ana's offer");
-    let b = pending_of(app, "ben@example.org")
-        .await
-        .expect("ben's offer");
+    let Chosen {
+        w,
+        maria,
+        lee,
+        tom,
+        a,
+        b,
+    } = two_mentees_choose(app, ["maria", "lee"], ["maria", "tom"]).await;
     let (line_a, line_b) = (format!("/accept {}", a.id), format!("/accept {}", b.id));
     let everyone = [
         maria,
@@ -214,6 +186,50 @@ async fn a_mentor_accepting_two_offers_at_once_gets_one_match_and_the_other_move
     assert_eq!(lost[0].state, OfferState::Withdrawn, "{lost:?}");
     assert_eq!(lost[1].state, OfferState::Pending);
     assert_eq!(lost[1].mentor_persona_id, loser_next);
+}
+
+/// The matching world after Ana and Ben each chose two of Maria, Lee and Tom: the mentors'
+/// persona ids and Ana's (`a`) and Ben's (`b`) pending offers.
+struct Chosen {
+    w: World,
+    maria: i64,
+    lee: i64,
+    tom: i64,
+    a: Offer,
+    b: Offer,
+}
+
+/// The world, with Ana and Ben each choosing two mentors (by first name, lower case).
+async fn two_mentees_choose(app: &TestApp, ana_picks: [&str; 2], ben_picks: [&str; 2]) -> Chosen {
+    let w = world(app).await;
+    let (maria, lee, tom) = (
+        persona_of(app, "maria@example.org").await,
+        persona_of(app, "lee@example.org").await,
+        persona_of(app, "tom@example.org").await,
+    );
+    let id = |name: &str| match name {
+        "maria" => maria,
+        "lee" => lee,
+        _ => tom,
+    };
+    for (who, picks) in [(&w.ana, ana_picks), (&w.ben, ben_picks)] {
+        let line = format!("/choose #{} #{}", id(picks[0]), id(picks[1]));
+        assert!(app.run(who, &line).await.is_ok(), "{line}");
+    }
+    let a = pending_of(app, "ana@example.org")
+        .await
+        .expect("ana's offer");
+    let b = pending_of(app, "ben@example.org")
+        .await
+        .expect("ben's offer");
+    Chosen {
+        w,
+        maria,
+        lee,
+        tom,
+        a,
+        b,
+    }
 }
 
 both_backends!(

@@ -289,8 +289,8 @@ pub async fn mentors(ctx: &mut Ctx<'_>) -> Result<Reply> {
             .collect::<Vec<_>>()
             .join("\n")
     );
-    let ready =
-        persona.match_status == MatchStatus::ReadyToBeMatched && user.status == UserStatus::Active;
+    // The same test /choose and pairing apply, so the hint shows exactly when /choose works.
+    let ready = matching::unavailable_reason(&user, &persona).is_none();
     if ready {
         text.push_str(&format!(
             "\nRank up to {} of them, best first: /choose {}",
