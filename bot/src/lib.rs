@@ -3,8 +3,8 @@
 //! here; Telegram and Discord follow the same shape.
 
 pub mod app;
+pub mod chat;
 pub mod console;
 pub mod discord;
-pub mod relay;
 pub mod telegram;
 pub mod text;

@@ -25,6 +25,10 @@ pub enum Error {
     /// duplicate email, a confirmation that is needed first).
     #[error("{0}")]
     Conflict(String),
+    /// This update or interaction was handled before (a platform's redelivery, a replayed
+    /// request): nothing ran again.
+    #[error("this was handled already: see the answer above")]
+    Duplicate,
     /// Something failed on our side; the person sees a generic message, the log the detail.
     #[error("internal error: {0}")]
     Internal(String),

@@ -27,6 +27,8 @@ pub struct Settings {
     pub telegram: TelegramSettings,
     #[serde(default)]
     pub discord: DiscordSettings,
+    #[serde(default)]
+    pub chat: ChatSettings,
     pub program_defaults: ProgramDefaults,
     pub links: LinkSettings,
     /// The questionnaire new programs start with.
@@ -162,6 +164,31 @@ pub struct DiscordSettings {
     pub guild_id: Option<String>,
 }
 
+/// The chat edge both platforms share (docs/chat-edge.md): the inbox of updates and the outbox
+/// delivery. Defaults suit one bot on one to a few processes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ChatSettings {
+    /// How long a claimed update or outbox message is one process's before another may take it
+    /// (a process that died mid-send is taken over after this), in seconds.
+    pub lease_secs: u64,
+    /// Telegram messages sent per second by this process (Telegram allows about 30 for a bot
+    /// in all: with N processes delivering, give each 25 / N).
+    pub telegram_per_second: usize,
+    /// How long a Bot API request may take before it counts as failed and is retried, in seconds.
+    pub request_timeout_secs: u64,
+}
+
+impl Default for ChatSettings {
+    fn default() -> Self {
+        Self {
+            lease_secs: 60,
+            telegram_per_second: 25,
+            request_timeout_secs: 17,
+        }
+    }
+}
+
 /// Reads a value that is text but may arrive as a number (figment parses `MENTOROPS__…=123`
 /// from the environment as an integer).
 fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -226,6 +253,18 @@ impl Settings {
             ("queue.idempotency_ttl_hours", q.idempotency_ttl_hours),
             ("queue.feed_interval_ms", q.feed_interval_ms),
             ("queue.reconcile_grace_secs", q.reconcile_grace_secs),
+        ] {
+            if v == 0 {
+                return Err(key_error(key, "must be at least 1"));
+            }
+        }
+        for (key, v) in [
+            ("chat.lease_secs", self.chat.lease_secs),
+            (
+                "chat.telegram_per_second",
+                self.chat.telegram_per_second as u64,
+            ),
+            ("chat.request_timeout_secs", self.chat.request_timeout_secs),
         ] {
             if v == 0 {
                 return Err(key_error(key, "must be at least 1"));

@@ -17,4 +17,4 @@ pub use delivery::{Delivered, deliver_due_emails};
 pub use jobs::Job;
 pub use mail::Mailer;
 pub use queue::Queue;
-pub use runtime::Worker;
+pub use runtime::{Worker, process_name};

@@ -144,7 +144,7 @@ impl Worker {
         // recovered; the default is host and process id.
         let name = name
             .or_else(|| q.worker_name.clone())
-            .unwrap_or_else(|| format!("{}-{}", hostname(), std::process::id()));
+            .unwrap_or_else(process_name);
         let mut tasks = JoinSet::new();
         tasks.spawn(job_worker(
             runtime.clone(),
@@ -207,6 +207,11 @@ impl Worker {
     pub async fn wait(mut self) {
         while self.tasks.join_next().await.is_some() {}
     }
+}
+
+/// `host-pid`: this process among the others sharing the database and the queue.
+pub fn process_name() -> String {
+    format!("{}-{}", hostname(), std::process::id())
 }
 
 fn hostname() -> String {

@@ -1,26 +1,23 @@
-//! Delivering the outbox's `chat:discord` rows as direct messages over Discord's REST API. A
-//! row is marked sent only after Discord accepted every part; a refusal that will not change
-//! (DMs closed, unknown user: a 4xx other than 429) marks it failed; anything else (429, 5xx,
-//! network) leaves it pending, and that person's later rows wait too so they stay in order.
-//! Like email and Telegram, nothing goes to a user deactivated or deleted since it was queued.
+//! The outbox's `chat:discord` rows as direct messages over Discord's REST API, through the
+//! one chat delivery driver (`crate::chat::outbox`): marked sent only after Discord accepted
+//! every part; a refusal that will not change (DMs closed, unknown user: a 4xx other than 429)
+//! marks it failed; anything else (5xx, network) is retried with backoff, and that person's
+//! later rows wait so they stay in order. Nothing goes to a user deactivated or deleted since.
 
-use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use anyhow::Context;
 use mentorops_core::command::Engine;
+use mentorops_core::reply::Attachment;
 use mentorops_core::settings::DiscordSettings;
 use mentorops_core::store::outbox;
 use secrecy::ExposeSecret;
 use serenity::http::{Http, HttpBuilder};
 
-use super::rest::{Rest, RestError};
+use super::rest::Rest;
 use super::{PROVIDER, render};
-
-/// Rows read per pass.
-const BATCH: i64 = 500;
-
-/// One delivery pass at a time per process, so no row is sent by two passes.
-static DELIVERING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+use crate::chat::pace::Pace;
+use crate::chat::{self, SendError};
 
 /// serenity's REST client for these settings, which the gateway client uses to ask for the
 /// gateway's URL (every other call goes through [`Rest`]). With `discord.api_url` set (a local
@@ -58,79 +55,88 @@ pub fn http(token: &str, api_url: Option<&str>) -> anyhow::Result<Http> {
         .build())
 }
 
-/// Delivers every due `chat:discord` row; returns how many Discord accepted.
-pub async fn deliver_due(engine: &Engine, rest: &Rest) -> anyhow::Result<usize> {
-    let _one_pass = DELIVERING.lock().await;
-    let due = {
-        let mut c = engine.db().pool().acquire().await?;
-        outbox::due(&mut c, &outbox::chat_channel(PROVIDER), engine.now(), BATCH).await?
-    };
-    let mut by_user: BTreeMap<String, Vec<outbox::Message>> = BTreeMap::new();
-    for row in due {
-        by_user.entry(row.recipient.clone()).or_default().push(row);
-    }
-    let mut sent = 0;
-    for rows in by_user.into_values() {
-        sent += deliver_to(engine, rest, rows).await?;
-    }
-    Ok(sent)
+/// Discord as a [`Platform`](chat::Platform) of the chat delivery driver: DMs over our paced
+/// REST client (which waits out 429s itself, per Discord's bucket headers).
+pub struct Discord {
+    pub rest: Arc<Rest>,
 }
 
-async fn deliver_to(
-    engine: &Engine,
-    rest: &Rest,
-    rows: Vec<outbox::Message>,
-) -> anyhow::Result<usize> {
-    let mut sent = 0;
-    for row in rows {
-        if crate::relay::refuse_if_undeliverable(engine, &row, "Discord").await? {
-            continue;
-        }
-        let Some(user) = row.recipient.parse::<u64>().ok().filter(|id| *id != 0) else {
-            let mut c = engine.db().pool().acquire().await?;
-            outbox::mark_failed(
-                &mut c,
-                row.id,
-                &format!("'{}' is not a Discord user id", row.recipient),
-            )
-            .await?;
-            continue;
-        };
-        let result = send_dm(rest, user, &row.body_text, &row.buttons).await;
-        if result.is_err() {
-            rest.forget_dm_channel(user);
-        }
-        match crate::relay::settle(engine, &row, result, RestError::is_permanent, "Discord").await?
-        {
-            crate::relay::Next::Continue(delivered) => sent += usize::from(delivered),
-            crate::relay::Next::Stop => break,
-        }
-    }
-    Ok(sent)
-}
-
-/// Opens the DM channel (once per user) and sends the text in parts of at most 2000 characters, the
-/// buttons under the last part. Each part is paced and a 429 is waited out and sent again, so a
-/// row is either delivered whole or left pending; a part sent before a failure is sent again
-/// with the row (at least once).
-async fn send_dm(
-    rest: &Rest,
+/// One DM request: a part of at most 2000 characters, the buttons under the last.
+pub struct DmPart {
     user: u64,
-    text: &str,
-    buttons: &[mentorops_core::reply::Button],
-) -> Result<(), RestError> {
-    let channel = rest.dm_channel(user).await?;
-    let (rows, extra) = render::components(buttons);
-    let mut parts =
-        render::split_text(&render::with_extra_lines(text, &extra), render::MAX_CONTENT);
-    if parts.is_empty() {
-        parts.push("Done.".to_string());
+    message: serde_json::Value,
+}
+
+impl chat::Platform for Discord {
+    type Part = DmPart;
+    const NAME: &'static str = "Discord";
+    const PROVIDER: &'static str = PROVIDER;
+
+    fn parts(&self, row: &outbox::Message, _files: Vec<Attachment>) -> Result<Vec<DmPart>, String> {
+        let user = row
+            .recipient
+            .parse::<u64>()
+            .ok()
+            .filter(|id| *id != 0)
+            .ok_or_else(|| format!("'{}' is not a Discord user id", row.recipient))?;
+        let (rows, extra) = render::components(&row.buttons);
+        let mut parts = render::split_text(
+            &render::with_extra_lines(&row.body_text, &extra),
+            render::MAX_CONTENT,
+        );
+        if parts.is_empty() {
+            parts.push("Done.".to_string());
+        }
+        let last = parts.len() - 1;
+        Ok(parts
+            .into_iter()
+            .enumerate()
+            .map(|(i, part)| DmPart {
+                user,
+                message: render::message_json(
+                    &part,
+                    if i == last { &rows[..] } else { &[] },
+                    false,
+                ),
+            })
+            .collect())
     }
-    let last = parts.len() - 1;
-    for (i, part) in parts.into_iter().enumerate() {
-        let rows = if i == last { &rows[..] } else { &[] };
-        rest.send_message(&channel, &render::message_json(&part, rows, false))
-            .await?;
+
+    async fn send(&self, _row: &outbox::Message, part: &DmPart) -> Result<(), SendError> {
+        let sent = match self.rest.dm_channel(part.user).await {
+            Ok(channel) => self.rest.send_message(&channel, &part.message).await,
+            Err(e) => Err(e),
+        };
+        sent.map_err(|e| {
+            // The channel may be the reason: open it again next time.
+            self.rest.forget_dm_channel(part.user);
+            if e.is_permanent() {
+                SendError::Refused(e.to_string())
+            } else {
+                SendError::Later(e.to_string())
+            }
+        })
     }
-    Ok(())
+}
+
+/// The driver for `chat:discord` rows: 50 requests a second is Discord's global limit, which
+/// our REST client keeps too; no spacing per person is needed.
+pub fn driver(
+    engine: Arc<Engine>,
+    rest: Arc<Rest>,
+    tuning: chat::outbox::Tuning,
+) -> Arc<chat::Delivery<Discord>> {
+    Arc::new(chat::Delivery::new(
+        engine,
+        Discord { rest },
+        Pace::new(50, std::time::Duration::ZERO),
+        tuning,
+    ))
+}
+
+/// Delivers every due `chat:discord` row now; returns how many Discord accepted.
+pub async fn deliver_due(engine: Arc<Engine>, rest: Arc<Rest>) -> anyhow::Result<usize> {
+    driver(engine, rest, chat::outbox::Tuning::default())
+        .drain()
+        .await
 }

@@ -22,8 +22,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use futures::future::BoxFuture;
-use mentorops_core::command::{Caller, Engine, Frontend, Outcome, Who, quote};
+use mentorops_core::command::{Caller, Engine, Frontend, Inbound, Outcome, Who, parse, quote};
 use mentorops_core::reply::Attachment;
+use mentorops_core::store::inbox;
 use serde_json::{Value, json};
 use serenity::model::application::{
     ActionRowComponent, CommandInteraction, CommandOptionType, ComponentInteraction, Interaction,
@@ -115,11 +116,11 @@ impl Interactions {
         let Some(caller) = caller_of(&c.user) else {
             return Answered::now(render::refusal(NOBODY).response());
         };
-        let (app, token) = (c.application_id.get(), c.token.clone());
+        let (app, token, id) = (c.application_id.get(), c.token.clone(), c.id.get());
         let this = self.clone();
         self.in_time(app, token, false, async move {
             match uploads(&this.files, &c).await {
-                Ok(files) => this.run(&caller, &line_of(&c), files, None).await,
+                Ok(files) => this.run(id, &caller, &line_of(&c), files, None).await,
                 Err(problem) => render::refusal(&problem),
             }
         })
@@ -140,11 +141,12 @@ impl Interactions {
         let Some(caller) = caller_of(&c.user) else {
             return Answered::now(render::refusal(NOBODY).response());
         };
-        let (app, token) = (c.application_id.get(), c.token.clone());
+        let (app, token, key) = (c.application_id.get(), c.token.clone(), c.id.get());
         let original = c.message.content.clone();
         let this = self.clone();
         self.in_time(app, token, true, async move {
-            this.run(&caller, &id, Vec::new(), Some(original)).await
+            this.run(key, &caller, &id, Vec::new(), Some(original))
+                .await
         })
         .await
     }
@@ -166,25 +168,44 @@ impl Interactions {
                 }
             }
         }
-        let (app, token) = (m.application_id.get(), m.token.clone());
+        let (app, token, key) = (m.application_id.get(), m.token.clone(), m.id.get());
         let original = m.message.as_ref().map(|msg| msg.content.clone());
         let on_message = original.is_some();
         let this = self.clone();
         self.in_time(app, token, on_message, async move {
-            this.run(&caller, &line, Vec::new(), original).await
+            this.run(key, &caller, &line, Vec::new(), original).await
         })
         .await
     }
 
-    /// One core call; `pressed` holds the text of the message whose button (or form) it came from.
+    /// One core call, once per interaction id (a replayed request runs nothing: Discord never
+    /// sends one interaction twice, so a second one is someone replaying a signed body);
+    /// `pressed` holds the text of the message whose button (or form) it came from.
     async fn run(
         &self,
+        interaction: u64,
         caller: &Caller,
         line: &str,
         files: Vec<Attachment>,
         pressed: Option<String>,
     ) -> Rendered {
-        let Outcome { result, .. } = self.engine.handle_text(caller, line, files).await;
+        let inbound = Inbound {
+            key: inbox::Key {
+                platform: PROVIDER.into(),
+                update_key: interaction.to_string(),
+                lane: match &caller.who {
+                    Who::Account { account_id, .. } => account_id.clone(),
+                    Who::User(id) => id.to_string(),
+                },
+            },
+            received: false,
+            reply: None,
+        };
+        let parsed = parse(line).map(|mut inv| {
+            inv.attachments = files;
+            inv
+        });
+        let Outcome { result, .. } = self.engine.run_inbound(caller, parsed, &inbound).await;
         match (&result, pressed) {
             (Ok(reply), Some(original)) => render::outcome(&original, reply),
             (Ok(reply), None) => render::reply(reply),

@@ -26,7 +26,7 @@ pub mod render;
 pub mod rest;
 
 pub use commands::{OptionValue, application_commands, command_line, register};
-pub use delivery::{deliver_due, http, http_from_settings};
+pub use delivery::{deliver_due, driver, http, http_from_settings};
 pub use endpoint::{router, serve};
 pub use interact::{Answered, Interactions, caller_of};
 pub use rest::Rest;
@@ -78,22 +78,14 @@ pub async fn run(engine: Arc<Engine>, shutdown: CancellationToken) -> anyhow::Re
     info!(commands = n, transport, guild = ?guild, "Discord commands registered");
     let interactions = Arc::new(Interactions::new(engine.clone(), rest.clone())?);
     let delivery = {
-        let (engine, stop) = (engine.clone(), shutdown.clone());
+        let tuning = crate::chat::outbox::Tuning {
+            lease: Duration::from_secs(engine.settings().chat.lease_secs),
+            ..Default::default()
+        };
+        let driver = driver(engine.clone(), rest, tuning);
+        let stop = shutdown.clone();
         async move {
-            loop {
-                match deliver_due(&engine, &rest).await {
-                    Ok(0) => {}
-                    Ok(n) => info!(count = n, "Discord messages delivered"),
-                    Err(e) => warn!(
-                        error = format!("{e:#}"),
-                        "Discord delivery pass failed; retrying"
-                    ),
-                }
-                tokio::select! {
-                    _ = stop.cancelled() => break,
-                    _ = tokio::time::sleep(Duration::from_secs(2)) => {}
-                }
-            }
+            driver.run(Arc::new(tokio::sync::Notify::new()), stop).await;
             Ok::<(), anyhow::Error>(())
         }
     };
@@ -112,9 +104,62 @@ pub async fn run(engine: Arc<Engine>, shutdown: CancellationToken) -> anyhow::Re
                 info!(%addr, "Discord interactions endpoint listening on /interactions");
                 serve(interactions, &key, listener, shutdown.clone()).await
             }
-            None => gateway::run(interactions, http_from_settings(&s)?, shutdown.clone()).await,
+            None => gateway_under_lease(engine.clone(), interactions, &s, shutdown.clone()).await,
         }
     };
     tokio::try_join!(front, delivery)?;
+    Ok(())
+}
+
+/// The lease of the gateway connection: one process at a time holds it (Discord would send each
+/// interaction to every connection otherwise).
+pub const GATEWAY_LEASE: &str = "discord:gateway";
+
+/// The gateway while this process holds [`GATEWAY_LEASE`]; when the lease goes to another
+/// process (this one was taken for dead), the connection is closed.
+async fn gateway_under_lease(
+    engine: Arc<Engine>,
+    interactions: Arc<Interactions>,
+    s: &mentorops_core::settings::DiscordSettings,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let (mut held, lease_task) = crate::chat::lease::hold(
+        engine,
+        GATEWAY_LEASE,
+        crate::chat::lease::TTL,
+        shutdown.clone(),
+    );
+    while crate::chat::lease::until_held(&mut held, &shutdown).await {
+        info!("this process holds the Discord gateway connection");
+        let connection = shutdown.child_token();
+        let mut client = tokio::spawn(gateway::run(
+            interactions.clone(),
+            http_from_settings(s)?,
+            connection.clone(),
+        ));
+        let lost = async {
+            while *held.borrow() {
+                if held.changed().await.is_err() {
+                    break;
+                }
+            }
+        };
+        tokio::select! {
+            ended = &mut client => {
+                connection.cancel();
+                let _ = lease_task.await;
+                return match ended {
+                    Ok(r) => r,
+                    Err(e) => Err(anyhow::anyhow!("the Discord gateway task failed: {e}")),
+                };
+            }
+            _ = lost => {
+                warn!("the Discord gateway lease went to another process; closing this connection");
+                connection.cancel();
+                let _ = tokio::time::timeout(Duration::from_secs(10), client).await;
+            }
+        }
+    }
+    let _ = lease_task.await;
     Ok(())
 }

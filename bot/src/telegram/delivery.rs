@@ -1,238 +1,96 @@
-//! Delivering the outbox's `chat:telegram` rows as direct messages. A row is marked sent only
-//! after Telegram accepted the message; a 429 is waited out and retried by the throttle (so a
-//! burst is spread out, nothing lost or sent twice); a refusal that will not change (blocked
-//! bot, unknown chat) marks it failed; anything else leaves it pending for the next pass.
-//! Like email (worker/src/delivery.rs), nothing goes to a user deactivated or deleted since the
-//! message was queued.
+//! Telegram as a [`Platform`] of the chat delivery driver (`crate::chat::outbox`): how an
+//! outbox row becomes Bot API requests, and what Telegram's answers mean. Replies to commands
+//! and messages to people go through here alike.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
-use futures::StreamExt;
 use mentorops_core::command::Engine;
-use mentorops_core::store::outbox;
-use teloxide::RequestError;
+use mentorops_core::reply::Attachment;
+use mentorops_core::store::outbox::Message;
 use teloxide::types::ChatId;
-use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use teloxide::{ApiError, Bot, RequestError};
 
-use super::{PROVIDER, TgBot, render};
+use super::PROVIDER;
+use super::render::{self, Part, Pressed};
+use crate::chat::pace::Pace;
+use crate::chat::{self, SendError};
 
-/// Rows read per pass.
-const BATCH: i64 = 500;
-
-/// Outbox messages sent per second at most, all chats together. Telegram allows about 30;
-/// teloxide's `Throttle` released bursts of 40–50 a second in our burst test, so the outbox
-/// sends on the plain `Bot` with its own pacing, below the limit, leaving room for replies.
+/// Telegram allows about 30 messages a second in all and one a second per chat. The outbox
+/// sends at most 25 a second per process, leaving room for callback answers and menus.
 pub const OUTBOX_PER_SECOND: usize = 25;
 
-/// A sliding one-second window shared by every chat's delivery.
-struct Pace {
-    sent: tokio::sync::Mutex<std::collections::VecDeque<tokio::time::Instant>>,
+pub struct Telegram {
+    /// The plain client (our own pacing; teloxide's `Throttle` let bursts of 40–50/s through).
+    pub bot: Bot,
 }
 
-impl Pace {
-    /// Waits until one more message fits in the last second, and counts it.
-    async fn wait(&self) {
-        loop {
-            let mut sent = self.sent.lock().await;
-            let now = tokio::time::Instant::now();
-            while sent
-                .front()
-                .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
-            {
-                sent.pop_front();
-            }
-            match sent.front() {
-                Some(oldest) if sent.len() >= OUTBOX_PER_SECOND => {
-                    let until = *oldest + Duration::from_secs(1);
-                    drop(sent);
-                    tokio::time::sleep_until(until).await;
-                }
-                _ => {
-                    sent.push_back(now);
-                    return;
-                }
-            }
-        }
-    }
-}
+impl chat::Platform for Telegram {
+    type Part = Part;
+    const NAME: &'static str = "Telegram";
+    const PROVIDER: &'static str = PROVIDER;
 
-impl Pace {
-    const fn new() -> Self {
-        Self {
-            sent: tokio::sync::Mutex::const_new(std::collections::VecDeque::new()),
-        }
-    }
-}
-
-static PACE: Pace = Pace::new();
-/// Chats served at once (each chat's messages go in order, one after the other).
-const CHATS_AT_ONCE: usize = 32;
-
-/// One delivery pass at a time per process, so no row is sent by two passes.
-static DELIVERING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// Delivers every due `chat:telegram` row; returns how many Telegram accepted.
-pub async fn deliver_due(engine: &Engine, bot: &TgBot) -> anyhow::Result<usize> {
-    deliver(engine, bot, None).await
-}
-
-pub(super) async fn delivery_loop(
-    engine: Arc<Engine>,
-    bot: TgBot,
-    every: Duration,
-    wake: Arc<Notify>,
-    stop: CancellationToken,
-) {
-    loop {
-        match deliver(&engine, &bot, Some(&stop)).await {
-            Ok(0) => {}
-            Ok(n) => info!(count = n, "Telegram messages delivered"),
-            Err(e) => warn!(
-                error = format!("{e:#}"),
-                "Telegram delivery pass failed; retrying"
+    fn parts(&self, row: &Message, files: Vec<Attachment>) -> Result<Vec<Part>, String> {
+        row.recipient
+            .parse::<i64>()
+            .map_err(|_| format!("'{}' is not a Telegram chat id", row.recipient))?;
+        let pressed = match row.target.as_deref() {
+            None => None,
+            Some(t) => Some(
+                serde_json::from_str::<Pressed>(t)
+                    .map_err(|e| format!("unreadable target of a Telegram reply: {e}"))?,
             ),
-        }
-        tokio::select! {
-            _ = stop.cancelled() => break,
-            _ = tokio::time::sleep(every) => {}
-            _ = wake.notified() => {}
-        }
-    }
-}
-
-async fn deliver(
-    engine: &Engine,
-    bot: &TgBot,
-    stop: Option<&CancellationToken>,
-) -> anyhow::Result<usize> {
-    let _one_pass = DELIVERING.lock().await;
-    let due = {
-        let mut c = engine.db().pool().acquire().await?;
-        outbox::due(&mut c, &outbox::chat_channel(PROVIDER), engine.now(), BATCH).await?
-    };
-    // Per chat in queue order; chats side by side (the throttle keeps each within its limits).
-    let mut by_chat: BTreeMap<String, Vec<outbox::Message>> = BTreeMap::new();
-    for row in due {
-        by_chat.entry(row.recipient.clone()).or_default().push(row);
-    }
-    let results: Vec<anyhow::Result<usize>> = futures::stream::iter(by_chat.into_values())
-        .map(|rows| deliver_chat(engine, bot, rows, stop))
-        .buffer_unordered(CHATS_AT_ONCE)
-        .collect()
-        .await;
-    let mut sent = 0;
-    for r in results {
-        sent += r?;
-    }
-    Ok(sent)
-}
-
-async fn deliver_chat(
-    engine: &Engine,
-    bot: &TgBot,
-    rows: Vec<outbox::Message>,
-    stop: Option<&CancellationToken>,
-) -> anyhow::Result<usize> {
-    let mut sent = 0;
-    // When this chat was last sent to: Telegram allows about one message a second per chat.
-    let mut last: Option<tokio::time::Instant> = None;
-    for row in rows {
-        if stop.is_some_and(CancellationToken::is_cancelled) {
-            break;
-        }
-        if crate::relay::refuse_if_undeliverable(engine, &row, "Telegram").await? {
-            continue;
-        }
-        let Ok(chat) = row.recipient.parse::<i64>().map(ChatId) else {
-            let mut c = engine.db().pool().acquire().await?;
-            outbox::mark_failed(
-                &mut c,
-                row.id,
-                &format!("'{}' is not a Telegram chat id", row.recipient),
-            )
-            .await?;
-            continue;
         };
-        let result = send_paced(bot.inner(), chat, &row.body_text, &row.buttons, &mut last).await;
-        match crate::relay::settle(engine, &row, result, is_permanent, "Telegram").await? {
-            crate::relay::Next::Continue(delivered) => sent += usize::from(delivered),
-            crate::relay::Next::Stop => break,
-        }
+        Ok(render::parts(&row.body_text, &row.buttons, files, pressed))
     }
-    Ok(sent)
+
+    async fn send(&self, row: &Message, part: &Part) -> Result<(), SendError> {
+        let chat = ChatId(row.recipient.parse::<i64>().unwrap_or_default());
+        render::send_part(&self.bot, chat, part)
+            .await
+            .map_err(classify)
+    }
 }
 
-/// Telegram said no for a reason a retry will not change (blocked, unknown chat, bad request).
-fn is_permanent(e: &RequestError) -> bool {
-    matches!(e, RequestError::Api(_) | RequestError::MigrateToChatId(_))
+/// What a failed Bot API request means for the row.
+pub fn classify(e: RequestError) -> SendError {
+    match e {
+        RequestError::RetryAfter(after) => SendError::RateLimited(after.duration()),
+        // An error Telegram did not name (a 5xx among them) may pass; the named ones (blocked,
+        // chat not found, deactivated user, bad request) will not.
+        RequestError::Api(ApiError::Unknown(text)) => SendError::Later(text),
+        RequestError::Api(e) => SendError::Refused(e.to_string()),
+        RequestError::MigrateToChatId(_) => {
+            SendError::Refused("the group became a supergroup".into())
+        }
+        // The network, a timeout, an answer that is not the Bot API's: Telegram may not have
+        // the message; send it again.
+        other => SendError::Later(other.to_string()),
+    }
 }
 
-/// Sends one outbox message: each part waits for the chat's one-second spacing and for room in
-/// the overall window; a 429 is waited out for the `retry_after` Telegram gives and the part
-/// sent again (up to 5 times), so nothing is lost and nothing is sent twice.
-async fn send_paced(
-    bot: &teloxide::Bot,
-    chat: ChatId,
-    text: &str,
-    buttons: &[mentorops_core::reply::Button],
-    last: &mut Option<tokio::time::Instant>,
-) -> Result<(), RequestError> {
-    use teloxide::payloads::SendMessageSetters;
-    use teloxide::requests::Requester;
-    let (parts, markup) = render::message_parts(text, buttons);
-    let final_part = parts.len() - 1;
-    for (i, part) in parts.into_iter().enumerate() {
-        let mut tries = 0;
-        loop {
-            if let Some(t) = *last {
-                tokio::time::sleep_until(t + Duration::from_secs(1)).await;
-            }
-            PACE.wait().await;
-            *last = Some(tokio::time::Instant::now());
-            let mut req = bot.send_message(chat, part.clone());
-            if i == final_part
-                && let Some(m) = &markup
-            {
-                req = req.reply_markup(m.clone());
-            }
-            match req.await {
-                Ok(_) => break,
-                Err(RequestError::RetryAfter(after)) if tries < 5 => {
-                    tries += 1;
-                    tokio::time::sleep(after.duration()).await;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-    }
-    Ok(())
+/// The driver for `chat:telegram` rows with production's pace.
+pub fn driver(
+    engine: Arc<Engine>,
+    bot: Bot,
+    tuning: chat::outbox::Tuning,
+    per_second: usize,
+) -> Arc<chat::Delivery<Telegram>> {
+    Arc::new(chat::Delivery::new(
+        engine,
+        Telegram { bot },
+        Pace::new(per_second, std::time::Duration::from_secs(1)),
+        tuning,
+    ))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test(start_paused = true)]
-    async fn the_pace_never_lets_more_than_the_limit_through_in_any_second() {
-        let pace = Pace::new();
-        let start = tokio::time::Instant::now();
-        let mut times = Vec::new();
-        for _ in 0..200 {
-            pace.wait().await;
-            times.push(tokio::time::Instant::now());
-        }
-        for (i, t) in times.iter().enumerate() {
-            let in_window = times[i..]
-                .iter()
-                .take_while(|u| u.duration_since(*t) < Duration::from_secs(1))
-                .count();
-            assert!(in_window <= OUTBOX_PER_SECOND, "{in_window} in one second");
-        }
-        // 200 at 25 a second: the last goes out after 7 s (the first 25 at once).
-        assert!(times[199].duration_since(start) >= Duration::from_secs(7));
-    }
+/// Delivers every due `chat:telegram` row now; returns how many Telegram accepted.
+pub async fn deliver_due(engine: Arc<Engine>, bot: Bot) -> anyhow::Result<usize> {
+    driver(
+        engine,
+        bot,
+        chat::outbox::Tuning::default(),
+        OUTBOX_PER_SECOND,
+    )
+    .drain()
+    .await
 }

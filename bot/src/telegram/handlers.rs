@@ -1,35 +1,46 @@
-//! Updates in, replies out: a message runs its text (with the uploaded document, if any) as a
-//! command; a button press runs the button's command as the presser.
+//! Updates in, replies out: a recorded update (docs/chat-edge.md) is run from the inbox, once —
+//! a message runs its text (with the uploaded document, if any) as a command, a button press
+//! runs the button's command as the presser — and the reply is queued in the outbox in the
+//! command's own transaction, for the delivery driver to send.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
+use mentorops_core::Error;
 use mentorops_core::command::registry::{ArgKind, find};
-use mentorops_core::command::{Caller, Engine, Frontend, Outcome, Who, parse, quote};
-use mentorops_core::reply::Attachment;
+use mentorops_core::command::{
+    Caller, Engine, Frontend, Inbound, Invocation, Outcome, ReplyRoute, ReplyTarget, Who, parse,
+    quote,
+};
+use mentorops_core::reply::{Attachment, Reply};
+use mentorops_core::store::inbox;
 use teloxide::net::Download;
 use teloxide::prelude::*;
-use teloxide::types::{Document, User};
+use teloxide::types::{Document, UpdateKind, User};
 use tokio::sync::Notify;
+use tracing::warn;
 
-use super::render::{self, MAX_CALLBACK_ANSWER};
-use super::{PROVIDER, TgBot, menus};
+use super::render::{self, MAX_CALLBACK_ANSWER, Pressed};
+use super::{PROVIDER, menus};
+use crate::chat::lanes::{self, Step};
 
 /// The largest upload downloaded (Telegram's bots may fetch up to 20 MB).
 pub const MAX_UPLOAD_BYTES: usize = 10 * 1024 * 1024;
 
 pub(super) struct State {
     pub engine: Arc<Engine>,
-    pub bot: TgBot,
-    /// The bot without the throttle, for file downloads.
-    pub raw: Bot,
-    /// The bot's username, to tell commands for us from those for other bots in groups.
+    /// The client for everything but polling (shorter timeout).
+    pub bot: Bot,
+    /// The bot's username, to tell commands for us from those for other bots.
     pub me: String,
-    /// Wakes the outbox delivery when a command queued Telegram messages.
-    pub wake: Arc<Notify>,
+    /// Wakes this process's outbox delivery when a command queued a Telegram message.
+    pub wake_delivery: Arc<Notify>,
     /// The command menu last published per private chat.
     pub menus: Mutex<HashMap<u64, Vec<&'static str>>>,
+    /// How long an update is ours once claimed, and how often it is tried before giving up.
+    pub lease: chrono::Duration,
+    pub max_attempts: i64,
 }
 
 impl State {
@@ -46,12 +57,6 @@ impl State {
             .unwrap_or_else(|p| p.into_inner())
             .insert(chat, names);
     }
-    fn after(&self, outcome: &Outcome) {
-        let chat = mentorops_core::store::outbox::chat_channel(PROVIDER);
-        if outcome.queued.iter().any(|m| m.channel == chat) {
-            self.wake.notify_one();
-        }
-    }
 }
 
 /// The Telegram user as the core's caller: account id = the numeric user id.
@@ -66,26 +71,190 @@ pub fn caller_of(user: &User) -> Caller {
     }
 }
 
-pub(super) async fn on_message(bot: TgBot, msg: Message, state: Arc<State>) -> anyhow::Result<()> {
-    let Some(from) = msg.from.as_ref().filter(|u| !u.is_bot) else {
-        return Ok(());
+/// The lane of an update, as the webhook and the poller record it: its chat (a press: the chat
+/// of the pressed message, else the presser's private chat), so one chat's updates run in order.
+pub fn lane_of(update: &serde_json::Value) -> String {
+    let chat = update["message"]["chat"]["id"]
+        .as_i64()
+        .or_else(|| update["edited_message"]["chat"]["id"].as_i64())
+        .or_else(|| update["callback_query"]["message"]["chat"]["id"].as_i64())
+        .or_else(|| update["callback_query"]["from"]["id"].as_i64());
+    chat.map(|c| c.to_string()).unwrap_or_else(|| "0".into())
+}
+
+/// The recorded updates of this bot, run lane by lane from the inbox (any process may run
+/// them; each runs once).
+pub(super) struct Updates(pub Arc<State>);
+
+/// What became of one update.
+enum Ran {
+    /// Recorded as handled (run, refused, answered, or handled before).
+    Done,
+    /// Our side failed: run it again later.
+    Again(String),
+}
+
+impl lanes::Source for Updates {
+    type Item = inbox::Update;
+
+    fn lane(item: &inbox::Update) -> String {
+        item.key.lane.clone()
+    }
+
+    async fn claim_heads(&self, limit: usize) -> anyhow::Result<Vec<inbox::Update>> {
+        let engine = &self.0.engine;
+        let mut c = engine.db().pool().acquire().await?;
+        Ok(inbox::claim_heads(
+            &mut c,
+            engine.db().backend(),
+            PROVIDER,
+            engine.now(),
+            self.0.lease,
+            limit as i64,
+        )
+        .await?)
+    }
+
+    async fn claim_next(&self, lane: &str) -> anyhow::Result<Option<inbox::Update>> {
+        let engine = &self.0.engine;
+        let mut c = engine.db().pool().acquire().await?;
+        Ok(inbox::claim_lane(
+            &mut c,
+            engine.db().backend(),
+            PROVIDER,
+            lane,
+            engine.now(),
+            self.0.lease,
+        )
+        .await?)
+    }
+
+    async fn work(&self, item: inbox::Update) -> Step {
+        let state = &self.0;
+        let inbound = Inbound {
+            key: item.key.clone(),
+            received: true,
+            reply: None,
+        };
+        let ran = match serde_json::from_str::<Update>(&item.payload) {
+            Ok(update) => match update.kind {
+                UpdateKind::Message(msg) => on_message(state, inbound.clone(), msg).await,
+                UpdateKind::CallbackQuery(q) => on_callback(state, inbound.clone(), q).await,
+                // Nothing else is asked for (allowed_updates); whatever comes is recorded.
+                _ => settle(state, &inbound, None).await,
+            },
+            Err(e) => {
+                warn!(error = %e, update = %item.key.update_key, "a Telegram update could not be read; recorded and skipped");
+                settle(state, &inbound, None).await
+            }
+        };
+        match ran {
+            Ran::Done => Step::Next,
+            Ran::Again(why) if item.attempts >= state.max_attempts => {
+                warn!(update = %item.key.update_key, error = %why, "a Telegram update kept failing; answered with an apology and skipped");
+                let inbound = Inbound {
+                    reply: Some(route(&item.key.lane, Show::NewMessage, Show::NewMessage)),
+                    ..inbound
+                };
+                match state.engine.give_up(&inbound).await {
+                    Ok(_) => {
+                        state.wake_delivery.notify_one();
+                        Step::Next
+                    }
+                    Err(e) => {
+                        warn!(error = %e, "could not record a Telegram update as given up");
+                        Step::Hold
+                    }
+                }
+            }
+            Ran::Again(why) => {
+                let wait = chrono::Duration::milliseconds(500 << item.attempts.clamp(0, 6));
+                warn!(update = %item.key.update_key, error = %why, "a Telegram update failed on our side; will run it again");
+                if let Ok(mut c) = state.engine.db().pool().acquire().await {
+                    let next = state.engine.now() + wait;
+                    if let Err(e) = inbox::retry_at(&mut c, item.id, next, &why).await {
+                        warn!(error = %e, "could not reschedule a Telegram update; its lease will bring it back");
+                    }
+                }
+                Step::Hold
+            }
+        }
+    }
+}
+
+/// How a reply is shown (the core's [`ReplyRoute`] in Telegram's words).
+enum Show {
+    NewMessage,
+    In(Pressed),
+    Nowhere,
+}
+
+fn route(chat: &str, ok: Show, refused: Show) -> ReplyRoute {
+    let target = |s: Show| match s {
+        Show::NewMessage => ReplyTarget::New,
+        Show::In(p) => ReplyTarget::As(serde_json::to_string(&p).unwrap_or_default()),
+        Show::Nowhere => ReplyTarget::Nowhere,
     };
-    let chat = msg.chat.id;
+    ReplyRoute {
+        channel: mentorops_core::store::outbox::chat_channel(PROVIDER),
+        recipient: chat.to_string(),
+        on_success: target(ok),
+        on_refusal: target(refused),
+    }
+}
+
+/// Records the update as handled with this answer (or none), nothing run.
+async fn settle(state: &State, inbound: &Inbound, answer: Option<(&str, String)>) -> Ran {
+    let (inbound, reply) = match answer {
+        Some((chat, text)) => (
+            Inbound {
+                reply: Some(route(chat, Show::NewMessage, Show::NewMessage)),
+                ..inbound.clone()
+            },
+            Reply::text(text),
+        ),
+        None => (inbound.clone(), Reply::default()),
+    };
+    match state.engine.settle(&inbound, &reply, true).await {
+        Ok(_) => {
+            state.wake_delivery.notify_one();
+            Ran::Done
+        }
+        Err(e) => Ran::Again(e.to_string()),
+    }
+}
+
+/// What the outcome of a command means for the update.
+fn ran(state: &State, outcome: &Outcome) -> Ran {
+    match &outcome.result {
+        Err(Error::Internal(detail)) => Ran::Again(detail.clone()),
+        Err(Error::Duplicate) => Ran::Done,
+        _ => {
+            state.wake_delivery.notify_one();
+            Ran::Done
+        }
+    }
+}
+
+async fn on_message(state: &State, inbound: Inbound, msg: Message) -> Ran {
+    let Some(from) = msg.from.as_ref().filter(|u| !u.is_bot) else {
+        return settle(state, &inbound, None).await;
+    };
+    let chat = msg.chat.id.0.to_string();
     let text = msg.text().or(msg.caption()).map(str::trim);
     if !msg.chat.is_private() {
         // People's data stays out of groups: a command addressed to us gets a pointer to the
         // private chat, anything else is ignored.
-        if text.is_some_and(|t| addressed_to(t, &state.me)) {
-            bot.send_message(
-                chat,
+        let answer = text.filter(|t| addressed_to(t, &state.me)).map(|_| {
+            (
+                chat.as_str(),
                 format!(
                     "I answer in a private chat only: open @{} and send /start.",
                     state.me
                 ),
             )
-            .await?;
-        }
-        return Ok(());
+        });
+        return settle(state, &inbound, answer).await;
     }
     let Some(text) = text.filter(|t| !t.is_empty()) else {
         let hint = if msg.document().is_some() {
@@ -93,96 +262,94 @@ pub(super) async fn on_message(bot: TgBot, msg: Message, state: Arc<State>) -> a
         } else {
             "I understand commands: send /help to see yours."
         };
-        bot.send_message(chat, hint).await?;
-        return Ok(());
+        return settle(state, &inbound, Some((&chat, hint.to_string()))).await;
+    };
+    if text.starts_with('/') && !addressed_to(text, &state.me) {
+        // `/export@otherbot`: for another bot, even in a private chat.
+        return settle(state, &inbound, None).await;
+    }
+    let inbound = Inbound {
+        reply: Some(route(&chat, Show::NewMessage, Show::NewMessage)),
+        ..inbound
     };
     let caller = caller_of(from);
-    let outcome = match msg.document() {
-        Some(doc) if takes_a_file(text) => match download(&state, doc).await {
-            Ok(file) => run_with_file(&state.engine, &caller, text, file).await,
+    let parsed = match msg.document() {
+        Some(doc) if takes_a_file(text) => match download(state, doc).await {
+            Ok(file) => with_file(text, file),
             Err(problem) => {
-                bot.send_message(chat, format!("✗ {problem}")).await?;
-                return Ok(());
+                return settle(state, &inbound, Some((&chat, format!("✗ {problem}")))).await;
             }
         },
-        _ => state.engine.handle_text(&caller, text, Vec::new()).await,
+        _ => parse(text),
     };
-    state.after(&outcome);
-    match &outcome.result {
-        Ok(reply) => render::send_reply(&bot, chat, reply).await?,
-        Err(e) => {
-            render::send_text(&bot, chat, &format!("✗ {}", e.user_message()), &[]).await?;
-        }
-    }
-    menus::refresh_chat(&state, from.id).await;
-    Ok(())
+    let outcome = state.engine.run_inbound(&caller, parsed, &inbound).await;
+    let result = ran(state, &outcome);
+    menus::refresh_chat(state, from.id).await;
+    result
 }
 
-pub(super) async fn on_callback(
-    bot: TgBot,
-    q: CallbackQuery,
-    state: Arc<State>,
-) -> anyhow::Result<()> {
+async fn on_callback(state: &State, inbound: Inbound, q: CallbackQuery) -> Ran {
     let Some(command) = q.data.as_deref().filter(|d| d.starts_with('/')) else {
-        answer(
-            render::retrying(|| {
-                bot.answer_callback_query(q.id.clone())
-                    .text("This button does nothing.")
-            })
-            .await,
-        );
-        return Ok(());
+        answer(&state.bot, &q, Some("This button does nothing."), false).await;
+        return settle(state, &inbound, None).await;
+    };
+    let message = q.regular_message();
+    let presser_chat = ChatId::from(q.from.id);
+    let (chat, ok, refused) = match message {
+        Some(m) => (
+            m.chat.id.0.to_string(),
+            Show::In(Pressed::of(m, false)),
+            // Only the person the message was sent to sees the refusal in it; anyone else's
+            // press leaves the message as it was (they get the alert alone).
+            if m.chat.id == presser_chat {
+                Show::In(Pressed::of(m, true))
+            } else {
+                Show::Nowhere
+            },
+        ),
+        None => (presser_chat.0.to_string(), Show::NewMessage, Show::Nowhere),
+    };
+    let inbound = Inbound {
+        reply: Some(route(&chat, ok, refused)),
+        ..inbound
     };
     let outcome = state
         .engine
-        .handle_text(&caller_of(&q.from), command, Vec::new())
+        .run_inbound(&caller_of(&q.from), parse(command), &inbound)
         .await;
-    state.after(&outcome);
-    let message = q.regular_message();
     match &outcome.result {
         Ok(reply) => {
             let short = render::truncate(
                 reply.text.lines().next().unwrap_or("Done."),
                 MAX_CALLBACK_ANSWER,
             );
-            answer(
-                render::retrying(|| bot.answer_callback_query(q.id.clone()).text(short.clone()))
-                    .await,
-            );
-            match message {
-                Some(m) => render::show_outcome(&bot, m, reply).await?,
-                None => render::send_reply(&bot, ChatId::from(q.from.id), reply).await?,
-            }
+            answer(&state.bot, &q, Some(&short), false).await;
         }
+        Err(Error::Internal(_)) => {}
+        Err(Error::Duplicate) => answer(&state.bot, &q, None, false).await,
         Err(e) => {
-            let why = e.user_message();
-            let short = render::truncate(&why, MAX_CALLBACK_ANSWER);
-            answer(
-                render::retrying(|| {
-                    bot.answer_callback_query(q.id.clone())
-                        .text(short.clone())
-                        .show_alert(true)
-                })
-                .await,
-            );
-            // Only the person the message was sent to sees the refusal in it; anyone else's
-            // press leaves the message as it was.
-            if let Some(m) = message
-                && m.chat.id == ChatId::from(q.from.id)
-            {
-                render::show_refusal(&bot, m, &why).await?;
-            }
+            let why = render::truncate(&e.user_message(), MAX_CALLBACK_ANSWER);
+            answer(&state.bot, &q, Some(&why), true).await;
         }
     }
+    let result = ran(state, &outcome);
     if message.is_none_or(|m| m.chat.is_private()) {
-        menus::refresh_chat(&state, q.from.id).await;
+        menus::refresh_chat(state, q.from.id).await;
     }
-    Ok(())
+    result
 }
 
-/// A callback answer that did not go through (the query is too old, say) is logged: the
-/// message is still edited to show the outcome.
-fn answer<T>(result: Result<T, teloxide::RequestError>) {
+/// The toast (or, for a refusal, the alert) a press shows. Best effort: a press is answered
+/// for good by the outbox message it causes; an old query cannot be answered any more.
+async fn answer(bot: &Bot, q: &CallbackQuery, text: Option<&str>, alert: bool) {
+    let result = render::retrying(|| {
+        let mut req = bot.answer_callback_query(q.id.clone());
+        if let Some(t) = text {
+            req = req.text(t.to_string()).show_alert(alert);
+        }
+        req
+    })
+    .await;
     if let Err(e) = result {
         tracing::warn!(error = %e, "could not answer a Telegram button press");
     }
@@ -223,25 +390,19 @@ fn takes_a_file(text: &str) -> bool {
     file_arg(text).is_some()
 }
 
-/// Runs the caption with the upload. The file argument may be left out (`/user_import`): it is
+/// The caption with the upload. The file argument may be left out (`/user_import`): it is
 /// then filled with the upload's name, as the console fills it with a path.
-async fn run_with_file(engine: &Engine, caller: &Caller, text: &str, file: Attachment) -> Outcome {
+fn with_file(text: &str, file: Attachment) -> mentorops_core::Result<Invocation> {
     let parsed = match parse(text) {
         Ok(inv) => Ok(inv),
         Err(first) => file_arg(text)
             .and_then(|arg| parse(&format!("{text} {arg}:{}", quote(&file.file_name))).ok())
             .ok_or(first),
     };
-    match parsed {
-        Ok(mut inv) => {
-            inv.attachments = vec![file];
-            engine.run(caller, inv).await
-        }
-        Err(e) => Outcome {
-            result: Err(e),
-            queued: Vec::new(),
-        },
-    }
+    parsed.map(|mut inv| {
+        inv.attachments = vec![file];
+        inv
+    })
 }
 
 /// getFile, then the download from the configured Bot API URL; at most MAX_UPLOAD_BYTES.
@@ -260,7 +421,7 @@ async fn download(state: &State, doc: &Document) -> Result<Attachment, String> {
         "Telegram did not hand over the file: please send it again".to_string()
     })?;
     let mut bytes = Vec::new();
-    let mut stream = state.raw.download_file_stream(&file.path);
+    let mut stream = state.bot.download_file_stream(&file.path);
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| {
             tracing::warn!(error = %e, "file download failed");

@@ -14,8 +14,9 @@ use teloxide::prelude::*;
 use teloxide::types::{BotCommand, BotCommandScope, Recipient, UserId};
 use tracing::warn;
 
+use super::PROVIDER;
 use super::handlers::State;
-use super::{PROVIDER, TgBot};
+use teloxide::Bot as TgBot;
 
 /// Telegram's limit on a command description.
 const MAX_DESCRIPTION: usize = 256;

@@ -1,14 +1,16 @@
-//! The Telegram front-end (teloxide), as thin as the console: a message becomes
-//! `engine.handle_text(caller, text, attachments)`, the `Reply` becomes Telegram messages
-//! (text, an inline keyboard whose buttons carry the command a press runs, documents), a button
-//! press runs its command as the presser, and the outbox's `chat:telegram` rows are delivered
-//! as direct messages. Every decision (permissions, deactivated or unlinked accounts, presses
-//! by the wrong person or too late) is the core's; this module only renders what it answers.
+//! The Telegram front-end (teloxide's client and types), as thin as the console: an update is
+//! recorded in the inbox, then run once as `engine.run_inbound(…)`; its reply is queued in the
+//! outbox in the command's transaction and sent by the chat delivery driver (text, an inline
+//! keyboard whose buttons carry the command a press runs, documents, the outcome of a press in
+//! the pressed message), like the messages other people's commands cause. Every decision
+//! (permissions, deactivated or unlinked accounts, presses by the wrong person or too late) is
+//! the core's; this module only renders what it answers. See docs/chat-edge.md.
 //!
-//! - Transport: long polling by default, or a webhook (`telegram.mode = "webhook"`) whose every
-//!   request must carry `X-Telegram-Bot-Api-Secret-Token`, compared in constant time.
-//! - Rate limits: every request goes through one teloxide [`Throttle`] (1 message/s per chat,
-//!   30/s overall, `retry_after` of a 429 honoured and the request retried).
+//! - Transport: long polling in one process at a time (a lease), or a webhook
+//!   (`telegram.mode = "webhook"`, every replica) whose every request must carry
+//!   `X-Telegram-Bot-Api-Secret-Token`, compared in constant time.
+//! - Rate limits: the outbox's own pacer (25/s per process, 1/s per chat, a 429's
+//!   `retry_after` waited out and the part sent again).
 //! - Menus: the default scope shows the commands of an unlinked account; each private chat gets
 //!   the commands its user may run, published again whenever that list changes.
 //! - Shutdown: [`run`] stops when the `CancellationToken` is cancelled.
@@ -16,10 +18,10 @@
 mod delivery;
 mod handlers;
 mod menus;
+mod poll;
 mod render;
 mod webhook;
 
-use std::fmt::Display;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,58 +29,87 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use mentorops_core::command::Engine;
 use mentorops_core::settings::TelegramSettings;
+use mentorops_core::store::{inbox, outbox};
 use secrecy::ExposeSecret;
-use teloxide::adaptors::Throttle;
-use teloxide::dispatching::UpdateHandler;
-use teloxide::error_handlers::ErrorHandler;
 use teloxide::prelude::*;
-use teloxide::update_listeners::{Polling, webhooks};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-pub use delivery::deliver_due;
+pub use delivery::{
+    OUTBOX_PER_SECOND, Telegram as TelegramPlatform, classify, deliver_due, driver,
+};
+pub use handlers::lane_of;
 pub use menus::{command_list, menu_for_account};
-pub use teloxide::adaptors::throttle::Limits;
+pub use poll::LEASE as POLLING_LEASE;
+
+use crate::chat::{self, lanes};
 
 /// The chat provider name in `chat_links` and the outbox channel (`chat:telegram`).
 pub const PROVIDER: &str = "telegram";
 
-/// The bot every request goes through: rate-limited, retrying after a 429.
-pub type TgBot = Throttle<Bot>;
-
 /// Knobs of the running front-end; `Default` is what production uses.
 #[derive(Debug, Clone)]
 pub struct Tuning {
-    /// How often the outbox is checked for due Telegram messages (a command that queues one
-    /// also wakes the delivery at once).
-    pub delivery_every: Duration,
+    /// The outbox driver (lease, lanes, backoff).
+    pub delivery: chat::outbox::Tuning,
+    /// Outbox messages a second from this process (Telegram allows about 30 for the bot).
+    pub per_second: usize,
+    /// The inbox: chats run at once by this process, and how often it is looked at.
+    pub updates: lanes::Limits,
+    /// How long a claimed update is ours before another process may run it.
+    pub update_lease: Duration,
+    /// Tries of an update that fails on our side before it is answered with an apology.
+    pub max_attempts: i64,
     /// The long-polling timeout of `getUpdates`.
     pub poll_timeout: Duration,
-    /// Telegram's limits: 1 message/s per chat, 30/s overall (teloxide's defaults), and 60/min
-    /// per chat instead of teloxide's 20 — 20/min is Telegram's limit for groups, and this bot
-    /// talks in private chats (a group only ever gets a pointer to the private chat; a 429
-    /// there is waited out all the same).
-    pub limits: Limits,
+    /// How long any other request may take before it counts as failed (and is retried).
+    pub request_timeout: Duration,
+    /// The polling lease's lifetime (another process polls at most this long plus a quarter
+    /// after the poller died).
+    pub lease_ttl: Duration,
 }
 
 impl Default for Tuning {
     fn default() -> Self {
         Self {
-            delivery_every: Duration::from_secs(2),
-            poll_timeout: Duration::from_secs(10),
-            limits: Limits {
-                messages_per_min_chat: 60,
-                ..Limits::default()
+            delivery: chat::outbox::Tuning::default(),
+            per_second: OUTBOX_PER_SECOND,
+            updates: lanes::Limits {
+                lanes: 16,
+                every: Duration::from_millis(500),
             },
+            update_lease: Duration::from_secs(60),
+            max_attempts: 5,
+            poll_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(17),
+            lease_ttl: chat::lease::TTL,
+        }
+    }
+}
+
+impl Tuning {
+    /// Production's tuning with the operator's `[chat]` settings.
+    pub fn from_settings(chat: &mentorops_core::settings::ChatSettings) -> Self {
+        let d = Self::default();
+        let lease = Duration::from_secs(chat.lease_secs);
+        Self {
+            delivery: crate::chat::outbox::Tuning {
+                lease,
+                ..d.delivery
+            },
+            per_second: chat.telegram_per_second,
+            update_lease: lease,
+            request_timeout: Duration::from_secs(chat.request_timeout_secs),
+            ..d
         }
     }
 }
 
 /// Starts the Telegram front-end configured in `engine.settings().telegram` (long polling, or
-/// the webhook server on `telegram.webhook_addr`) plus the delivery of the `chat:telegram`
-/// outbox, and runs until `shutdown` is cancelled.
+/// the webhook server on `telegram.webhook_addr`), the inbox's lanes and the delivery of the
+/// `chat:telegram` outbox, and runs until `shutdown` is cancelled.
 pub async fn run(engine: Arc<Engine>, shutdown: CancellationToken) -> anyhow::Result<()> {
     let settings = engine.settings().telegram.clone();
     Telegram::new(engine, settings).run(shutdown).await
@@ -93,10 +124,11 @@ pub struct Telegram {
 
 impl Telegram {
     pub fn new(engine: Arc<Engine>, settings: TelegramSettings) -> Self {
+        let tuning = Tuning::from_settings(&engine.settings().chat);
         Self {
             engine,
             settings,
-            tuning: Tuning::default(),
+            tuning,
         }
     }
 
@@ -120,19 +152,32 @@ impl Telegram {
                 .with_context(|| format!("cannot listen on {addr} for the Telegram webhook"))?;
             self.run_webhook_on(listener, shutdown).await
         } else {
+            let poll_bot = bot_with_timeout(
+                &self.settings,
+                self.tuning.poll_timeout + Duration::from_secs(10),
+            )?;
             let started = self.start().await?;
-            let polling = Polling::builder(started.bot.clone())
-                .timeout(started.tuning.poll_timeout)
-                .delete_webhook()
-                .await
-                .build();
-            info!("Telegram front-end started (long polling)");
-            started.dispatch(polling, shutdown).await
+            info!("Telegram front-end started (long polling, one process at a time)");
+            let transport = {
+                let engine = started.state.engine.clone();
+                let (timeout, ttl) = (started.tuning.poll_timeout, started.tuning.lease_ttl);
+                let wake = started.wake_updates.clone();
+                let stop = shutdown.child_token();
+                (
+                    tokio::spawn(async move {
+                        poll::run(engine, poll_bot, timeout, ttl, wake, stop).await;
+                        Ok(())
+                    }),
+                    None,
+                )
+            };
+            started.serve(transport, shutdown).await
         }
     }
 
     /// Webhook mode on a listener the caller bound (tests bind 127.0.0.1:0). Registers
     /// `telegram.webhook_url` with Telegram (`setWebhook` with the secret), then serves it.
+    /// Every replica may serve it: updates are recorded, then run once by whichever claims them.
     pub async fn run_webhook_on(
         self,
         listener: TcpListener,
@@ -150,175 +195,178 @@ impl Telegram {
             .context("telegram.webhook_url (MENTOROPS__TELEGRAM__WEBHOOK_URL) must be the public https:// URL of the webhook")?;
         let started = self.start().await?;
         let addr = listener.local_addr()?;
-        let mut options = webhooks::Options::new(addr, url.clone());
-        // teloxide compares this too, but not in constant time: `webhook::require_secret`
-        // answers every request before teloxide's handler sees it.
-        options.secret_token = Some(secret.expose_secret().to_string());
-        let (updates, stop_flag, router) = webhooks::axum_no_setup(options);
-        let router = router.layer(axum::middleware::from_fn_with_state(
-            Arc::new(secret.clone()),
-            webhook::require_secret,
-        ));
+        let path = match url.path() {
+            "" => "/".to_string(),
+            p => p.to_string(),
+        };
+        let router = webhook::router(
+            &path,
+            secret.clone(),
+            started.state.engine.clone(),
+            started.wake_updates.clone(),
+        );
         started
+            .state
             .bot
             .set_webhook(url)
             .secret_token(secret.expose_secret().to_string())
             .await
             .context("Telegram refused setWebhook for telegram.webhook_url")?;
-        // Stops the dispatcher on shutdown, or when the server dies (then `run` fails).
         let stop = shutdown.child_token();
         let server = {
             let stop = stop.clone();
             tokio::spawn(async move {
-                let served = axum::serve(listener, router)
-                    .with_graceful_shutdown(stop_flag)
-                    .await;
-                stop.cancel();
-                served
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(stop.cancelled_owned())
+                    .await
+                    .context("the Telegram webhook server failed")
             })
         };
-        info!(%addr, "Telegram front-end started (webhook)");
-        let result = started.dispatch(updates, stop).await;
-        let served = tokio::time::timeout(Duration::from_secs(5), server).await;
+        info!(%addr, %path, "Telegram front-end started (webhook)");
         // The webhook stays registered: Telegram keeps the updates until the next start.
-        result?;
-        match served {
-            Ok(Ok(Ok(()))) if shutdown.is_cancelled() => Ok(()),
-            Ok(Ok(Ok(()))) => bail!("the Telegram webhook server stopped unexpectedly"),
-            Ok(Ok(Err(e))) => bail!("the Telegram webhook server failed: {e}"),
-            Ok(Err(e)) => bail!("the Telegram webhook server task failed: {e}"),
-            Err(_) => {
-                warn!("the Telegram webhook server did not stop in 5 s");
-                Ok(())
-            }
-        }
+        started.serve((server, Some(stop)), shutdown).await
     }
 
     /// Builds the bot, checks the token (`getMe`) and publishes the default command menu.
     async fn start(self) -> anyhow::Result<Started> {
-        let raw = bot_from_settings(&self.settings)?;
-        let bot = raw.clone().throttle(self.tuning.limits);
+        let bot = bot_with_timeout(&self.settings, self.tuning.request_timeout)?;
         let me = bot.get_me().await.context(
             "cannot reach the Telegram Bot API with this token (telegram.token / telegram.api_url)",
         )?;
         if let Err(e) = menus::publish_default(&bot).await {
             warn!(error = %e, "could not publish the default Telegram command menu");
         }
+        let lease = chrono::Duration::from_std(self.tuning.update_lease)
+            .unwrap_or(chrono::Duration::seconds(60));
         let state = Arc::new(handlers::State {
             engine: self.engine,
-            bot: bot.clone(),
-            raw,
+            bot,
             me: me.username().to_string(),
-            wake: Arc::new(Notify::new()),
+            wake_delivery: Arc::new(Notify::new()),
             menus: Default::default(),
+            lease,
+            max_attempts: self.tuning.max_attempts,
         });
         Ok(Started {
-            bot,
             state,
             tuning: self.tuning,
+            wake_updates: Arc::new(Notify::new()),
         })
     }
 }
 
 struct Started {
-    bot: TgBot,
     state: Arc<handlers::State>,
     tuning: Tuning,
+    wake_updates: Arc<Notify>,
 }
 
-impl Started {
-    /// Runs the dispatcher on `updates` and the outbox delivery until `shutdown`.
-    async fn dispatch<L>(self, updates: L, shutdown: CancellationToken) -> anyhow::Result<()>
-    where
-        L: teloxide::update_listeners::UpdateListener + Send,
-        L::Err: Display + std::fmt::Debug + Send + Sync + 'static,
-    {
-        let stop_delivery = shutdown.child_token();
-        let mut delivery = tokio::spawn(delivery::delivery_loop(
-            self.state.engine.clone(),
-            self.bot.clone(),
-            self.tuning.delivery_every,
-            self.state.wake.clone(),
-            stop_delivery.clone(),
-        ));
+type Transport = (
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+    Option<CancellationToken>,
+);
 
-        let mut dispatcher = Dispatcher::builder(self.bot.clone(), handler_tree())
-            .dependencies(dptree::deps![self.state.clone()])
-            .default_handler(|_| async {})
-            .error_handler(Arc::new(|e: anyhow::Error| async move {
-                warn!(
-                    error = format!("{e:#}"),
-                    "a Telegram update was not answered"
-                );
-            }))
-            .build();
-        let token = dispatcher.shutdown_token();
-        let stopper = {
-            let shutdown = shutdown.clone();
-            tokio::spawn(async move {
-                shutdown.cancelled().await;
-                // Refused while the dispatcher is not running yet: try again until it is.
-                loop {
-                    match token.shutdown() {
-                        Ok(done) => {
-                            done.await;
-                            return;
-                        }
-                        Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-                    }
-                }
-            })
+impl Started {
+    /// Runs the transport (webhook server or poller), the inbox's lanes and the outbox
+    /// delivery until `shutdown`; then stops taking updates, lets the lanes finish what they
+    /// hold, and lets the delivery finish the message it is sending.
+    async fn serve(self, transport: Transport, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let (mut transport, transport_stop) = transport;
+        let stop_work = CancellationToken::new();
+        let updates = tokio::spawn(lanes::run(
+            Arc::new(handlers::Updates(self.state.clone())),
+            self.tuning.updates,
+            self.wake_updates.clone(),
+            stop_work.clone(),
+            Duration::from_secs(10),
+        ));
+        let stop_delivery = CancellationToken::new();
+        let delivery = driver(
+            self.state.engine.clone(),
+            self.state.bot.clone(),
+            self.tuning.delivery,
+            self.tuning.per_second,
+        );
+        let delivering =
+            tokio::spawn(delivery.run(self.state.wake_delivery.clone(), stop_delivery.clone()));
+        let pruning = tokio::spawn(prune(self.state.engine.clone(), stop_work.clone()));
+        let ended_early = tokio::select! {
+            _ = shutdown.cancelled() => None,
+            ended = &mut transport => Some(ended),
         };
-        let dispatched = dispatcher
-            .try_dispatch_with_listener(updates, Arc::new(ListenerErrors))
-            .await;
-        stopper.abort();
-        stop_delivery.cancel();
-        // The delivery finishes the message it is sending (so a sent row is marked sent).
-        if tokio::time::timeout(Duration::from_secs(10), &mut delivery)
-            .await
-            .is_err()
-        {
-            // Stuck behind a long retry_after: the row in flight stays pending (sent again
-            // on the next start if Telegram had taken it — at least once).
-            delivery.abort();
-            warn!("Telegram delivery did not stop in 10 s; stopped it");
+        if let Some(t) = &transport_stop {
+            t.cancel();
         }
-        dispatched.context("Telegram dispatching could not start")?;
-        if !shutdown.is_cancelled() {
-            bail!("Telegram updates stopped unexpectedly");
+        let transport_result = match ended_early {
+            Some(r) => r,
+            None => match tokio::time::timeout(Duration::from_secs(15), transport).await {
+                Ok(r) => r,
+                Err(_) => {
+                    warn!("the Telegram transport did not stop in 15 s");
+                    Ok(Ok(()))
+                }
+            },
+        };
+        stop_work.cancel();
+        let _ = updates.await;
+        let _ = pruning.await;
+        // Replies of the last updates run are in the outbox: give the delivery a moment to
+        // send them, then stop it (what is left goes out at the next start, or from another
+        // process).
+        stop_delivery.cancel();
+        let _ = delivering.await;
+        match transport_result {
+            Ok(Ok(())) if shutdown.is_cancelled() => {}
+            Ok(Ok(())) => bail!("Telegram updates stopped unexpectedly"),
+            Ok(Err(e)) => return Err(e),
+            Err(e) => bail!("the Telegram transport task failed: {e}"),
         }
         info!("Telegram front-end stopped");
         Ok(())
     }
 }
 
-fn handler_tree() -> UpdateHandler<anyhow::Error> {
-    dptree::entry()
-        .branch(Update::filter_message().endpoint(handlers::on_message))
-        .branch(Update::filter_callback_query().endpoint(handlers::on_callback))
-}
-
-/// Errors of `getUpdates` (teloxide retries with a back-off); reqwest errors come with the
-/// token already cut out of the URL by teloxide.
-struct ListenerErrors;
-
-impl<E: Display + Send + 'static> ErrorHandler<E> for ListenerErrors {
-    fn handle_error(self: Arc<Self>, error: E) -> futures::future::BoxFuture<'static, ()> {
-        Box::pin(async move {
-            warn!(error = %error, "Telegram updates could not be fetched; retrying");
-        })
+/// Forgets what is old: updates handled over two days ago (Telegram redelivers for a day at
+/// most) and replies sent over a day ago.
+async fn prune(engine: Arc<Engine>, stop: CancellationToken) {
+    loop {
+        let now = engine.now();
+        if let Ok(mut c) = engine.db().pool().acquire().await {
+            if let Err(e) = inbox::prune(&mut c, now - chrono::Duration::days(2)).await {
+                warn!(error = %e, "could not prune the chat inbox");
+            }
+            if let Err(e) = outbox::prune_replies(&mut c, now - chrono::Duration::days(1)).await {
+                warn!(error = %e, "could not prune sent replies");
+            }
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(600)) => {}
+        }
     }
 }
 
 /// The plain teloxide client for these settings: the token, and the Bot API URL when set.
 /// Its `Debug` prints the token: never log it.
 pub fn bot_from_settings(settings: &TelegramSettings) -> anyhow::Result<Bot> {
+    bot_with(settings, teloxide::net::default_reqwest_settings())
+}
+
+/// The client with every request limited to `timeout` (a request that takes longer counts as
+/// failed, and an outbox message is sent again).
+pub fn bot_with_timeout(settings: &TelegramSettings, timeout: Duration) -> anyhow::Result<Bot> {
+    bot_with(
+        settings,
+        teloxide::net::default_reqwest_settings().timeout(timeout),
+    )
+}
+
+fn bot_with(settings: &TelegramSettings, client: reqwest::ClientBuilder) -> anyhow::Result<Bot> {
     let token = settings
         .token
         .as_ref()
         .context("telegram.token (MENTOROPS__TELEGRAM__TOKEN) is not set")?;
-    let client = teloxide::net::default_reqwest_settings()
+    let client = client
         .build()
         .context("cannot build the HTTP client for Telegram")?;
     let mut bot = Bot::with_client(token.expose_secret(), client);
@@ -329,10 +377,4 @@ pub fn bot_from_settings(settings: &TelegramSettings) -> anyhow::Result<Bot> {
         bot = bot.set_api_url(url);
     }
     Ok(bot)
-}
-
-/// A rate-limited bot for [`deliver_due`] outside [`run`] (spawns the throttle's worker, so it
-/// needs a Tokio runtime). Inside `run` one throttle serves both replies and deliveries.
-pub fn throttled(bot: Bot, limits: Limits) -> TgBot {
-    bot.throttle(limits)
 }

@@ -1,17 +1,17 @@
-//! A `Reply` as Telegram messages: plain text (no parse mode, so nothing needs escaping) cut to
-//! Telegram's 4096-character limit at line ends, the buttons as an inline keyboard on the last
-//! part (callback data = the button's command), attachments as documents.
+//! A reply as Telegram requests ([`Part`]s, sent by the outbox driver): plain text (no parse
+//! mode, so nothing needs escaping) cut to Telegram's 4096-character limit at line ends, the
+//! buttons as an inline keyboard on the last part (callback data = the button's command),
+//! attachments as documents; or, after a button press, the outcome shown in the pressed message.
 
 use std::future::Future;
 use std::time::Duration;
 
-use mentorops_core::reply::{Button, Reply};
+use mentorops_core::reply::{Attachment, Button};
+use serde::{Deserialize, Serialize};
 use teloxide::prelude::*;
-use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, InputFile};
+use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, InputFile, MessageId};
 use teloxide::{ApiError, RequestError};
 use tracing::warn;
-
-use super::TgBot;
 
 /// Telegram's limit on a message text, in UTF-16 code units.
 pub const MAX_TEXT: usize = 4096;
@@ -91,41 +91,182 @@ pub fn message_parts(
     (parts, markup)
 }
 
-/// Sends a text (split if long) with the buttons under its last part.
-pub async fn send_text(
-    bot: &TgBot,
-    chat: ChatId,
+/// One Bot API request an outbox row is sent as.
+#[derive(Debug, Clone)]
+pub enum Part {
+    /// `sendMessage`, with the keyboard under it.
+    Text {
+        text: String,
+        markup: Option<InlineKeyboardMarkup>,
+    },
+    /// `sendDocument`.
+    Document(Attachment),
+    /// `editMessageText` of a pressed message (a "not modified" answer counts as done). When
+    /// Telegram will not edit it (too old, gone), `fallback` is sent as a new message instead.
+    Edit {
+        message_id: i32,
+        text: String,
+        markup: Option<InlineKeyboardMarkup>,
+        fallback: Option<String>,
+    },
+    /// `editMessageReplyMarkup` without a keyboard: takes the pressed message's buttons off.
+    ClearKeyboard { message_id: i32 },
+}
+
+/// How a reply is shown when it is not a new message (the outbox row's `target`): in the
+/// message whose button was pressed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Pressed {
+    pub message_id: i32,
+    /// The message's text as we first sent it (without a refusal a previous press added).
+    pub original: Option<String>,
+    /// Its keyboard, kept under a refusal.
+    pub keyboard: Option<InlineKeyboardMarkup>,
+    /// True: show the refusal under the text, keyboard kept; false: show the outcome, the
+    /// keyboard replaced by the reply's buttons.
+    pub refusal: bool,
+}
+
+impl Pressed {
+    pub fn of(message: &Message, refusal: bool) -> Self {
+        Self {
+            message_id: message.id.0,
+            original: original_text(message).map(str::to_string),
+            keyboard: message.reply_markup().cloned(),
+            refusal,
+        }
+    }
+}
+
+/// The requests a reply (text, buttons, files) is sent as, or, with `pressed`, shown in the
+/// pressed message.
+pub fn parts(
     text: &str,
     buttons: &[Button],
-) -> Result<(), RequestError> {
-    let (parts, markup) = message_parts(text, buttons);
-    let last = parts.len() - 1;
-    for (i, part) in parts.into_iter().enumerate() {
-        let mut req = bot.send_message(chat, part);
-        if i == last
-            && let Some(m) = &markup
-        {
-            req = req.reply_markup(m.clone());
+    files: Vec<Attachment>,
+    pressed: Option<Pressed>,
+) -> Vec<Part> {
+    let mut out = Vec::new();
+    match pressed {
+        None => {
+            if !text.trim().is_empty() || !buttons.is_empty() || files.is_empty() {
+                out.extend(text_parts(text, buttons));
+            }
         }
-        req.await?;
+        Some(p) if p.refusal => {
+            // Only the person the message was sent to sees a refusal in it.
+            if let Some(base) = p.original {
+                let why = text.strip_prefix("✗ ").unwrap_or(text);
+                out.push(Part::Edit {
+                    message_id: p.message_id,
+                    text: truncate(&format!("{base}{REFUSED_MARK}{why}"), MAX_TEXT),
+                    markup: p.keyboard,
+                    fallback: None,
+                });
+            }
+        }
+        Some(p) => {
+            let (markup, extra) = keyboard(buttons);
+            let outcome = with_extra_lines(text, &extra);
+            match p.original.map(|b| (format!("{b}{DONE_MARK}{outcome}"), b)) {
+                Some((combined, _)) if utf16_len(&combined) <= MAX_TEXT => out.push(Part::Edit {
+                    message_id: p.message_id,
+                    text: combined,
+                    markup,
+                    fallback: Some(outcome),
+                }),
+                Some((_, base)) => {
+                    // Too long to show in place: the keyboard goes, the reply follows below.
+                    out.push(Part::Edit {
+                        message_id: p.message_id,
+                        text: truncate(&format!("{base}{DONE_MARK}done — see below."), MAX_TEXT),
+                        markup: None,
+                        fallback: None,
+                    });
+                    out.extend(text_parts(text, buttons));
+                }
+                None => {
+                    out.push(Part::ClearKeyboard {
+                        message_id: p.message_id,
+                    });
+                    out.extend(text_parts(text, buttons));
+                }
+            }
+        }
     }
-    Ok(())
+    out.extend(files.into_iter().map(Part::Document));
+    out
 }
 
-/// Sends a whole reply: its text and buttons, then its attachments as documents.
-pub async fn send_reply(bot: &TgBot, chat: ChatId, reply: &Reply) -> Result<(), RequestError> {
-    if !reply.text.trim().is_empty() || !reply.buttons.is_empty() || reply.attachments.is_empty() {
-        send_text(bot, chat, &reply.text, &reply.buttons).await?;
-    }
-    send_attachments(bot, chat, reply).await
+fn text_parts(text: &str, buttons: &[Button]) -> Vec<Part> {
+    let (texts, markup) = message_parts(text, buttons);
+    let last = texts.len() - 1;
+    texts
+        .into_iter()
+        .enumerate()
+        .map(|(i, text)| Part::Text {
+            text,
+            markup: if i == last { markup.clone() } else { None },
+        })
+        .collect()
 }
 
-async fn send_attachments(bot: &TgBot, chat: ChatId, reply: &Reply) -> Result<(), RequestError> {
-    for a in &reply.attachments {
-        let file = InputFile::memory(a.bytes.clone()).file_name(a.file_name.clone());
-        bot.send_document(chat, file).await?;
+/// Sends one part to `chat`.
+pub async fn send_part(bot: &Bot, chat: ChatId, part: &Part) -> Result<(), RequestError> {
+    match part {
+        Part::Text { text, markup } => {
+            let mut req = bot.send_message(chat, text.clone());
+            if let Some(m) = markup {
+                req = req.reply_markup(m.clone());
+            }
+            req.await.map(drop)
+        }
+        Part::Document(a) => {
+            let file = InputFile::memory(a.bytes.clone()).file_name(a.file_name.clone());
+            bot.send_document(chat, file).await.map(drop)
+        }
+        Part::Edit {
+            message_id,
+            text,
+            markup,
+            fallback,
+        } => {
+            let mut req = bot.edit_message_text(chat, MessageId(*message_id), text.clone());
+            if let Some(m) = markup {
+                req = req.reply_markup(m.clone());
+            }
+            match ignore_not_modified(req.await) {
+                // Telegram will not edit it (too old, deleted): the outcome comes as a new
+                // message, or, for a refusal, the toast the presser saw is enough.
+                Err(RequestError::Api(e)) => {
+                    warn!(error = %e, "could not edit the pressed Telegram message");
+                    match fallback {
+                        Some(f) => {
+                            let mut req = bot.send_message(chat, f.clone());
+                            if let Some(m) = markup {
+                                req = req.reply_markup(m.clone());
+                            }
+                            req.await.map(drop)
+                        }
+                        None => Ok(()),
+                    }
+                }
+                other => other,
+            }
+        }
+        Part::ClearKeyboard { message_id } => {
+            match ignore_not_modified(
+                bot.edit_message_reply_markup(chat, MessageId(*message_id))
+                    .await,
+            ) {
+                Err(RequestError::Api(e)) => {
+                    warn!(error = %e, "could not take the keyboard off a pressed Telegram message");
+                    Ok(())
+                }
+                other => other,
+            }
+        }
     }
-    Ok(())
 }
 
 /// The message text as we first sent it: without the refusal a previous press appended.
@@ -135,75 +276,6 @@ fn original_text(message: &Message) -> Option<&str> {
         .map(|t| t.split(REFUSED_MARK).next().unwrap_or(t))
 }
 
-/// After a press that succeeded: the message shows the outcome under its text, and its
-/// keyboard is replaced by the reply's buttons (none: the keyboard goes).
-pub async fn show_outcome(
-    bot: &TgBot,
-    message: &Message,
-    reply: &Reply,
-) -> Result<(), RequestError> {
-    let (markup, extra) = keyboard(&reply.buttons);
-    let outcome = with_extra_lines(&reply.text, &extra);
-    let base = original_text(message);
-    let combined = base.map(|b| format!("{b}{DONE_MARK}{outcome}"));
-    match combined {
-        Some(text) if utf16_len(&text) <= MAX_TEXT => {
-            if let Err(e) = edit_text(bot, message, &text, markup.as_ref()).await {
-                warn!(error = %e, "could not edit the pressed Telegram message; sending the outcome");
-                return send_reply(bot, message.chat.id, reply).await;
-            }
-            send_attachments(bot, message.chat.id, reply).await
-        }
-        _ => {
-            // Too long to show in place (or no text): take the keyboard off, send the reply.
-            let result = match base {
-                Some(b) => {
-                    let text = truncate(&format!("{b}{DONE_MARK}done — see below."), MAX_TEXT);
-                    retrying(|| bot.edit_message_text(message.chat.id, message.id, text.clone()))
-                        .await
-                        .map(drop)
-                }
-                None => retrying(|| bot.edit_message_reply_markup(message.chat.id, message.id))
-                    .await
-                    .map(drop),
-            };
-            if let Err(e) = ignore_not_modified(result) {
-                warn!(error = %e, "could not edit the pressed Telegram message");
-            }
-            send_reply(bot, message.chat.id, reply).await
-        }
-    }
-}
-
-/// After a press the core refused, by the person the message was sent to: the refusal shows
-/// under the text and the keyboard stays.
-pub async fn show_refusal(bot: &TgBot, message: &Message, why: &str) -> Result<(), RequestError> {
-    let Some(base) = original_text(message) else {
-        return Ok(());
-    };
-    let text = truncate(&format!("{base}{REFUSED_MARK}{why}"), MAX_TEXT);
-    edit_text(bot, message, &text, message.reply_markup()).await
-}
-
-/// Replaces the message's text and keyboard (`markup`; None takes it off), retrying a 429; a
-/// "not modified" answer counts as done.
-async fn edit_text(
-    bot: &TgBot,
-    message: &Message,
-    text: &str,
-    markup: Option<&InlineKeyboardMarkup>,
-) -> Result<(), RequestError> {
-    let result = retrying(|| {
-        let mut req = bot.edit_message_text(message.chat.id, message.id, text.to_string());
-        if let Some(m) = markup {
-            req = req.reply_markup(m.clone());
-        }
-        req
-    })
-    .await;
-    ignore_not_modified(result)
-}
-
 fn ignore_not_modified<T>(r: Result<T, RequestError>) -> Result<(), RequestError> {
     match r {
         Ok(_) | Err(RequestError::Api(ApiError::MessageNotModified)) => Ok(()),
@@ -211,7 +283,7 @@ fn ignore_not_modified<T>(r: Result<T, RequestError>) -> Result<(), RequestError
     }
 }
 
-/// For requests the throttle does not retry (edits, callback answers): honours a 429's
+/// For the requests made outside the outbox (callback answers, menus): honours a 429's
 /// `retry_after`, up to three times.
 pub async fn retrying<F, R, T>(mut make: F) -> Result<T, RequestError>
 where

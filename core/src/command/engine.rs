@@ -157,7 +157,7 @@ impl Engine {
 
     pub async fn run(&self, caller: &Caller, inv: Invocation) -> Outcome {
         let name = inv.spec.name;
-        let outcome = match self.run_in_transaction(caller, inv).await {
+        let outcome = match self.run_in_transaction(caller, inv, None).await {
             Ok((reply, queued)) => Outcome {
                 result: Ok(reply),
                 queued,
@@ -178,9 +178,17 @@ impl Engine {
         &self,
         caller: &Caller,
         inv: Invocation,
+        inbound: Option<&Inbound>,
     ) -> Result<(Reply, Vec<NewMessage>)> {
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
+        // First, so a second run of the same update waits here for the first to commit (the
+        // row or key is locked) and then finds it done.
+        if let Some(inbound) = inbound
+            && !inbound.mark_done(&mut tx, now).await?
+        {
+            return Err(Error::Duplicate);
+        }
         let actor = Actor::load(&mut tx, caller).await?;
         let roles: Vec<_> = actor.grants.iter().map(|g| g.role).collect();
         let audience = Audience {
@@ -200,8 +208,176 @@ impl Engine {
         {
             store::users::touch_activity(&mut tx, id, now).await?;
         }
+        if let Some(inbound) = inbound {
+            inbound.queue_reply(&mut tx, &reply, true, now).await?;
+        }
         tx.commit().await?;
         Ok((reply, queued))
+    }
+
+    /// Runs a command that came in as a platform update or interaction, exactly once per
+    /// `inbound.key` (docs/chat-edge.md): the key is recorded done in the command's own
+    /// transaction, and with `inbound.reply` set the reply is queued in the outbox in it too.
+    /// A refused command is recorded with its refusal (queued the same way) and changes
+    /// nothing else. A second run of the same key runs nothing and answers
+    /// [`Error::Duplicate`]. [`Error::Internal`] records nothing: the update is to be run
+    /// again later (the caller decides when, and when to give up: [`Engine::give_up`]).
+    pub async fn run_inbound(
+        &self,
+        caller: &Caller,
+        parsed: Result<Invocation>,
+        inbound: &Inbound,
+    ) -> Outcome {
+        let ran = match parsed {
+            Ok(inv) => {
+                let name = inv.spec.name;
+                let ran = self.run_in_transaction(caller, inv, Some(inbound)).await;
+                match &ran {
+                    Ok(_) => info!(command = name, frontend = %caller.frontend, "command done"),
+                    Err(Error::Internal(detail)) => {
+                        error!(command = name, frontend = %caller.frontend, %detail, "command failed")
+                    }
+                    Err(Error::Duplicate) => {
+                        info!(command = name, frontend = %caller.frontend, key = %inbound.key.update_key, "update handled before; not run again")
+                    }
+                    Err(_) => {
+                        info!(command = name, frontend = %caller.frontend, "command refused")
+                    }
+                }
+                ran
+            }
+            Err(e) => Err(e),
+        };
+        match ran {
+            Ok((reply, queued)) => Outcome {
+                result: Ok(reply),
+                queued,
+            },
+            Err(e @ (Error::Internal(_) | Error::Duplicate)) => Outcome::failed(e),
+            Err(refused) => match self
+                .settle(
+                    inbound,
+                    &Reply::text(format!("✗ {}", refused.user_message())),
+                    false,
+                )
+                .await
+            {
+                Ok(true) => Outcome::failed(refused),
+                Ok(false) => Outcome::failed(Error::Duplicate),
+                Err(e) => Outcome::failed(e),
+            },
+        }
+    }
+
+    /// Records an update as handled with `reply` and nothing run: one the front-end answers
+    /// itself (a hint, a file it could not fetch, a command for another bot), or one that kept
+    /// failing on our side (`give_up`). False when it was handled already.
+    pub async fn settle(&self, inbound: &Inbound, reply: &Reply, success: bool) -> Result<bool> {
+        let now = self.clock.now();
+        let mut tx = self.db.begin().await?;
+        if !inbound.mark_done(&mut tx, now).await? {
+            return Ok(false);
+        }
+        inbound.queue_reply(&mut tx, reply, success, now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// An update that failed on our side too many times: answered with an apology, recorded as
+    /// handled, so it neither runs forever nor holds up the chat's later updates.
+    pub async fn give_up(&self, inbound: &Inbound) -> Result<bool> {
+        let sorry = Reply::text(
+            "✗ Something went wrong on our side and this message could not be handled: please send it again in a minute.",
+        );
+        self.settle(inbound, &sorry, false).await
+    }
+}
+
+/// A command that came from a platform update: its key, and where its reply goes.
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    pub key: store::inbox::Key,
+    /// True when the update was first written to the inbox (Telegram: it is finished there);
+    /// false when it runs as it arrives (a Discord interaction: recorded there when it runs).
+    pub received: bool,
+    /// Where the reply is queued, in the command's transaction; None when the front-end
+    /// answers it itself (Discord's first answer is the interaction's response).
+    pub reply: Option<ReplyRoute>,
+}
+
+/// An outbox address for a reply.
+#[derive(Debug, Clone)]
+pub struct ReplyRoute {
+    /// `chat:<platform>`.
+    pub channel: String,
+    /// The chat to answer in (the outbox's lane: one person's messages go in order).
+    pub recipient: String,
+    /// How to show a successful reply.
+    pub on_success: ReplyTarget,
+    /// How to show a refusal.
+    pub on_refusal: ReplyTarget,
+}
+
+/// How a front-end shows a reply it queues.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplyTarget {
+    /// A new message in the chat.
+    New,
+    /// Some other way, in the front-end's own words (the outbox row's `target`): in the
+    /// message whose button was pressed, say.
+    As(String),
+    /// Not at all (a refusal of someone else's press: they see an alert, and the message
+    /// stays as it was for the person it was sent to).
+    Nowhere,
+}
+
+impl Inbound {
+    async fn mark_done(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool> {
+        if self.received {
+            store::inbox::finish(tx, &self.key, now).await
+        } else {
+            store::inbox::record_done(tx, &self.key, now).await
+        }
+    }
+
+    async fn queue_reply(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        reply: &Reply,
+        success: bool,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()> {
+        let Some(route) = &self.reply else {
+            return Ok(());
+        };
+        let message = NewMessage {
+            channel: route.channel.clone(),
+            kind: store::outbox::REPLY,
+            // A reply goes to whoever asked, linked or not, even when the command itself just
+            // deactivated them ("your account is deactivated" must reach them).
+            recipient_user_id: None,
+            recipient: route.recipient.clone(),
+            subject: String::new(),
+            body_text: reply.text.clone(),
+            body_html: None,
+            buttons: reply.buttons.clone(),
+            idempotency_key: format!("reply:{}:{}", self.key.platform, self.key.update_key),
+        };
+        let target = match if success {
+            &route.on_success
+        } else {
+            &route.on_refusal
+        } {
+            ReplyTarget::New => None,
+            ReplyTarget::As(t) => Some(t.as_str()),
+            ReplyTarget::Nowhere => return Ok(()),
+        };
+        store::outbox::insert_with(tx, &message, target, &reply.attachments, now).await?;
+        Ok(())
     }
 }
 

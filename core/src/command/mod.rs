@@ -11,7 +11,7 @@ pub mod parse;
 pub mod registry;
 pub mod suggest;
 
-pub use engine::{Caller, Engine, Frontend, Outcome, Who};
+pub use engine::{Caller, Engine, Frontend, Inbound, Outcome, ReplyRoute, ReplyTarget, Who};
 pub use parse::{Invocation, parse, quote};
 pub use registry::{COMMANDS, CommandId, CommandSpec};
 pub use suggest::{Suggestion, Suggests, suggests};

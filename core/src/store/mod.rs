@@ -5,7 +5,9 @@
 
 pub mod answers;
 pub mod audit;
+pub mod inbox;
 pub mod jobs;
+pub mod leases;
 pub mod links;
 pub mod matches;
 pub mod offers;

@@ -7,10 +7,13 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Conn, get_opt_time, get_time, ms};
+use crate::db::Backend;
 use crate::error::Result;
-use crate::reply::Button;
+use crate::reply::{Attachment, Button};
 
 pub const EMAIL: &str = "email";
+/// The kind of a row that answers a command (to whoever sent it, linked or not).
+pub const REPLY: &str = "reply";
 
 /// `email`, or `chat:<provider>` for a chat DM.
 pub fn chat_channel(provider: &str) -> String {
@@ -48,10 +51,14 @@ pub struct Message {
     pub attempts: i64,
     pub last_error: Option<String>,
     pub sent_at: Option<DateTime<Utc>>,
+    /// How a chat front-end shows it, as that front-end wrote it (None: a new message).
+    pub target: Option<String>,
+    /// Parts of a long chat message already accepted by the platform.
+    pub parts_sent: i64,
 }
 
 const COLS: &str = "id, created_at, channel, kind, recipient_user_id, recipient, subject, body_text, body_html, \
-                    buttons, idempotency_key, status, attempts, last_error, sent_at";
+                    buttons, idempotency_key, status, attempts, last_error, sent_at, target, parts_sent";
 
 fn from_row(r: &AnyRow) -> Result<Message> {
     let buttons: Option<String> = r.try_get("buttons")?;
@@ -73,11 +80,25 @@ fn from_row(r: &AnyRow) -> Result<Message> {
         attempts: r.try_get("attempts")?,
         last_error: r.try_get("last_error")?,
         sent_at: get_opt_time(r, "sent_at")?,
+        target: r.try_get("target")?,
+        parts_sent: r.try_get("parts_sent")?,
     })
 }
 
 /// Queues a message; returns its id, or None when a message with that key is queued already.
 pub async fn insert(c: &mut Conn, m: &NewMessage, now: DateTime<Utc>) -> Result<Option<i64>> {
+    insert_with(c, m, None, &[], now).await
+}
+
+/// Queues a chat message with how to show it (`target`, the front-end's own words) and the
+/// files that go with it; None when a message with that key is queued already.
+pub async fn insert_with(
+    c: &mut Conn,
+    m: &NewMessage,
+    target: Option<&str>,
+    files: &[Attachment],
+    now: DateTime<Utc>,
+) -> Result<Option<i64>> {
     let buttons = if m.buttons.is_empty() {
         None
     } else {
@@ -85,8 +106,8 @@ pub async fn insert(c: &mut Conn, m: &NewMessage, now: DateTime<Utc>) -> Result<
     };
     let row = sqlx::query(
         "INSERT INTO outbox (created_at, channel, kind, recipient_user_id, recipient, subject, body_text, \
-         body_html, buttons, idempotency_key, status, attempts, available_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', 0, $1) \
+         body_html, buttons, idempotency_key, status, attempts, available_at, target) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', 0, $1, $11) \
          ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
     )
     .bind(ms(now))
@@ -99,9 +120,150 @@ pub async fn insert(c: &mut Conn, m: &NewMessage, now: DateTime<Utc>) -> Result<
     .bind(m.body_html.as_deref())
     .bind(buttons)
     .bind(&m.idempotency_key)
+    .bind(target)
     .fetch_optional(&mut *c)
     .await?;
-    row.map(|r| Ok(r.try_get("id")?)).transpose()
+    let id: Option<i64> = row.map(|r| r.try_get("id")).transpose()?;
+    if let Some(id) = id {
+        for (position, f) in files.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO outbox_files (outbox_id, position, file_name, media_type, bytes) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(id)
+            .bind(position as i64)
+            .bind(&f.file_name)
+            .bind(&f.media_type)
+            .bind(f.bytes.clone())
+            .execute(&mut *c)
+            .await?;
+        }
+    }
+    Ok(id)
+}
+
+/// The files that go with a message, in order.
+pub async fn files(c: &mut Conn, id: i64) -> Result<Vec<Attachment>> {
+    let rows = sqlx::query(
+        "SELECT file_name, media_type, bytes FROM outbox_files WHERE outbox_id = $1 ORDER BY position",
+    )
+    .bind(id)
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Attachment {
+                file_name: r.try_get("file_name")?,
+                media_type: r.try_get("media_type")?,
+                bytes: r.try_get("bytes")?,
+            })
+        })
+        .collect()
+}
+
+/// Claims the head (oldest pending message) of up to `limit` recipients of `channel` that is
+/// due and not held, moving its `available_at` `lease` ahead. A recipient whose head is held
+/// or waiting for a retry is skipped whole: each person's messages go out in order, and two
+/// processes never hold the same person's messages at once.
+pub async fn claim_heads(
+    c: &mut Conn,
+    backend: Backend,
+    channel: &str,
+    now: DateTime<Utc>,
+    lease: chrono::Duration,
+    limit: i64,
+) -> Result<Vec<Message>> {
+    claim_lanes(c, backend, channel, None, now, lease, limit).await
+}
+
+/// Claims the head of one recipient's messages, when it is due and not held.
+pub async fn claim_next(
+    c: &mut Conn,
+    backend: Backend,
+    channel: &str,
+    recipient: &str,
+    now: DateTime<Utc>,
+    lease: chrono::Duration,
+) -> Result<Option<Message>> {
+    Ok(
+        claim_lanes(c, backend, channel, Some(recipient), now, lease, 1)
+            .await?
+            .into_iter()
+            .next(),
+    )
+}
+
+async fn claim_lanes(
+    c: &mut Conn,
+    backend: Backend,
+    channel: &str,
+    recipient: Option<&str>,
+    now: DateTime<Utc>,
+    lease: chrono::Duration,
+    limit: i64,
+) -> Result<Vec<Message>> {
+    // As in store::inbox: heads are locked as they are picked on PostgreSQL (SKIP LOCKED), and
+    // a recipient's second message is never a head while the first is pending.
+    let lock = match backend {
+        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    };
+    let filter = if recipient.is_some() {
+        " AND o.recipient = $5"
+    } else {
+        ""
+    };
+    let text = format!(
+        "UPDATE outbox SET available_at = $1 WHERE id IN (\
+           SELECT o.id FROM outbox o WHERE o.channel = $2 AND o.status = 'pending' AND o.available_at <= $3{filter} \
+           AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.channel = o.channel AND p.recipient = o.recipient \
+                           AND p.status = 'pending' AND p.id < o.id) \
+           ORDER BY o.id LIMIT $4{lock}) \
+         AND status = 'pending' AND available_at <= $3 RETURNING {COLS}"
+    );
+    let mut q = sqlx::query(super::sql(text))
+        .bind(ms(now + lease))
+        .bind(channel)
+        .bind(ms(now))
+        .bind(limit);
+    if let Some(r) = recipient {
+        q = q.bind(r);
+    }
+    let rows = q.fetch_all(&mut *c).await?;
+    let mut out: Vec<Message> = rows.iter().map(from_row).collect::<Result<_>>()?;
+    out.sort_by_key(|m| m.id);
+    Ok(out)
+}
+
+/// Records that the platform accepted the first `parts` parts of a long message.
+pub async fn mark_parts_sent(c: &mut Conn, id: i64, parts: i64) -> Result<()> {
+    sqlx::query("UPDATE outbox SET parts_sent = $1 WHERE id = $2 AND status = 'pending'")
+        .bind(parts)
+        .bind(id)
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}
+
+/// Chat messages not sent yet, per channel (for `/metrics`).
+pub async fn pending_count(c: &mut Conn, channel: &str) -> Result<i64> {
+    let row =
+        sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE channel = $1 AND status = 'pending'")
+            .bind(channel)
+            .fetch_one(&mut *c)
+            .await?;
+    Ok(row.try_get("n")?)
+}
+
+/// Forgets the replies to commands sent before `before` (they hold what the person asked to
+/// see; the platform has them now). Messages to people stay, for `/deliveries` and the audit.
+pub async fn prune_replies(c: &mut Conn, before: DateTime<Utc>) -> Result<u64> {
+    let done =
+        sqlx::query("DELETE FROM outbox WHERE kind = $1 AND status = 'sent' AND sent_at < $2")
+            .bind(REPLY)
+            .bind(ms(before))
+            .execute(&mut *c)
+            .await?;
+    Ok(done.rows_affected())
 }
 
 pub async fn get(c: &mut Conn, id: i64) -> Result<Option<Message>> {
@@ -145,12 +307,19 @@ pub async fn by_recipient(c: &mut Conn, user_id: i64) -> Result<Vec<Message>> {
 /// Marks a pending message delivered; false if it was not pending any more.
 pub async fn mark_sent(c: &mut Conn, id: i64, now: DateTime<Utc>) -> Result<bool> {
     let done = sqlx::query(
-        "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1 WHERE id = $2 AND status = 'pending'",
+        "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2 AND status = 'pending'",
     )
     .bind(ms(now))
     .bind(id)
     .execute(&mut *c)
     .await?;
+    if done.rows_affected() == 1 {
+        // An export sent is the platform's to keep now; we keep no copy.
+        sqlx::query("DELETE FROM outbox_files WHERE outbox_id = $1")
+            .bind(id)
+            .execute(&mut *c)
+            .await?;
+    }
     Ok(done.rows_affected() == 1)
 }
 

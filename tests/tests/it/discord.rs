@@ -177,10 +177,13 @@ fn user(id: u64) -> Value {
     })
 }
 
-/// The fields every interaction carries (a DM: `user`, no guild).
+/// The fields every interaction carries (a DM: `user`, no guild). Each gets an id of its own,
+/// as Discord gives them: the same id twice is a replay, and runs nothing.
 fn interaction(kind: u8, from: u64) -> Value {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let id = 1_300_000_000_000_100_000 + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     json!({
-        "id": "1300000000000000001",
+        "id": id.to_string(),
         "application_id": "1300000000000000002",
         "type": kind,
         "token": "interaction-token",
@@ -763,7 +766,7 @@ async fn offers_reach_discord_accounts_as_dms_with_buttons_and_closed_dms_fail_f
     let fake = FakeRest::default();
     fake.closed.lock().expect("lock").push("8003".into());
     let (url, server) = fake.start().await;
-    let rest = Rest::new("test-token", Some(&url)).expect("rest");
+    let rest = std::sync::Arc::new(Rest::new("test-token", Some(&url)).expect("rest"));
 
     let offer = ana_chooses_maria(&app, &ana).await;
     // A message for Lee, whose DMs are closed.
@@ -791,7 +794,7 @@ async fn offers_reach_discord_accounts_as_dms_with_buttons_and_closed_dms_fail_f
     assert_eq!(discord_rows(&app, "pending").await.len(), 2);
 
     let engine = app.shared_engine();
-    let sent = mentorops_bot::discord::deliver_due(&engine, &rest)
+    let sent = mentorops_bot::discord::deliver_due(engine.clone(), rest.clone())
         .await
         .expect("delivery");
     assert_eq!(sent, 1);
@@ -841,7 +844,7 @@ async fn offers_reach_discord_accounts_as_dms_with_buttons_and_closed_dms_fail_f
         "{calls:?}"
     );
     // A second pass sends nothing again.
-    let again = mentorops_bot::discord::deliver_due(&engine, &rest)
+    let again = mentorops_bot::discord::deliver_due(engine.clone(), rest.clone())
         .await
         .expect("delivery");
     assert_eq!(again, 0);
@@ -1514,7 +1517,7 @@ async fn dms_follow_discords_rate_limits_and_arrive_once_each_in_order() {
     let fake = FakeRest::default();
     *fake.scripted_429.lock().expect("lock") = 1;
     let (url, server) = fake.start().await;
-    let rest = Rest::new("test-token", Some(&url)).expect("rest");
+    let rest = std::sync::Arc::new(Rest::new("test-token", Some(&url)).expect("rest"));
     {
         let mut c = app.engine.db().pool().acquire().await.expect("conn");
         mentorops_core::store::links::insert_link(
@@ -1549,7 +1552,7 @@ async fn dms_follow_discords_rate_limits_and_arrive_once_each_in_order() {
     }
     let engine = app.shared_engine();
     let started = Instant::now();
-    let sent = mentorops_bot::discord::deliver_due(&engine, &rest)
+    let sent = mentorops_bot::discord::deliver_due(engine.clone(), rest.clone())
         .await
         .expect("delivery");
     assert_eq!(sent, 6);

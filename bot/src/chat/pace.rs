@@ -1,0 +1,119 @@
+//! The one pacer of chat sends: at most `per_second` requests in any second, all chats
+//! together, and at least `spacing` between two sends to one chat (Telegram: about 30 a second
+//! overall and one a second per chat). It is per process: with several processes sending for
+//! one bot, give each its share (`*.messages_per_second`); a 429 is still waited out.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+pub struct Pace {
+    per_second: usize,
+    spacing: Duration,
+    window: Mutex<VecDeque<Instant>>,
+    last: std::sync::Mutex<HashMap<String, Instant>>,
+}
+
+impl Pace {
+    pub fn new(per_second: usize, spacing: Duration) -> Self {
+        Self {
+            per_second: per_second.max(1),
+            spacing,
+            window: Mutex::new(VecDeque::new()),
+            last: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Waits until one more send to `lane` fits, and counts it.
+    pub async fn wait(&self, lane: &str) {
+        if !self.spacing.is_zero() {
+            let last = self.lock_last().get(lane).copied();
+            if let Some(t) = last {
+                tokio::time::sleep_until(t + self.spacing).await;
+            }
+        }
+        loop {
+            let mut sent = self.window.lock().await;
+            let now = Instant::now();
+            while sent
+                .front()
+                .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+            {
+                sent.pop_front();
+            }
+            match sent.front() {
+                Some(oldest) if sent.len() >= self.per_second => {
+                    let until = *oldest + Duration::from_secs(1);
+                    drop(sent);
+                    tokio::time::sleep_until(until).await;
+                }
+                _ => {
+                    sent.push_back(now);
+                    break;
+                }
+            }
+        }
+        if !self.spacing.is_zero() {
+            let now = Instant::now();
+            let mut last = self.lock_last();
+            // Forget chats not written to lately, so the map stays small.
+            if last.len() > 10_000 {
+                last.retain(|_, t| now.duration_since(*t) < self.spacing);
+            }
+            last.insert(lane.to_string(), now);
+        }
+    }
+
+    fn lock_last(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
+        self.last.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn never_more_than_the_limit_in_any_second_nor_closer_than_the_spacing_in_a_chat() {
+        let pace = std::sync::Arc::new(Pace::new(25, Duration::from_secs(1)));
+        let start = Instant::now();
+        let times = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for chat in 0..40 {
+            let (pace, times) = (pace.clone(), times.clone());
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..5 {
+                    pace.wait(&chat.to_string()).await;
+                    times.lock().await.push((chat, Instant::now()));
+                }
+            }));
+        }
+        for t in tasks {
+            assert!(t.await.is_ok(), "a sender panicked");
+        }
+        let mut times = times.lock().await.clone();
+        assert_eq!(times.len(), 200);
+        times.sort_by_key(|(_, t)| *t);
+        for (i, (_, t)) in times.iter().enumerate() {
+            let in_window = times[i..]
+                .iter()
+                .take_while(|(_, u)| u.duration_since(*t) < Duration::from_secs(1))
+                .count();
+            assert!(in_window <= 25, "{in_window} in one second");
+        }
+        for chat in 0..40 {
+            let mine: Vec<Instant> = times
+                .iter()
+                .filter(|(c, _)| *c == chat)
+                .map(|(_, t)| *t)
+                .collect();
+            for w in mine.windows(2) {
+                assert!(w[1].duration_since(w[0]) >= Duration::from_secs(1));
+            }
+        }
+        // 200 at 25 a second: the last goes out after 7 s.
+        assert!(times[199].1.duration_since(start) >= Duration::from_secs(7));
+    }
+}

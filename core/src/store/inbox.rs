@@ -1,0 +1,199 @@
+//! The chat inbox (docs/chat-edge.md): every update or interaction a platform handed us, keyed
+//! by its own id. A row is `new` until the command it carries has run, then `done` — set in the
+//! command's own transaction, so "ran" and "recorded as ran" cannot come apart. Rows of one lane
+//! (a chat) run one at a time in id order: a lane's head is claimed with a lease, like an
+//! outbox row, so several processes share the work without running one update twice.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Conn, get_time, ms};
+use crate::db::Backend;
+use crate::error::Result;
+
+/// Where an update came from and which lane it runs in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    /// `telegram`, `discord`.
+    pub platform: String,
+    /// The platform's id of the update (Telegram `update_id`, Discord interaction id).
+    pub update_key: String,
+    /// Updates of one lane run in order (the chat, or the Discord user).
+    pub lane: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Update {
+    pub id: i64,
+    pub key: Key,
+    pub payload: String,
+    pub received_at: DateTime<Utc>,
+    pub attempts: i64,
+}
+
+const COLS: &str = "id, platform, update_key, lane, payload, received_at, attempts";
+
+fn from_row(r: &AnyRow) -> Result<Update> {
+    Ok(Update {
+        id: r.try_get("id")?,
+        key: Key {
+            platform: r.try_get("platform")?,
+            update_key: r.try_get("update_key")?,
+            lane: r.try_get("lane")?,
+        },
+        payload: r.try_get("payload")?,
+        received_at: get_time(r, "received_at")?,
+        attempts: r.try_get("attempts")?,
+    })
+}
+
+/// Records an update to run; false when it was recorded before (a redelivery).
+pub async fn receive(c: &mut Conn, key: &Key, payload: &str, now: DateTime<Utc>) -> Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO chat_inbox (platform, update_key, lane, payload, received_at, state, available_at, attempts) \
+         VALUES ($1, $2, $3, $4, $5, 'new', $5, 0) ON CONFLICT (platform, update_key) DO NOTHING",
+    )
+    .bind(&key.platform)
+    .bind(&key.update_key)
+    .bind(&key.lane)
+    .bind(payload)
+    .bind(ms(now))
+    .execute(&mut *c)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Marks a received update done, in the transaction of what it ran; false when it was done
+/// already (another process ran it first: the caller rolls back).
+pub async fn finish(c: &mut Conn, key: &Key, now: DateTime<Utc>) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE chat_inbox SET state = 'done', done_at = $1 WHERE platform = $2 AND update_key = $3 AND state = 'new'",
+    )
+    .bind(ms(now))
+    .bind(&key.platform)
+    .bind(&key.update_key)
+    .execute(&mut *c)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records an update that is run the moment it arrives (a Discord interaction) as done, in
+/// the transaction of what it ran; false when it was recorded before (a replay).
+pub async fn record_done(c: &mut Conn, key: &Key, now: DateTime<Utc>) -> Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO chat_inbox (platform, update_key, lane, payload, received_at, state, available_at, attempts, done_at) \
+         VALUES ($1, $2, $3, '', $4, 'done', $4, 1, $4) ON CONFLICT (platform, update_key) DO NOTHING",
+    )
+    .bind(&key.platform)
+    .bind(&key.update_key)
+    .bind(&key.lane)
+    .bind(ms(now))
+    .execute(&mut *c)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Claims the head (oldest `new` update) of up to `limit` lanes of `platform` that are due
+/// and not held by anyone, for `lease`. A lane whose head is leased or waiting for a retry is
+/// skipped whole, so its later updates wait: each chat's updates run in order.
+pub async fn claim_heads(
+    c: &mut Conn,
+    backend: Backend,
+    platform: &str,
+    now: DateTime<Utc>,
+    lease: chrono::Duration,
+    limit: i64,
+) -> Result<Vec<Update>> {
+    claim(c, backend, platform, None, now, lease, limit).await
+}
+
+/// Claims the head of one lane, when it is due and not held.
+pub async fn claim_lane(
+    c: &mut Conn,
+    backend: Backend,
+    platform: &str,
+    lane: &str,
+    now: DateTime<Utc>,
+    lease: chrono::Duration,
+) -> Result<Option<Update>> {
+    Ok(claim(c, backend, platform, Some(lane), now, lease, 1)
+        .await?
+        .into_iter()
+        .next())
+}
+
+async fn claim(
+    c: &mut Conn,
+    backend: Backend,
+    platform: &str,
+    lane: Option<&str>,
+    now: DateTime<Utc>,
+    lease: chrono::Duration,
+    limit: i64,
+) -> Result<Vec<Update>> {
+    // A head is the lane's lowest `new` id. On PostgreSQL the heads are locked as they are
+    // picked (SKIP LOCKED): a second process picking at the same moment passes them by, and
+    // cannot take the next update of the same lane either, since that one is not a head.
+    // SQLite runs one writer at a time, so the UPDATE's own check is enough there.
+    let lock = match backend {
+        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    };
+    let lane_filter = if lane.is_some() {
+        " AND i.lane = $5"
+    } else {
+        ""
+    };
+    let text = format!(
+        "UPDATE chat_inbox SET available_at = $1, attempts = attempts + 1 WHERE id IN (\
+           SELECT i.id FROM chat_inbox i WHERE i.platform = $2 AND i.state = 'new' AND i.available_at <= $3{lane_filter} \
+           AND NOT EXISTS (SELECT 1 FROM chat_inbox p WHERE p.platform = i.platform AND p.state = 'new' \
+                           AND p.lane = i.lane AND p.id < i.id) \
+           ORDER BY i.id LIMIT $4{lock}) \
+         AND state = 'new' AND available_at <= $3 RETURNING {COLS}"
+    );
+    let mut q = sqlx::query(super::sql(text))
+        .bind(ms(now + lease))
+        .bind(platform)
+        .bind(ms(now))
+        .bind(limit);
+    if let Some(lane) = lane {
+        q = q.bind(lane);
+    }
+    let rows = q.fetch_all(&mut *c).await?;
+    let mut updates: Vec<Update> = rows.iter().map(from_row).collect::<Result<_>>()?;
+    updates.sort_by_key(|u| u.id);
+    Ok(updates)
+}
+
+/// An update that could not run for now (our side failed): run it again at `next`.
+pub async fn retry_at(c: &mut Conn, id: i64, next: DateTime<Utc>, reason: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE chat_inbox SET available_at = $1, last_error = $2 WHERE id = $3 AND state = 'new'",
+    )
+    .bind(ms(next))
+    .bind(reason)
+    .bind(id)
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
+/// Updates not run yet, all platforms (for `/metrics` and the tests).
+pub async fn waiting(c: &mut Conn) -> Result<i64> {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM chat_inbox WHERE state = 'new'")
+        .fetch_one(&mut *c)
+        .await?;
+    Ok(row.try_get("n")?)
+}
+
+/// Forgets updates done before `before` (platforms redeliver for a day at most: Telegram keeps
+/// unconfirmed updates 24 h, a Discord interaction's token lives 15 minutes).
+pub async fn prune(c: &mut Conn, before: DateTime<Utc>) -> Result<u64> {
+    let done = sqlx::query("DELETE FROM chat_inbox WHERE state = 'done' AND done_at < $1")
+        .bind(ms(before))
+        .execute(&mut *c)
+        .await?;
+    Ok(done.rows_affected())
+}
