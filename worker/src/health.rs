@@ -95,6 +95,12 @@ async fn metrics_text(State(rt): State<Arc<Runtime>>) -> (StatusCode, String) {
             metrics::gauge!("mentorops_outbox_backlog", "channel" => channel).set(n as f64);
         }
     }
+    if let Ok(mut c) = rt.engine.db().pool().acquire().await
+        && let Ok(waiting) = mentorops_core::store::inbox::waiting(&mut c).await
+    {
+        // Chat updates recorded and not yet run (docs/chat-edge.md).
+        metrics::gauge!("mentorops_chat_inbox_waiting").set(waiting as f64);
+    }
     metrics::counter!("mentorops_redis_round_trips_total").absolute(rt.queue.round_trips());
     if let Ok((ready, later)) = rt.queue.depth().await {
         metrics::gauge!("mentorops_queue_jobs", "state" => "ready").set(ready as f64);

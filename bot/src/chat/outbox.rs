@@ -53,6 +53,12 @@ pub trait Platform: Send + Sync + 'static {
         row: &Message,
         part: &Self::Part,
     ) -> impl Future<Output = Result<(), SendError>> + Send;
+
+    /// How long after it was queued a row can still be sent at all, when that is shorter than
+    /// the driver's `give_up_after` (a Discord interaction's webhook lives 15 minutes).
+    fn expires_after(&self, _row: &Message) -> Option<Duration> {
+        None
+    }
 }
 
 /// How the driver runs; `Default` is production's.
@@ -161,6 +167,17 @@ impl<P: Platform> Delivery<P> {
         }
     }
 
+    /// Delivers what is due for one recipient now (a front-end that just queued a reply sends
+    /// it at once this way); what cannot go now stays for [`Delivery::run`].
+    pub async fn deliver_lane(&self, recipient: &str) -> anyhow::Result<()> {
+        while let Some(row) = lanes::Source::claim_next(self, recipient).await? {
+            if lanes::Source::work(self, row).await == Step::Hold {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     fn lease(&self) -> chrono::Duration {
         chrono::Duration::from_std(self.tuning.lease).unwrap_or(chrono::Duration::seconds(60))
     }
@@ -183,10 +200,16 @@ impl<P: Platform> Delivery<P> {
         }
         let now = self.engine.now();
         let age = (now - row.created_at).to_std().unwrap_or_default();
-        if age > self.tuning.give_up_after {
+        let give_up_after = self
+            .platform
+            .expires_after(&row)
+            .map_or(self.tuning.give_up_after, |d| {
+                d.min(self.tuning.give_up_after)
+            });
+        if age > give_up_after {
             let why = format!(
-                "not delivered within {} hours: {}",
-                self.tuning.give_up_after.as_secs() / 3600,
+                "not delivered within {} minutes: {}",
+                give_up_after.as_secs() / 60,
                 row.last_error.as_deref().unwrap_or("no answer")
             );
             outbox::mark_failed(&mut c, row.id, &why).await?;
@@ -209,10 +232,28 @@ impl<P: Platform> Delivery<P> {
         };
         let total = parts.len();
         let start = usize::try_from(row.parts_sent).unwrap_or(0);
+        let mut held_until = row.available_at;
         for (i, part) in parts.iter().enumerate().skip(start) {
             let mut waits = 0;
             loop {
                 self.pace.wait(&row.recipient).await;
+                // The claim is a lease: past half of it (a long wait for the pace, a slow
+                // database), make sure it is still ours and extend it, or leave the row to
+                // the process that took it — sending it now would send it twice.
+                let now = self.engine.now();
+                if now + self.lease() / 2 > held_until {
+                    let until = now + self.lease();
+                    let mut c = db.pool().acquire().await?;
+                    if !outbox::renew(&mut c, row.id, held_until, until).await? {
+                        warn!(
+                            outbox_id = row.id,
+                            platform = P::NAME,
+                            "lost the claim of a chat message before sending it; left to its new holder"
+                        );
+                        return Ok(Step::Hold);
+                    }
+                    held_until = until;
+                }
                 match self.platform.send(&row, part).await {
                     Ok(()) => break,
                     Err(SendError::RateLimited(d))

@@ -3,25 +3,27 @@
 //! overall and one a second per chat). It is per process: with several processes sending for
 //! one bot, give each its share (`*.messages_per_second`); a 429 is still waited out.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::time::Duration;
 
-use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 pub struct Pace {
-    per_second: usize,
+    /// The time between two sends, all chats together.
+    interval: Duration,
     spacing: Duration,
-    window: Mutex<VecDeque<Instant>>,
+    /// The next free slot. Each send takes the next slot under the lock, so waiters are served
+    /// in the order they came (none starves behind luckier ones) and sends are evenly spread.
+    next: std::sync::Mutex<Option<Instant>>,
     last: std::sync::Mutex<HashMap<String, Instant>>,
 }
 
 impl Pace {
     pub fn new(per_second: usize, spacing: Duration) -> Self {
         Self {
-            per_second: per_second.max(1),
+            interval: Duration::from_secs(1) / per_second.max(1) as u32,
             spacing,
-            window: Mutex::new(VecDeque::new()),
+            next: std::sync::Mutex::new(None),
             last: std::sync::Mutex::new(HashMap::new()),
         }
     }
@@ -34,27 +36,14 @@ impl Pace {
                 tokio::time::sleep_until(t + self.spacing).await;
             }
         }
-        loop {
-            let mut sent = self.window.lock().await;
+        let slot = {
+            let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
             let now = Instant::now();
-            while sent
-                .front()
-                .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
-            {
-                sent.pop_front();
-            }
-            match sent.front() {
-                Some(oldest) if sent.len() >= self.per_second => {
-                    let until = *oldest + Duration::from_secs(1);
-                    drop(sent);
-                    tokio::time::sleep_until(until).await;
-                }
-                _ => {
-                    sent.push_back(now);
-                    break;
-                }
-            }
-        }
+            let slot = next.map_or(now, |n| n.max(now));
+            *next = Some(slot + self.interval);
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
         if !self.spacing.is_zero() {
             let now = Instant::now();
             let mut last = self.lock_last();
@@ -79,7 +68,7 @@ mod tests {
     async fn never_more_than_the_limit_in_any_second_nor_closer_than_the_spacing_in_a_chat() {
         let pace = std::sync::Arc::new(Pace::new(25, Duration::from_secs(1)));
         let start = Instant::now();
-        let times = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let times = std::sync::Arc::new(tokio::sync::Mutex::new(Vec::new()));
         let mut tasks = Vec::new();
         for chat in 0..40 {
             let (pace, times) = (pace.clone(), times.clone());
@@ -113,7 +102,7 @@ mod tests {
                 assert!(w[1].duration_since(w[0]) >= Duration::from_secs(1));
             }
         }
-        // 200 at 25 a second: the last goes out after 7 s.
-        assert!(times[199].1.duration_since(start) >= Duration::from_secs(7));
+        // 200 at 25 a second, evenly spread: the last goes out 199 × 40 ms after the first.
+        assert!(times[199].1.duration_since(start) >= Duration::from_millis(7960));
     }
 }

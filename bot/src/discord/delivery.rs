@@ -61,10 +61,35 @@ pub struct Discord {
     pub rest: Arc<Rest>,
 }
 
-/// One DM request: a part of at most 2000 characters, the buttons under the last.
-pub struct DmPart {
-    user: u64,
-    message: serde_json::Value,
+/// One request of an outbox row.
+pub enum DmPart {
+    /// A DM: a part of at most 2000 characters, the buttons under the last.
+    Dm {
+        user: u64,
+        message: serde_json::Value,
+    },
+    /// What follows an interaction's first answer, over its webhook (valid 15 minutes).
+    Webhook {
+        hook: InteractionHook,
+        message: serde_json::Value,
+        files: Vec<Attachment>,
+    },
+}
+
+/// Where an interaction's later messages go: the outbox row's `target`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct InteractionHook {
+    pub app: u64,
+    pub token: String,
+    /// `edit`: replace the first answer (after a deferral); `followup`: one more message.
+    pub op: HookOp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HookOp {
+    Edit,
+    Followup,
 }
 
 impl chat::Platform for Discord {
@@ -72,7 +97,18 @@ impl chat::Platform for Discord {
     const NAME: &'static str = "Discord";
     const PROVIDER: &'static str = PROVIDER;
 
-    fn parts(&self, row: &outbox::Message, _files: Vec<Attachment>) -> Result<Vec<DmPart>, String> {
+    fn parts(&self, row: &outbox::Message, files: Vec<Attachment>) -> Result<Vec<DmPart>, String> {
+        if let Some(target) = row.target.as_deref() {
+            let hook: InteractionHook = serde_json::from_str(target)
+                .map_err(|e| format!("unreadable target of a Discord reply: {e}"))?;
+            let message = serde_json::from_str(&row.body_text)
+                .map_err(|e| format!("unreadable Discord message: {e}"))?;
+            return Ok(vec![DmPart::Webhook {
+                hook,
+                message,
+                files,
+            }]);
+        }
         let user = row
             .recipient
             .parse::<u64>()
@@ -91,7 +127,7 @@ impl chat::Platform for Discord {
         Ok(parts
             .into_iter()
             .enumerate()
-            .map(|(i, part)| DmPart {
+            .map(|(i, part)| DmPart::Dm {
                 user,
                 message: render::message_json(
                     &part,
@@ -102,14 +138,44 @@ impl chat::Platform for Discord {
             .collect())
     }
 
+    fn expires_after(&self, row: &outbox::Message) -> Option<std::time::Duration> {
+        // An interaction's webhook is dead 15 minutes after the interaction.
+        row.target
+            .is_some()
+            .then(|| std::time::Duration::from_secs(15 * 60))
+    }
+
     async fn send(&self, _row: &outbox::Message, part: &DmPart) -> Result<(), SendError> {
-        let sent = match self.rest.dm_channel(part.user).await {
-            Ok(channel) => self.rest.send_message(&channel, &part.message).await,
-            Err(e) => Err(e),
+        let sent = match part {
+            DmPart::Dm { user, message } => {
+                let sent = match self.rest.dm_channel(*user).await {
+                    Ok(channel) => self.rest.send_message(&channel, message).await,
+                    Err(e) => Err(e),
+                };
+                if sent.is_err() {
+                    // The channel may be the reason: open it again next time.
+                    self.rest.forget_dm_channel(*user);
+                }
+                sent
+            }
+            DmPart::Webhook {
+                hook,
+                message,
+                files,
+            } => match hook.op {
+                HookOp::Edit => {
+                    self.rest
+                        .edit_original(hook.app, &hook.token, message)
+                        .await
+                }
+                HookOp::Followup => {
+                    self.rest
+                        .followup(hook.app, &hook.token, message, files)
+                        .await
+                }
+            },
         };
         sent.map_err(|e| {
-            // The channel may be the reason: open it again next time.
-            self.rest.forget_dm_channel(part.user);
             if e.is_permanent() {
                 SendError::Refused(e.to_string())
             } else {

@@ -36,8 +36,11 @@ use tracing::warn;
 
 use super::PROVIDER;
 use super::commands::{command_line, options_of};
+use super::delivery::{Discord, HookOp, InteractionHook};
 use super::render::{self, FORM_PREFIX, Rendered};
 use super::rest::Rest;
+use crate::chat;
+use mentorops_core::store::outbox;
 
 /// How long the core may take before the first answer becomes a deferral.
 pub const DEFER_AFTER: Duration = Duration::from_millis(2500);
@@ -51,6 +54,8 @@ const BROKE: &str = "something went wrong on our side: please try again";
 pub struct Interactions {
     engine: Arc<Engine>,
     rest: Arc<Rest>,
+    /// Sends what follows first answers (and, in `discord::run`, the DMs too).
+    delivery: Arc<chat::Delivery<Discord>>,
     /// Downloads the files attached to commands (from Discord's CDN).
     files: reqwest::Client,
     defer_after: Duration,
@@ -76,9 +81,15 @@ impl Interactions {
             .timeout(Duration::from_secs(20))
             .build()
             .context("cannot build the HTTP client for Discord attachments")?;
+        let tuning = chat::outbox::Tuning {
+            lease: Duration::from_secs(engine.settings().chat.lease_secs),
+            ..Default::default()
+        };
+        let delivery = super::delivery::driver(engine.clone(), rest.clone(), tuning);
         Ok(Self {
             engine,
             rest,
+            delivery,
             files,
             defer_after: DEFER_AFTER,
         })
@@ -96,6 +107,11 @@ impl Interactions {
 
     pub fn rest(&self) -> &Arc<Rest> {
         &self.rest
+    }
+
+    /// The delivery driver of `chat:discord` rows (`discord::run` runs its loop).
+    pub fn delivery(&self) -> &Arc<chat::Delivery<Discord>> {
+        &self.delivery
     }
 
     /// The first answer to `interaction` and what follows it.
@@ -117,8 +133,9 @@ impl Interactions {
             return Answered::now(render::refusal(NOBODY).response());
         };
         let (app, token, id) = (c.application_id.get(), c.token.clone(), c.id.get());
+        let hook = Hook::new(app, token, id, &caller);
         let this = self.clone();
-        self.in_time(app, token, false, async move {
+        self.in_time(hook, false, async move {
             match uploads(&this.files, &c).await {
                 Ok(files) => this.run(id, &caller, &line_of(&c), files, None).await,
                 Err(problem) => render::refusal(&problem),
@@ -142,9 +159,10 @@ impl Interactions {
             return Answered::now(render::refusal(NOBODY).response());
         };
         let (app, token, key) = (c.application_id.get(), c.token.clone(), c.id.get());
+        let hook = Hook::new(app, token, key, &caller);
         let original = c.message.content.clone();
         let this = self.clone();
-        self.in_time(app, token, true, async move {
+        self.in_time(hook, true, async move {
             this.run(key, &caller, &id, Vec::new(), Some(original))
                 .await
         })
@@ -169,10 +187,11 @@ impl Interactions {
             }
         }
         let (app, token, key) = (m.application_id.get(), m.token.clone(), m.id.get());
+        let hook = Hook::new(app, token, key, &caller);
         let original = m.message.as_ref().map(|msg| msg.content.clone());
         let on_message = original.is_some();
         let this = self.clone();
-        self.in_time(app, token, on_message, async move {
+        self.in_time(hook, on_message, async move {
             this.run(key, &caller, &line, Vec::new(), original).await
         })
         .await
@@ -215,22 +234,31 @@ impl Interactions {
 
     /// Runs `work` in its own task: finished within the deferral time, it is the first answer
     /// (its follow-ups after); otherwise the first answer is a deferral and the result follows.
+    /// What follows the first answer is queued in the outbox (docs/chat-edge.md) and sent by
+    /// the delivery driver at once, and again later if Discord did not take it.
     async fn in_time(
         &self,
-        app: u64,
-        token: String,
+        hook: Hook,
         on_message: bool,
         work: impl Future<Output = Rendered> + Send + 'static,
     ) -> Answered {
         let mut task = tokio::spawn(work);
-        let rest = self.rest.clone();
+        let queue = AfterQueue {
+            engine: self.engine.clone(),
+            delivery: self.delivery.clone(),
+            hook,
+        };
         match tokio::time::timeout(self.defer_after, &mut task).await {
             Ok(done) => {
                 let rendered = done.unwrap_or_else(|_| render::refusal(BROKE));
-                let more = rendered.followups();
+                let more: Vec<After> = rendered
+                    .followups()
+                    .into_iter()
+                    .map(|(m, f)| (HookOp::Followup, m, f))
+                    .collect();
                 Answered {
                     first: rendered.response(),
-                    later: (!more.is_empty()).then(|| send_followups(rest, app, token, more)),
+                    later: (!more.is_empty()).then(|| queue.send(more)),
                 }
             }
             Err(_) => {
@@ -242,20 +270,24 @@ impl Interactions {
                 let later: BoxFuture<'static, ()> = Box::pin(async move {
                     let rendered = task.await.unwrap_or_else(|_| render::refusal(BROKE));
                     let mut message = rendered.first_message();
-                    let sent = if rendered.update || !on_message {
+                    let op = if rendered.update || !on_message {
                         // The deferral's own message (a command's), or the pressed message.
                         if let Some(m) = message.as_object_mut() {
                             m.remove("flags");
                         }
-                        rest.edit_original(app, &token, &message).await
+                        HookOp::Edit
                     } else {
                         // A refused press: to the presser alone, the message left as it was.
-                        rest.followup(app, &token, &message, &[]).await
+                        HookOp::Followup
                     };
-                    match sent {
-                        Ok(()) => send_followups(rest, app, token, rendered.followups()).await,
-                        Err(e) => warn!(error = %e, "Discord did not take a deferred answer"),
-                    }
+                    let mut all: Vec<After> = vec![(op, message, Vec::new())];
+                    all.extend(
+                        rendered
+                            .followups()
+                            .into_iter()
+                            .map(|(m, f)| (HookOp::Followup, m, f)),
+                    );
+                    queue.send(all).await;
                 });
                 Answered {
                     first,
@@ -291,20 +323,84 @@ impl Interactions {
     }
 }
 
-fn send_followups(
-    rest: Arc<Rest>,
+/// One message after the first answer: how it goes, its JSON, its files.
+type After = (HookOp, Value, Vec<Attachment>);
+
+/// An interaction's webhook and who it is for (the outbox lane: that person's messages stay in
+/// order with their DMs).
+struct Hook {
     app: u64,
     token: String,
-    more: Vec<(Value, Vec<Attachment>)>,
-) -> BoxFuture<'static, ()> {
-    Box::pin(async move {
-        for (message, files) in more {
-            if let Err(e) = rest.followup(app, &token, &message, &files).await {
-                warn!(error = %e, "Discord did not take a follow-up message");
+    interaction: u64,
+    lane: String,
+}
+
+impl Hook {
+    fn new(app: u64, token: String, interaction: u64, caller: &Caller) -> Self {
+        let lane = match &caller.who {
+            Who::Account { account_id, .. } => account_id.clone(),
+            Who::User(id) => id.to_string(),
+        };
+        Self {
+            app,
+            token,
+            interaction,
+            lane,
+        }
+    }
+}
+
+struct AfterQueue {
+    engine: Arc<Engine>,
+    delivery: Arc<chat::Delivery<Discord>>,
+    hook: Hook,
+}
+
+impl AfterQueue {
+    /// Queues the messages in the outbox (one transaction), then sends them at once.
+    fn send(self, items: Vec<After>) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            if let Err(e) = self.queue(items).await {
+                warn!(
+                    error = format!("{e:#}"),
+                    "could not queue what follows a Discord answer"
+                );
                 return;
             }
+            if let Err(e) = self.delivery.deliver_lane(&self.hook.lane).await {
+                warn!(
+                    error = format!("{e:#}"),
+                    "Discord follow-ups left for the delivery loop"
+                );
+            }
+        })
+    }
+
+    async fn queue(&self, items: Vec<After>) -> anyhow::Result<()> {
+        let now = self.engine.now();
+        let mut tx = self.engine.db().begin().await?;
+        for (n, (op, message, files)) in items.into_iter().enumerate() {
+            let target = serde_json::to_string(&InteractionHook {
+                app: self.hook.app,
+                token: self.hook.token.clone(),
+                op,
+            })?;
+            let row = outbox::NewMessage {
+                channel: outbox::chat_channel(PROVIDER),
+                kind: outbox::REPLY,
+                recipient_user_id: None,
+                recipient: self.hook.lane.clone(),
+                subject: String::new(),
+                body_text: message.to_string(),
+                body_html: None,
+                buttons: Vec::new(),
+                idempotency_key: format!("reply:discord:{}:{n}", self.hook.interaction),
+            };
+            outbox::insert_with(&mut tx, &row, Some(&target), &files, now).await?;
         }
-    })
+        tx.commit().await?;
+        Ok(())
+    }
 }
 
 /// The Discord user as the core's caller: account id = the user's snowflake. None when the

@@ -76,13 +76,11 @@ pub async fn run(engine: Arc<Engine>, shutdown: CancellationToken) -> anyhow::Re
         .await
         .context("cannot register the slash commands with Discord")?;
     info!(commands = n, transport, guild = ?guild, "Discord commands registered");
-    let interactions = Arc::new(Interactions::new(engine.clone(), rest.clone())?);
+    let interactions = Arc::new(Interactions::new(engine.clone(), rest)?);
     let delivery = {
-        let tuning = crate::chat::outbox::Tuning {
-            lease: Duration::from_secs(engine.settings().chat.lease_secs),
-            ..Default::default()
-        };
-        let driver = driver(engine.clone(), rest, tuning);
+        // One driver for DMs and what follows first answers (those are given up after 15
+        // minutes, when the interaction's webhook is dead; DMs after a day).
+        let driver = interactions.delivery().clone();
         let stop = shutdown.clone();
         async move {
             driver.run(Arc::new(tokio::sync::Notify::new()), stop).await;

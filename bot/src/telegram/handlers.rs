@@ -13,7 +13,7 @@ use mentorops_core::command::{
     Caller, Engine, Frontend, Inbound, Invocation, Outcome, ReplyRoute, ReplyTarget, Who, parse,
     quote,
 };
-use mentorops_core::reply::{Attachment, Reply};
+use mentorops_core::reply::{Attachment, Reply, clip};
 use mentorops_core::store::inbox;
 use teloxide::net::Download;
 use teloxide::prelude::*;
@@ -136,36 +136,60 @@ impl lanes::Source for Updates {
             received: true,
             reply: None,
         };
+        if item.attempts > state.max_attempts {
+            // Claimed this often and never finished (the process died running it each
+            // time): a poison update. Answered, recorded, and the chat goes on.
+            return give_up(
+                state,
+                &inbound,
+                &item,
+                "claimed too often without finishing",
+            )
+            .await;
+        }
+        let unreadable = |e: &dyn std::fmt::Display| {
+            warn!(error = %e, update = %item.key.update_key, "a Telegram update could not be read; answered and skipped");
+            let chat = item.key.lane.parse::<i64>().ok().filter(|c| *c != 0);
+            chat.map(|c| {
+                (
+                    c.to_string(),
+                    "✗ I could not read that message: send a command as plain text, for example /help.".to_string(),
+                )
+            })
+        };
         let ran = match serde_json::from_str::<Update>(&item.payload) {
             Ok(update) => match update.kind {
                 UpdateKind::Message(msg) => on_message(state, inbound.clone(), msg).await,
                 UpdateKind::CallbackQuery(q) => on_callback(state, inbound.clone(), q).await,
+                UpdateKind::Error(value) => {
+                    let answer = unreadable(&format!(
+                        "unknown update: {}",
+                        clip(&value.to_string(), 200)
+                    ));
+                    settle(
+                        state,
+                        &inbound,
+                        answer.as_ref().map(|(c, t)| (c.as_str(), t.clone())),
+                    )
+                    .await
+                }
                 // Nothing else is asked for (allowed_updates); whatever comes is recorded.
                 _ => settle(state, &inbound, None).await,
             },
             Err(e) => {
-                warn!(error = %e, update = %item.key.update_key, "a Telegram update could not be read; recorded and skipped");
-                settle(state, &inbound, None).await
+                let answer = unreadable(&e);
+                settle(
+                    state,
+                    &inbound,
+                    answer.as_ref().map(|(c, t)| (c.as_str(), t.clone())),
+                )
+                .await
             }
         };
         match ran {
             Ran::Done => Step::Next,
             Ran::Again(why) if item.attempts >= state.max_attempts => {
-                warn!(update = %item.key.update_key, error = %why, "a Telegram update kept failing; answered with an apology and skipped");
-                let inbound = Inbound {
-                    reply: Some(route(&item.key.lane, Show::NewMessage, Show::NewMessage)),
-                    ..inbound
-                };
-                match state.engine.give_up(&inbound).await {
-                    Ok(_) => {
-                        state.wake_delivery.notify_one();
-                        Step::Next
-                    }
-                    Err(e) => {
-                        warn!(error = %e, "could not record a Telegram update as given up");
-                        Step::Hold
-                    }
-                }
+                give_up(state, &inbound, &item, &why).await
             }
             Ran::Again(why) => {
                 let wait = chrono::Duration::milliseconds(500 << item.attempts.clamp(0, 6));
@@ -178,6 +202,33 @@ impl lanes::Source for Updates {
                 }
                 Step::Hold
             }
+        }
+    }
+}
+
+/// An update that failed on our side `max_attempts` times: the chat is told, the update is
+/// recorded as handled, and the chat's later updates go on.
+async fn give_up(state: &State, inbound: &Inbound, item: &inbox::Update, why: &str) -> Step {
+    warn!(update = %item.key.update_key, error = %why, "a Telegram update kept failing; answered with an apology and skipped");
+    let reply = item
+        .key
+        .lane
+        .parse::<i64>()
+        .ok()
+        .filter(|c| *c != 0)
+        .map(|_| route(&item.key.lane, Show::NewMessage, Show::NewMessage));
+    let inbound = Inbound {
+        reply,
+        ..inbound.clone()
+    };
+    match state.engine.give_up(&inbound).await {
+        Ok(_) => {
+            state.wake_delivery.notify_one();
+            Step::Next
+        }
+        Err(e) => {
+            warn!(error = %e, "could not record a Telegram update as given up");
+            Step::Hold
         }
     }
 }
@@ -339,18 +390,14 @@ async fn on_callback(state: &State, inbound: Inbound, q: CallbackQuery) -> Ran {
     result
 }
 
-/// The toast (or, for a refusal, the alert) a press shows. Best effort: a press is answered
-/// for good by the outbox message it causes; an old query cannot be answered any more.
+/// The toast (or, for a refusal, the alert) a press shows. Best effort, tried once: the press is
+/// answered for good by the outbox message it causes, and an old query cannot be answered.
 async fn answer(bot: &Bot, q: &CallbackQuery, text: Option<&str>, alert: bool) {
-    let result = render::retrying(|| {
-        let mut req = bot.answer_callback_query(q.id.clone());
-        if let Some(t) = text {
-            req = req.text(t.to_string()).show_alert(alert);
-        }
-        req
-    })
-    .await;
-    if let Err(e) = result {
+    let mut req = bot.answer_callback_query(q.id.clone());
+    if let Some(t) = text {
+        req = req.text(t.to_string()).show_alert(alert);
+    }
+    if let Err(e) = req.await {
         tracing::warn!(error = %e, "could not answer a Telegram button press");
     }
 }

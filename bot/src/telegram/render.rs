@@ -3,9 +3,6 @@
 //! buttons as an inline keyboard on the last part (callback data = the button's command),
 //! attachments as documents; or, after a button press, the outcome shown in the pressed message.
 
-use std::future::Future;
-use std::time::Duration;
-
 use mentorops_core::reply::{Attachment, Button};
 use serde::{Deserialize, Serialize};
 use teloxide::prelude::*;
@@ -280,26 +277,6 @@ fn ignore_not_modified<T>(r: Result<T, RequestError>) -> Result<(), RequestError
     match r {
         Ok(_) | Err(RequestError::Api(ApiError::MessageNotModified)) => Ok(()),
         Err(e) => Err(e),
-    }
-}
-
-/// For the requests made outside the outbox (callback answers, menus): honours a 429's
-/// `retry_after`, up to three times.
-pub async fn retrying<F, R, T>(mut make: F) -> Result<T, RequestError>
-where
-    F: FnMut() -> R,
-    R: std::future::IntoFuture<Output = Result<T, RequestError>>,
-    R::IntoFuture: Future<Output = Result<T, RequestError>>,
-{
-    let mut tries = 0;
-    loop {
-        match make().await {
-            Err(RequestError::RetryAfter(after)) if tries < 3 => {
-                tries += 1;
-                tokio::time::sleep(after.duration().max(Duration::from_millis(50))).await;
-            }
-            other => return other,
-        }
     }
 }
 

@@ -55,10 +55,12 @@ pub struct Message {
     pub target: Option<String>,
     /// Parts of a long chat message already accepted by the platform.
     pub parts_sent: i64,
+    /// When the row is due; for a claimed row, when its lease ends (the claim's token).
+    pub available_at: DateTime<Utc>,
 }
 
 const COLS: &str = "id, created_at, channel, kind, recipient_user_id, recipient, subject, body_text, body_html, \
-                    buttons, idempotency_key, status, attempts, last_error, sent_at, target, parts_sent";
+                    buttons, idempotency_key, status, attempts, last_error, sent_at, target, parts_sent, available_at";
 
 fn from_row(r: &AnyRow) -> Result<Message> {
     let buttons: Option<String> = r.try_get("buttons")?;
@@ -82,6 +84,7 @@ fn from_row(r: &AnyRow) -> Result<Message> {
         sent_at: get_opt_time(r, "sent_at")?,
         target: r.try_get("target")?,
         parts_sent: r.try_get("parts_sent")?,
+        available_at: get_time(r, "available_at")?,
     })
 }
 
@@ -232,6 +235,26 @@ async fn claim_lanes(
     let mut out: Vec<Message> = rows.iter().map(from_row).collect::<Result<_>>()?;
     out.sort_by_key(|m| m.id);
     Ok(out)
+}
+
+/// Extends a claim: the lease that ends at `held_until` (ours, from the claim or the last
+/// renewal) now ends at `until`. False when the row is not ours any more (the lease ran out
+/// and another process took it, or it was settled): then it must not be sent.
+pub async fn renew(
+    c: &mut Conn,
+    id: i64,
+    held_until: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE outbox SET available_at = $1 WHERE id = $2 AND status = 'pending' AND available_at = $3",
+    )
+    .bind(ms(until))
+    .bind(id)
+    .bind(ms(held_until))
+    .execute(&mut *c)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Records that the platform accepted the first `parts` parts of a long message.

@@ -1700,3 +1700,48 @@ async fn mentorops_run_registers_the_commands_and_answers_over_the_gateway_by_de
     server.abort();
     app.finish().await;
 }
+
+/// Discord never sends one interaction twice: the same signed body POSTed again inside the
+/// signature's 5-minute window is a replay, and runs nothing (docs/chat-edge.md).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_interaction_runs_once() {
+    let app = start_app().await;
+    app.with_program().await;
+    let ep = Endpoint::start(&app).await;
+    link_on_discord(&app, &ep, "pm@example.org", 5001).await;
+    let add = command(
+        5001,
+        "user_add",
+        json!([
+            text_opt("name", "Rita Replay"),
+            text_opt("email", "rita@example.org"),
+            text_opt("phone", "+14155550877"),
+            text_opt("role", "mentee"),
+            text_opt("program", "Spring")
+        ]),
+    );
+    let first = ep.send(&add).await;
+    assert_eq!(first.status, 200, "{}", first.raw);
+    assert!(!content(&first).starts_with('✗'), "{}", first.raw);
+    let again = ep.send(&add).await;
+    assert_eq!(again.status, 200, "{}", again.raw);
+    assert!(content(&again).contains("handled already"), "{}", again.raw);
+    assert!(ephemeral(&again));
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM users WHERE email = 'rita@example.org'")
+            .await,
+        1
+    );
+    // A second interaction with the same content is a new request: it runs (and is refused,
+    // the person exists now).
+    let fresh = ep
+        .command(5001, "user_add", add["data"]["options"].clone())
+        .await;
+    assert!(content(&fresh).starts_with('✗'), "{}", fresh.raw);
+    assert!(
+        !content(&fresh).contains("handled already"),
+        "{}",
+        fresh.raw
+    );
+    app.finish().await;
+}

@@ -4,6 +4,7 @@
 mod support;
 
 mod chains;
+mod chat_edge;
 mod console;
 mod discord;
 mod email;

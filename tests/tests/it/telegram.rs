@@ -707,3 +707,90 @@ async fn a_large_burst_respects_the_overall_limit_and_loses_or_doubles_nothing()
     );
     app.finish().await;
 }
+
+/// An update that cannot be read is answered once, recorded as handled, and does not hold up
+/// the chat's next one (docs/chat-edge.md: poison updates).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_update_is_answered_once_and_the_chat_goes_on() {
+    let app = start_app().await;
+    let fake = Fake::start().await;
+    fake.push_update(json!({
+        "message": {"chat": {"id": 7001, "type": "private"}, "what": "not a message"}
+    }));
+    fake.text(7001, "/help");
+    let running = start_polling(&app, &fake);
+    let first = nth_message(&fake, 7001, 1).await;
+    assert!(
+        text_of(&first).contains("could not read that message"),
+        "{first}"
+    );
+    let second = nth_message(&fake, 7001, 2).await;
+    assert!(text_of(&second).contains("/help"), "{second}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        fake.to_chat("sendmessage", 7001).len(),
+        2,
+        "each answered once"
+    );
+    running.stop().await;
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM chat_inbox WHERE state = 'done'")
+            .await,
+        2
+    );
+    app.finish().await;
+}
+
+/// A flood from one chat is served in order, one at a time, while other chats are answered
+/// at once: each chat is a lane of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_from_one_chat_is_served_in_order_without_starving_the_others() {
+    let app = start_app().await;
+    let fake = Fake::start().await;
+    let flood = 150;
+    for n in 0..flood {
+        fake.text(7100, &format!("/help f{n}"));
+    }
+    for chat in 0..20 {
+        fake.text(7200 + chat, &format!("/help other{chat}"));
+    }
+    let started = Instant::now();
+    let running = start_polling(&app, &fake);
+    for chat in 0..20 {
+        let m = nth_message(&fake, 7200 + chat, 1).await;
+        assert!(text_of(&m).contains(&format!("/other{chat}:")), "{m}");
+    }
+    let others_in = started.elapsed();
+    let flooded = fake.to_chat("sendmessage", 7100);
+    assert!(
+        flooded.len() < flood / 2,
+        "the others waited for the flood: {} of {flood} flood replies came first",
+        flooded.len()
+    );
+    // The flood's commands all run (its replies are paced one a second to that chat).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while app
+        .count("SELECT COUNT(*) AS n FROM chat_inbox WHERE state = 'new'")
+        .await
+        > 0
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the flood was not all handled in 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    running.stop().await;
+    let flooded = fake.to_chat("sendmessage", 7100);
+    for (n, m) in flooded.iter().enumerate() {
+        assert!(
+            text_of(m).contains(&format!("/f{n}:")),
+            "flood reply {n} in order: {m}"
+        );
+    }
+    eprintln!(
+        "20 other chats answered in {others_in:?}; {} flood replies by then",
+        flooded.len()
+    );
+    app.finish().await;
+}
