@@ -62,6 +62,8 @@ pub async fn run(engine: &Arc<Engine>, front_ends: bool) -> anyhow::Result<()> {
         }
         if fronts.is_empty() {
             info!("no chat token configured: use `mentorops console --as EMAIL` to run commands");
+        } else {
+            tokio::spawn(crate::chat::prune(engine.clone(), shutdown.clone()));
         }
     }
     let worker = Worker::start(engine.clone(), shutdown.clone())

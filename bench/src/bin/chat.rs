@@ -607,6 +607,21 @@ fn print_edge(o: &Options, e: &Edge) {
         );
         println!();
     }
+    if let Some((statement, (k, busy))) = e
+        .statements
+        .iter()
+        .filter(|(_, (_, t))| t.is_finite())
+        .max_by(|a, b| a.1.1.total_cmp(&b.1.1))
+    {
+        println!(
+            "The statement that held connections longest: `{statement}` — {k} runs, {busy:.1} s in all \
+             ({:.1} of the pool's {} connections busy with it on average over the run), {:.1} ms each.",
+            busy / secs(e.last_reply).max(f64::EPSILON),
+            o.pool,
+            1000.0 * busy / (*k).max(1) as f64
+        );
+        println!();
+    }
     let c = &e.cpu;
     println!(
         "CPU from t0 to the last reply ({:.1} s): this process {:.1} s ({:.0} % of a core), this database's \

@@ -29,7 +29,6 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use mentorops_core::command::Engine;
 use mentorops_core::settings::TelegramSettings;
-use mentorops_core::store::{inbox, outbox};
 use secrecy::ExposeSecret;
 use teloxide::prelude::*;
 use tokio::net::TcpListener;
@@ -210,6 +209,10 @@ impl Telegram {
             .bot
             .set_webhook(url)
             .secret_token(secret.expose_secret().to_string())
+            .allowed_updates([
+                teloxide::types::AllowedUpdate::Message,
+                teloxide::types::AllowedUpdate::CallbackQuery,
+            ])
             .await
             .context("Telegram refused setWebhook for telegram.webhook_url")?;
         let stop = shutdown.child_token();
@@ -289,7 +292,6 @@ impl Started {
         );
         let delivering =
             tokio::spawn(delivery.run(self.state.wake_delivery.clone(), stop_delivery.clone()));
-        let pruning = tokio::spawn(prune(self.state.engine.clone(), stop_work.clone()));
         let ended_early = tokio::select! {
             _ = shutdown.cancelled() => None,
             ended = &mut transport => Some(ended),
@@ -309,7 +311,6 @@ impl Started {
         };
         stop_work.cancel();
         let _ = updates.await;
-        let _ = pruning.await;
         // Replies of the last updates run are in the outbox: give the delivery a moment to
         // send them, then stop it (what is left goes out at the next start, or from another
         // process).
@@ -323,26 +324,6 @@ impl Started {
         }
         info!("Telegram front-end stopped");
         Ok(())
-    }
-}
-
-/// Forgets what is old: updates handled over two days ago (Telegram redelivers for a day at
-/// most) and replies sent over a day ago.
-async fn prune(engine: Arc<Engine>, stop: CancellationToken) {
-    loop {
-        let now = engine.now();
-        if let Ok(mut c) = engine.db().pool().acquire().await {
-            if let Err(e) = inbox::prune(&mut c, now - chrono::Duration::days(2)).await {
-                warn!(error = %e, "could not prune the chat inbox");
-            }
-            if let Err(e) = outbox::prune_replies(&mut c, now - chrono::Duration::days(1)).await {
-                warn!(error = %e, "could not prune sent replies");
-            }
-        }
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(Duration::from_secs(600)) => {}
-        }
     }
 }
 

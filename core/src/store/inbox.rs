@@ -197,3 +197,20 @@ pub async fn prune(c: &mut Conn, before: DateTime<Utc>) -> Result<u64> {
         .await?;
     Ok(done.rows_affected())
 }
+
+/// Removes a deleted person from the updates kept after they ran (a command that named them):
+/// the text of each such update is dropped, its key kept so a redelivery still runs nothing.
+/// Updates not run yet are left to run (they are seconds old; a command about the deleted
+/// person then finds nobody).
+pub async fn forget_mentions(c: &mut Conn, needles: &[&str]) -> Result<()> {
+    for needle in needles.iter().filter(|n| n.len() >= 3) {
+        let pattern = format!("%{}%", needle.to_lowercase().replace(['%', '_'], ""));
+        sqlx::query(
+            "UPDATE chat_inbox SET payload = '' WHERE state = 'done' AND lower(payload) LIKE $1",
+        )
+        .bind(&pattern)
+        .execute(&mut *c)
+        .await?;
+    }
+    Ok(())
+}

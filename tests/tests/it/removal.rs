@@ -23,6 +23,43 @@ async fn delete_is_two_steps_exports_first_and_leaves_no_trace_of_the_person(app
             .is_ok()
     );
     let ana_id = app.user_id("ana@example.org").await;
+    // A command about her came in over Telegram and was answered: the update and its reply
+    // name her too (docs/chat-edge.md).
+    let key = mentorops_core::store::inbox::Key {
+        platform: "telegram".into(),
+        update_key: "4242".into(),
+        lane: "900".into(),
+    };
+    {
+        let mut c = app.engine.db().pool().acquire().await.expect("conn");
+        mentorops_core::store::inbox::receive(
+            &mut c,
+            &key,
+            r#"{"update_id":4242,"message":{"text":"/user_show ana@example.org"}}"#,
+            app.engine.now(),
+        )
+        .await
+        .expect("receive");
+    }
+    let inbound = mentorops_core::command::Inbound {
+        key,
+        received: true,
+        reply: Some(mentorops_core::command::ReplyRoute {
+            channel: "chat:telegram".into(),
+            recipient: "900".into(),
+            on_success: mentorops_core::command::ReplyTarget::New,
+            on_refusal: mentorops_core::command::ReplyTarget::New,
+        }),
+    };
+    let answered = app
+        .engine
+        .settle(
+            &inbound,
+            &mentorops_core::reply::Reply::text("Ana Lima, ana@example.org"),
+            true,
+        )
+        .await;
+    assert!(matches!(answered, Ok(true)), "{answered:?}");
     assert!(!app.places_holding("ana@example.org").await.is_empty());
 
     // Only a super admin may delete.

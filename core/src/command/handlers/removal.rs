@@ -97,6 +97,7 @@ async fn confirm_delete(ctx: &mut Ctx<'_>, user: &User, me: i64, token: &str) ->
     store::audit::forget_user(ctx.c(), user.id).await?;
     let phone = user.phone.clone().unwrap_or_default();
     store::outbox::forget_mentions(ctx.c(), &[&user.email, &phone, &user.full_name]).await?;
+    store::inbox::forget_mentions(ctx.c(), &[&user.email, &phone, &user.full_name]).await?;
     store::users::delete_user(ctx.c(), user.id).await?;
     // The one entry that stays: an id and the fact, no personal data.
     ctx.audit(None, "user", Some(user.id), "deleted", None, None, None)
