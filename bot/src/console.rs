@@ -12,6 +12,10 @@ use mentorops_core::store::outbox::NewMessage;
 use mentorops_worker::{Mailer, deliver_due_emails};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
+/// What the console says to a line that is not UTF-8 (a terminal in another encoding, a binary
+/// file piped in by mistake) before it reads on.
+pub const NOT_UTF8: &str = "that line is not valid UTF-8 text: type it again";
+
 pub struct Console<'a> {
     pub engine: &'a Engine,
     pub caller: Caller,
@@ -23,20 +27,27 @@ pub struct Console<'a> {
 }
 
 impl Console<'_> {
-    /// Reads commands until end of input or `quit`.
+    /// Reads commands until end of input or `quit`. A line that is not UTF-8 is refused on its
+    /// own and reading goes on: lines are read as bytes, since a text reader fails for good at
+    /// the first bad one (and one bad line would end a whole script).
     pub async fn run<R: AsyncBufRead + Unpin, W: Write>(
         &self,
-        input: R,
+        mut input: R,
         out: &mut W,
     ) -> anyhow::Result<()> {
-        let mut lines = input.lines();
+        let mut bytes = Vec::new();
         loop {
             if self.prompt {
                 write!(out, "> ")?;
                 out.flush()?;
             }
-            let Some(line) = lines.next_line().await? else {
+            bytes.clear();
+            if input.read_until(b'\n', &mut bytes).await? == 0 {
                 break;
+            }
+            let Ok(line) = std::str::from_utf8(&bytes) else {
+                writeln!(out, "✗ {NOT_UTF8}")?;
+                continue;
             };
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {

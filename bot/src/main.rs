@@ -77,8 +77,14 @@ enum AdminAction {
         #[arg(long)]
         phone: String,
     },
-    /// Issue a new link code for an existing user.
+    /// Issue a new link code for an existing user (their earlier unused codes stop working).
     Code {
+        #[arg(long)]
+        email: String,
+    },
+    /// Reactivate a deactivated user (the way back when the last super admin was locked out);
+    /// recorded in the audit log as done from the command line.
+    Reactivate {
         #[arg(long)]
         email: String,
     },
@@ -124,6 +130,14 @@ async fn main() -> anyhow::Result<()> {
                 "New link code for {email}: {code} (valid {} days)",
                 engine.settings().link_code_ttl().num_days()
             );
+        }
+        Command::Admin {
+            action: AdminAction::Reactivate { email },
+        } => {
+            let done = bootstrap::reactivate(&engine, &email)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.user_message()))?;
+            println!("{done}.");
         }
         Command::Demo {
             console: open_console,

@@ -76,6 +76,39 @@ pub async fn new_link_code(engine: &Engine, email: &str) -> Result<LinkCode> {
     Ok(code)
 }
 
+/// The operator's way back in (`mentorops admin reactivate --email`): restores a deactivated
+/// person to the status they had before, audited as done from the command line. Meant for a
+/// super admin locked out by accident; it works for anyone, since whoever runs it holds the
+/// database already.
+pub async fn reactivate(engine: &Engine, email: &str) -> Result<String> {
+    let email = Email::parse(email)?;
+    let now = engine.now();
+    let mut tx = engine.db().begin().await?;
+    let user = store::users::by_email(&mut tx, email.as_str())
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no user has the email {email}")))?;
+    if !user.status.is_deactivated() {
+        return Err(Error::conflict(format!(
+            "{} is not deactivated (they are {}): nothing to reactivate",
+            user.full_name, user.status
+        )));
+    }
+    let mut ctx = engine.system_ctx(&mut tx, Frontend::Cli, now);
+    let before = ops::status_before_deactivation(&mut ctx, &user).await?;
+    ops::change_user_status(
+        &mut ctx,
+        &user,
+        before,
+        Some("reactivated by the operator (mentorops admin reactivate)"),
+        false,
+        "",
+    )
+    .await?;
+    drop(ctx);
+    tx.commit().await?;
+    Ok(format!("{} is back to {before}", user.full_name))
+}
+
 /// The demo program, run through the same commands people would type: `(who, command)`,
 /// where who is "admin" (the demo super admin) or the email of the person typing. The
 /// `/apply` answers follow the default questionnaire: field, languages, goals, meeting,

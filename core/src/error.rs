@@ -25,6 +25,13 @@ pub enum Error {
     /// duplicate email, a confirmation that is needed first).
     #[error("{0}")]
     Conflict(String),
+    /// A link code that opens nothing: unknown, used or expired get the same words, so trying
+    /// codes teaches a guesser nothing. Counted against the chat account that tried it, after
+    /// the command's transaction is rolled back (`Engine`), for the limits on guessing.
+    #[error(
+        "that code does not work: check it against your welcome email, or ask your program manager for a new one"
+    )]
+    WrongLinkCode,
     /// This update or interaction was handled before (a platform's redelivery, a replayed
     /// request): nothing ran again.
     #[error("this was handled already: see the answer above")]

@@ -11,6 +11,7 @@ pub mod assignment;
 pub mod bootstrap;
 pub mod clock;
 pub mod command;
+pub mod csv_safe;
 pub mod db;
 pub mod error;
 pub mod messages;

@@ -68,3 +68,57 @@ pub fn clip(s: &str, max: usize) -> String {
     out.push('…');
     out
 }
+
+/// How many characters of something a person typed a message quotes back. Enough to recognise
+/// the value; a reply to 100 KB of text must not be 100 KB long (chat platforms cut or refuse
+/// it, and the person learns nothing more from the rest).
+pub const ECHO_CHARS: usize = 60;
+
+/// `typed` as a message quotes it back to the person who typed it: its first [`ECHO_CHARS`]
+/// characters and `…` when it is longer (never more than `ECHO_CHARS + 1` in all, the length
+/// at which cutting starts to save anything), with invisible characters (controls, format
+/// characters such as the right-to-left override, which would reorder the message around
+/// them) shown as `�`. Every message that interpolates user text puts it through this.
+pub fn echo(typed: &str) -> String {
+    // Only the head can be shown, so only the head is looked at (the rest may be 100 KB): one
+    // character more than fits tells `clip` whether to cut.
+    let head: String = typed
+        .chars()
+        .take(ECHO_CHARS + 2)
+        .map(|c| {
+            if c.is_control() || crate::values::is_format_char(c) {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .collect();
+    clip(&head, ECHO_CHARS + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_echo_keeps_sixty_characters_and_marks_the_cut() {
+        let long = "é".repeat(100_000);
+        let shown = echo(&long);
+        assert_eq!(shown.chars().count(), ECHO_CHARS + 1);
+        assert!(shown.starts_with(&"é".repeat(ECHO_CHARS)) && shown.ends_with('…'));
+        // Up to one character past the limit nothing is cut (the ellipsis would take its place).
+        assert_eq!(
+            echo(&"a".repeat(ECHO_CHARS + 1)),
+            "a".repeat(ECHO_CHARS + 1)
+        );
+        assert_eq!(echo("Ana Lima"), "Ana Lima");
+    }
+
+    #[test]
+    fn an_echo_shows_invisible_characters_as_replacement_marks() {
+        assert_eq!(
+            echo("Ana\u{0}Li\u{202E}ma\n"),
+            "Ana\u{FFFD}Li\u{FFFD}ma\u{FFFD}"
+        );
+    }
+}

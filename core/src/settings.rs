@@ -164,6 +164,10 @@ pub struct DiscordSettings {
     pub guild_id: Option<String>,
 }
 
+/// Telegram messages a second one process sends by default: 93 % of the about 30 Telegram
+/// allows a bot, evenly spread (BENCHMARKS.md "Chat edge"); a 429 is waited out anyway.
+pub const TELEGRAM_PER_SECOND: usize = 28;
+
 /// The chat edge both platforms share (docs/chat-edge.md): the inbox of updates and the outbox
 /// delivery. Defaults suit one bot on one to a few processes.
 #[derive(Debug, Clone, Deserialize)]
@@ -173,7 +177,7 @@ pub struct ChatSettings {
     /// (a process that died mid-send is taken over after this), in seconds.
     pub lease_secs: u64,
     /// Telegram messages sent per second by this process (Telegram allows about 30 for a bot
-    /// in all: with N processes delivering, give each 25 / N).
+    /// in all: with N processes delivering, give each 28 / N).
     pub telegram_per_second: usize,
     /// How long a Bot API request may take before it counts as failed and is retried, in seconds.
     pub request_timeout_secs: u64,
@@ -183,7 +187,7 @@ impl Default for ChatSettings {
     fn default() -> Self {
         Self {
             lease_secs: 60,
-            telegram_per_second: 25,
+            telegram_per_second: TELEGRAM_PER_SECOND,
             request_timeout_secs: 17,
         }
     }
@@ -223,6 +227,25 @@ pub struct ProgramDefaults {
 pub struct LinkSettings {
     /// How long a link code in a welcome email stays valid (SPEC §8: 7 days).
     pub code_ttl: String,
+    /// Wrong codes one chat account may try within `lockout` before /link is locked for it
+    /// until the oldest of them is `lockout` old.
+    #[serde(default = "default_max_wrong_codes")]
+    pub max_wrong_codes: usize,
+    #[serde(default = "default_lockout")]
+    pub lockout: String,
+    /// Wrong codes all accounts together may try in a minute (a guesser with many accounts).
+    #[serde(default = "default_max_wrong_codes_per_minute")]
+    pub max_wrong_codes_per_minute: i64,
+}
+
+fn default_max_wrong_codes() -> usize {
+    5
+}
+fn default_lockout() -> String {
+    "15m".into()
+}
+fn default_max_wrong_codes_per_minute() -> i64 {
+    30
 }
 
 /// A configuration problem, naming the key both ways (`database.url` / `MENTOROPS__DATABASE__URL`).
@@ -439,6 +462,13 @@ impl Settings {
             ));
         }
         parse_duration(&self.links.code_ttl).map_err(|e| key_error("links.code_ttl", e))?;
+        parse_duration(&self.links.lockout).map_err(|e| key_error("links.lockout", e))?;
+        if self.links.max_wrong_codes == 0 || self.links.max_wrong_codes_per_minute < 1 {
+            return Err(key_error(
+                "links.max_wrong_codes",
+                "links.max_wrong_codes and links.max_wrong_codes_per_minute must be at least 1",
+            ));
+        }
         self.questionnaire
             .check()
             .map_err(|e| key_error("questionnaire", e))?;
@@ -469,6 +499,11 @@ impl Settings {
 
     pub fn link_code_ttl(&self) -> chrono::Duration {
         parse_duration(&self.links.code_ttl).unwrap_or(chrono::Duration::days(7))
+    }
+
+    /// How long /link stays locked for an account after too many wrong codes.
+    pub fn link_lockout(&self) -> chrono::Duration {
+        parse_duration(&self.links.lockout).unwrap_or(chrono::Duration::minutes(15))
     }
 
     pub fn phone_region(&self) -> Option<&str> {

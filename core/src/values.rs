@@ -9,6 +9,80 @@ use std::str::FromStr;
 use rand::Rng;
 
 use crate::error::Error;
+use crate::reply::echo;
+
+/// Unicode's format characters (general category Cf), as of Unicode 15.1. They are invisible:
+/// the bidirectional controls (U+202A–202E, U+2066–2069) reorder the text around them, so a
+/// name holding U+202E shows as another name; zero-width spaces and joiners make two names
+/// that look the same differ. The standard library knows Cc (`char::is_control`) but not Cf,
+/// hence the table.
+const FORMAT_CHARS: &[(char, char)] = &[
+    ('\u{00AD}', '\u{00AD}'),
+    ('\u{0600}', '\u{0605}'),
+    ('\u{061C}', '\u{061C}'),
+    ('\u{06DD}', '\u{06DD}'),
+    ('\u{070F}', '\u{070F}'),
+    ('\u{0890}', '\u{0891}'),
+    ('\u{08E2}', '\u{08E2}'),
+    ('\u{180E}', '\u{180E}'),
+    ('\u{200B}', '\u{200F}'),
+    ('\u{202A}', '\u{202E}'),
+    ('\u{2060}', '\u{2064}'),
+    ('\u{2066}', '\u{206F}'),
+    ('\u{FEFF}', '\u{FEFF}'),
+    ('\u{FFF9}', '\u{FFFB}'),
+    ('\u{110BD}', '\u{110BD}'),
+    ('\u{110CD}', '\u{110CD}'),
+    ('\u{13430}', '\u{1343F}'),
+    ('\u{1BCA0}', '\u{1BCA3}'),
+    ('\u{1D173}', '\u{1D17A}'),
+    ('\u{E0001}', '\u{E0001}'),
+    ('\u{E0020}', '\u{E007F}'),
+];
+
+/// Zero-width non-joiner and joiner: format characters, but part of how Persian, Arabic and
+/// Indic scripts spell words (names among them) and of emoji sequences, so names keep them.
+const SPELLING_JOINERS: [char; 2] = ['\u{200C}', '\u{200D}'];
+
+/// True for a Unicode format character (Cf).
+pub fn is_format_char(c: char) -> bool {
+    FORMAT_CHARS.iter().any(|(lo, hi)| (*lo..=*hi).contains(&c))
+}
+
+/// A character no name or identifier may hold, because it cannot be seen: a control
+/// character (Cc: NUL, which PostgreSQL cannot store at all, escapes, line breaks) or a format
+/// character (Cf) other than the two joiners some scripts spell with.
+///
+/// Decision (issue 11): names and identifiers refuse Cf, U+202E (right-to-left override)
+/// included, since one can make a name display as a different one; free text (reasons,
+/// answers) keeps Cf, as right-to-left text legitimately holds direction marks.
+pub fn is_hidden_char(c: char) -> bool {
+    c.is_control() || (is_format_char(c) && !SPELLING_JOINERS.contains(&c))
+}
+
+/// How a refused character is named in a message: a visible one as itself, an invisible one
+/// by its code point (printing it would show nothing, or reorder the message).
+pub fn describe_char(c: char) -> String {
+    if c.is_control() || is_format_char(c) {
+        format!("the invisible character U+{:04X}", u32::from(c))
+    } else if c.is_alphabetic() {
+        format!("the letter '{c}'")
+    } else {
+        format!("'{c}'")
+    }
+}
+
+/// Refuses `raw` when it holds a character [`is_hidden_char`] names, saying which one and
+/// where it was (`what`, like "the name").
+fn refuse_hidden(raw: &str, what: &str) -> Result<(), Error> {
+    match raw.chars().find(|c| is_hidden_char(*c)) {
+        Some(c) => Err(Error::input(format!(
+            "{what} holds {}: type it again without it",
+            describe_char(c)
+        ))),
+        None => Ok(()),
+    }
+}
 
 /// An email address, trimmed and lower-cased so uniqueness is case-insensitive (seed 000).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -22,10 +96,11 @@ impl Email {
                 "the email is empty: give an address like ana@example.org",
             ));
         }
+        refuse_hidden(&s, "the email")?;
         if !email_address::EmailAddress::is_valid(&s) || !s.contains('.') {
             return Err(Error::input(format!(
                 "'{}' is not an email address: give one like ana@example.org",
-                raw.trim()
+                echo(raw.trim())
             )));
         }
         Ok(Self(s))
@@ -42,13 +117,21 @@ impl fmt::Display for Email {
 }
 
 /// A phone number in E.164 form (`+5511987654321`). People log in by phone (seed 001), so it
-/// is unique; parsing accepts spaces, dashes and brackets, and a national number when the
+/// is unique; parsing accepts spaces, dashes, dots and brackets, and a national number when the
 /// deployment sets a default region.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Phone(String);
 
+/// What a phone number may be written with besides the digits 0–9 (and spaces).
+const PHONE_PUNCTUATION: &str = "+-.()";
+
 impl Phone {
     /// `default_region` is an ISO 3166 code such as `BR`; `None` means numbers must start with `+`.
+    ///
+    /// Only ASCII digits, spaces and `+ - . ( )` are accepted, checked before the phonenumber
+    /// crate sees the text: that crate reads letters as keypad digits (`+1 415 555 ABCD` would
+    /// become `+14155552223`) and skips characters it does not know (a trailing NUL), so a typo
+    /// would silently become somebody else's login.
     pub fn parse(raw: &str, default_region: Option<&str>) -> Result<Self, Error> {
         let s = raw.trim();
         if s.is_empty() {
@@ -56,6 +139,20 @@ impl Phone {
                 "the phone is empty: give a number like +1 415 555 0100",
             ));
         }
+        // Spaces of any width (a number pasted from a contact card may hold no-break spaces).
+        let space = |c: char| c.is_whitespace() && !c.is_control();
+        if let Some(c) = s
+            .chars()
+            .find(|c| !(c.is_ascii_digit() || space(*c) || PHONE_PUNCTUATION.contains(*c)))
+        {
+            return Err(Error::input(format!(
+                "'{}' holds {}: a phone number has digits only, like +1 415 555 0100",
+                echo(s),
+                describe_char(c)
+            )));
+        }
+        let s: String = s.chars().map(|c| if space(c) { ' ' } else { c }).collect();
+        let s = s.as_str();
         let region = match default_region.filter(|r| !r.is_empty()) {
             Some(r) => Some(phonenumber::country::Id::from_str(&r.to_uppercase()).map_err(|_| {
                 Error::input(format!(
@@ -66,17 +163,20 @@ impl Phone {
         };
         if region.is_none() && !s.starts_with('+') {
             return Err(Error::input(format!(
-                "'{s}' has no country code: write it in international form, like +1 415 555 0100"
+                "'{}' has no country code: write it in international form, like +1 415 555 0100",
+                echo(s)
             )));
         }
         let number = phonenumber::parse(region, s).map_err(|_| {
             Error::input(format!(
-                "'{s}' is not a phone number: write it like +1 415 555 0100"
+                "'{}' is not a phone number: write it like +1 415 555 0100",
+                echo(s)
             ))
         })?;
         if !phonenumber::is_valid(&number) {
             return Err(Error::input(format!(
-                "'{s}' is not a valid number for its country: check the digits and the country code"
+                "'{}' is not a valid number for its country: check the digits and the country code",
+                echo(s)
             )));
         }
         Ok(Self(
@@ -94,7 +194,9 @@ impl fmt::Display for Phone {
     }
 }
 
-/// A person's full name as they want it shown.
+/// A person's full name as they want it shown: white space runs become one space; no
+/// invisible characters ([`is_hidden_char`]: controls, and format characters such as the
+/// right-to-left override, which would make the name display as another).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FullName(String);
 
@@ -111,9 +213,11 @@ impl FullName {
                 "the name is longer than 200 characters: shorten it",
             ));
         }
+        refuse_hidden(&s, "the name")?;
         if s.starts_with('/') || s.starts_with('#') || s.contains('@') {
             return Err(Error::input(format!(
-                "'{s}' does not look like a name (it starts with / or # or holds an @): check the order of the arguments"
+                "'{}' does not look like a name (it starts with / or # or holds an @): check the order of the arguments",
+                echo(&s)
             )));
         }
         Ok(Self(s))
@@ -132,9 +236,11 @@ impl ExternalId {
         let s = raw.trim();
         if s.is_empty() || s.len() > 100 || s.chars().any(char::is_whitespace) {
             return Err(Error::input(format!(
-                "external ID '{s}' must be 1–100 characters without spaces"
+                "external ID '{}' must be 1–100 characters without spaces",
+                echo(s)
             )));
         }
+        refuse_hidden(s, "the external ID")?;
         Ok(Self(s.to_string()))
     }
     pub fn from_phone(phone: &Phone) -> Self {
@@ -157,7 +263,7 @@ impl Tag {
         let bad = || {
             Error::input(format!(
                 "tag '{}' is not key=value: write it like cohort=2026 (keys use a-z, 0-9, _ and -)",
-                raw.trim()
+                echo(raw.trim())
             ))
         };
         let (k, v) = raw.split_once('=').ok_or_else(bad)?;
@@ -171,6 +277,7 @@ impl Tag {
         {
             return Err(bad());
         }
+        refuse_hidden(&value, &format!("the value of tag {}", echo(&key)))?;
         Ok(Self { key, value })
     }
 
@@ -182,7 +289,7 @@ impl Tag {
             if tags.iter().any(|t| t.key == tag.key) {
                 return Err(Error::input(format!(
                     "tag key '{}' is given twice: keep one",
-                    tag.key
+                    echo(&tag.key)
                 )));
             }
             tags.push(tag);
@@ -225,7 +332,7 @@ impl LinkCode {
         if s.len() != LINK_CODE_LEN || !s.bytes().all(|b| LINK_CODE_ALPHABET.contains(&b)) {
             return Err(Error::input(format!(
                 "'{}' is not a link code: a code is {LINK_CODE_LEN} letters and digits, as in your welcome email",
-                raw.trim()
+                echo(raw.trim())
             )));
         }
         Ok(Self(s))
@@ -252,7 +359,7 @@ pub fn parse_duration(raw: &str) -> Result<chrono::Duration, Error> {
     let bad = || {
         Error::input(format!(
             "'{}' is not a duration: write a number with d, h or m, like 72h or 15d",
-            raw.trim()
+            echo(raw.trim())
         ))
     };
     let (num, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
@@ -315,6 +422,80 @@ mod tests {
             .unwrap_or_default();
         assert!(err.contains("country code"), "{err}");
         assert!(Phone::parse("+1 123", None).is_err());
+    }
+
+    fn message<T: fmt::Debug>(r: Result<T, Error>) -> String {
+        match r {
+            Ok(v) => panic!("accepted: {v:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_phone_with_letters_or_invisible_characters_is_refused_with_the_fix() {
+        // The phonenumber crate would read ABCD as keypad digits (+14155552223).
+        let m = message(Phone::parse("+1 415 555 ABCD", None));
+        assert!(
+            m.contains("the letter 'A'")
+                && m.contains("a phone number has digits only, like +1 415 555 0100"),
+            "{m}"
+        );
+        let m = message(Phone::parse("+14155550100\u{0}", None));
+        assert!(m.contains("U+0000") && m.contains("digits only"), "{m}");
+        let m = message(Phone::parse("+1 415 555 0100 #2", None));
+        assert!(m.contains("'#'"), "{m}");
+        let m = message(Phone::parse("+1 415 555 0100 x12", None));
+        assert!(m.contains("the letter 'x'"), "{m}");
+        for ok in [
+            "+1 415.555.0100",
+            "+1 (415) 555-0100",
+            "+1\u{a0}415\u{a0}555\u{a0}0100",
+        ] {
+            assert_eq!(
+                Phone::parse(ok, None).map(|p| p.0).ok().as_deref(),
+                Some("+14155550100"),
+                "{ok}"
+            );
+        }
+    }
+
+    #[test]
+    fn names_refuse_invisible_characters_but_keep_the_joiners_scripts_spell_with() {
+        let m = message(FullName::parse("Ana\u{0}Lima"));
+        assert!(
+            m.contains("the name holds the invisible character U+0000"),
+            "{m}"
+        );
+        let m = message(FullName::parse("Ana \u{202E}amiL"));
+        assert!(m.contains("U+202E"), "{m}");
+        let m = message(FullName::parse("Ana\u{200B} Lima"));
+        assert!(m.contains("U+200B"), "{m}");
+        for ok in ["Mohammad\u{200C}Reza Tehrani", "Ana Lima", "José Ñúñez"] {
+            assert_eq!(FullName::parse(ok).map(|n| n.0).ok().as_deref(), Some(ok));
+        }
+    }
+
+    #[test]
+    fn identifiers_tags_and_emails_refuse_invisible_characters() {
+        assert!(message(ExternalId::parse("STU\u{0}1")).contains("U+0000"));
+        assert!(message(ExternalId::parse("STU\u{2066}1")).contains("U+2066"));
+        assert!(message(Tag::parse("cohort=20\u{1}26")).contains("U+0001"));
+        assert!(message(Email::parse("ana\u{0}@example.org")).contains("U+0000"));
+    }
+
+    #[test]
+    fn a_huge_value_is_quoted_back_cut_short() {
+        let huge = "9".repeat(100_000);
+        for m in [
+            message(Email::parse(&huge)),
+            message(Phone::parse(&huge, None)),
+            message(ExternalId::parse(&huge)),
+            message(Tag::parse(&huge)),
+            message(LinkCode::parse(&huge)),
+            message(parse_duration(&format!("{huge}x"))),
+        ] {
+            assert!(m.len() < 300 && m.contains("999…"), "{m}");
+        }
     }
 
     #[test]

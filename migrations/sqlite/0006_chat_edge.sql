@@ -19,7 +19,8 @@ CREATE TABLE chat_inbox (
     done_at       BIGINT
 );
 CREATE UNIQUE INDEX chat_inbox_key ON chat_inbox(platform, update_key);
-CREATE INDEX chat_inbox_lane ON chat_inbox(platform, state, lane, id);
+-- The heads of the lanes: the oldest update of each chat not run yet (only those rows).
+CREATE INDEX chat_inbox_lane ON chat_inbox(platform, lane, id) WHERE state = 'new';
 CREATE INDEX chat_inbox_done ON chat_inbox(state, done_at);
 
 -- Leases: which process holds a connection only one may hold (Telegram long polling, the
@@ -35,7 +36,8 @@ CREATE TABLE leases (
 -- parts_sent: parts of a long message already accepted, so a retry sends only the rest.
 ALTER TABLE outbox ADD COLUMN target TEXT;
 ALTER TABLE outbox ADD COLUMN parts_sent BIGINT NOT NULL DEFAULT 0;
-CREATE INDEX outbox_lane ON outbox(channel, recipient, status, id);
+-- The heads of the lanes: each recipient's oldest message not sent yet (only those rows).
+CREATE INDEX outbox_lane ON outbox(channel, recipient, id) WHERE status = 'pending';
 
 -- Files that go with an outbox row (an export as a reply); deleted once the row is sent.
 CREATE TABLE outbox_files (

@@ -12,15 +12,20 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
+use crate::jobs::Job;
 use crate::runtime::Runtime;
 
-/// The process-wide Prometheus recorder, installed on first use (a process has one).
+/// The outbox channels `mentorops_outbox_backlog` is labelled with.
+const CHANNELS: [&str; 3] = ["email", "chat:telegram", "chat:discord"];
+
+/// The process-wide Prometheus recorder, installed on first use (a process has one), with
+/// every series already there at 0.
 pub fn recorder() -> Option<&'static PrometheusHandle> {
     static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
             let lag_buckets = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0, 60.0, 300.0];
-            PrometheusBuilder::new()
+            let handle = PrometheusBuilder::new()
                 .set_buckets_for_metric(
                     Matcher::Full("mentorops_job_lag_seconds".into()),
                     &lag_buckets,
@@ -28,9 +33,88 @@ pub fn recorder() -> Option<&'static PrometheusHandle> {
                 .ok()?
                 .install_recorder()
                 .map_err(|e| warn!(error = %e, "metrics recorder not installed"))
-                .ok()
+                .ok()?;
+            register_every_series();
+            Some(handle)
         })
         .as_ref()
+}
+
+/// Creates every series the worker exports, at 0, before anything happened. A series that first
+/// appears with the value 1 is invisible to `rate()` and `increase()` (Prometheus sees no
+/// increase from nothing), so an alert on failed emails would miss the first failures; and a
+/// dashboard shows 0 instead of "no data". Counters are added 0, never set, so a series that
+/// already counted keeps its count. The names are those written in `handler` and in
+/// `metrics_text` below.
+fn register_every_series() {
+    for name in [
+        "mentorops_emails_sent_total",
+        "mentorops_emails_failed_total",
+        "mentorops_redis_round_trips_total",
+    ] {
+        metrics::counter!(name).increment(0);
+    }
+    for kind in every_job_kind() {
+        metrics::counter!("mentorops_jobs_processed_total", "kind" => kind).increment(0);
+        metrics::counter!("mentorops_jobs_failed_total", "kind" => kind).increment(0);
+        // Registered, not recorded: a made-up sample would be counted as a job's lag.
+        let _ = metrics::histogram!("mentorops_job_lag_seconds", "kind" => kind);
+    }
+    for channel in CHANNELS {
+        metrics::gauge!("mentorops_outbox_backlog", "channel" => channel).set(0.0);
+    }
+    metrics::gauge!("mentorops_chat_inbox_waiting").set(0.0);
+    for state in ["ready", "scheduled"] {
+        metrics::gauge!("mentorops_queue_jobs", "state" => state).set(0.0);
+    }
+}
+
+/// The label of every kind of job.
+fn every_job_kind() -> Vec<&'static str> {
+    let one_of_each = [
+        Job::ExpireOffer {
+            offer: 0,
+            due_ms: 0,
+            round: 0,
+        },
+        Job::RemindOffer {
+            offer: 0,
+            due_ms: 0,
+            round: 0,
+        },
+        Job::RemindSession {
+            session: 0,
+            lead: crate::jobs::Lead::Day,
+            due_ms: 0,
+            round: 0,
+        },
+        Job::DeliverEmail {
+            outbox: 0,
+            due_ms: 0,
+            round: 0,
+        },
+        Job::RemindInactive { user: 0, tick: 0 },
+        Job::Sweep { tick: 0 },
+        Job::Digest { tick: 0 },
+        Job::Reconcile { tick: 0 },
+        Job::Noop { n: 0 },
+    ];
+    one_of_each
+        .iter()
+        .map(|job| match job {
+            // No catch-all arm: a new kind of job does not compile here until it is listed
+            // above, so its series start at 0 too.
+            Job::ExpireOffer { .. }
+            | Job::RemindOffer { .. }
+            | Job::RemindSession { .. }
+            | Job::DeliverEmail { .. }
+            | Job::RemindInactive { .. }
+            | Job::Sweep { .. }
+            | Job::Digest { .. }
+            | Job::Reconcile { .. }
+            | Job::Noop { .. } => job.kind(),
+        })
+        .collect()
 }
 
 pub async fn serve(
@@ -86,7 +170,7 @@ async fn metrics_text(State(rt): State<Arc<Runtime>>) -> (StatusCode, String) {
     if let Ok(mut c) = rt.engine.db().pool().acquire().await
         && let Ok(backlog) = jobs::outbox_backlog(&mut c).await
     {
-        for channel in ["email", "chat:telegram", "chat:discord"] {
+        for channel in CHANNELS {
             let n = backlog
                 .iter()
                 .find(|(c, _)| c == channel)
@@ -112,5 +196,19 @@ async fn metrics_text(State(rt): State<Arc<Runtime>>) -> (StatusCode, String) {
             StatusCode::SERVICE_UNAVAILABLE,
             "metrics recorder not installed\n".into(),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_job_kind_is_listed_once() {
+        let kinds = every_job_kind();
+        let mut distinct = kinds.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), kinds.len(), "{kinds:?}");
     }
 }

@@ -20,14 +20,17 @@
 //!    `engine.run_inbound(caller, parse("/help"), inbound)` with a Telegram `Inbound` (its key
 //!    recorded done in the command's transaction, the reply queued in the outbox in it),
 //!    alternating which goes first; mean, p50 and p99 of each and the difference. The SQL
-//!    statements each runs are counted from sqlx's own `sqlx::query` events (BEGIN and COMMIT
-//!    included), on 20 more commands of each kind.
+//!    statements each runs are counted from sqlx's own `sqlx::query` events, on 20 more
+//!    commands of each kind (sqlx sends BEGIN, and the ROLLBACK of a dropped transaction,
+//!    without an event: one BEGIN per COMMIT is added; A states its estimate of both).
 //!
 //! Both scenarios use the app's pool size (config/default.toml `database.max_connections`,
 //! 5) and their own database `mentorops_bench_chat`, created fresh and dropped afterwards, on
 //! `MENTOROPS_BENCH_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`).
-//! Nothing but 127.0.0.1 is contacted. Scenario A takes about three minutes (it is bound by
-//! the pace); B about half a minute. The figures are printed as Markdown tables.
+//! Nothing but 127.0.0.1 is contacted. Scenario A takes three to five minutes (the pace's
+//! floor is 159 s; on 2 cores the claim queries of the inbox and the outbox made it
+//! processing-bound, see the statement table it prints); B about ten seconds. The figures
+//! are printed as Markdown tables, progress goes to stderr.
 //!
 //! ```sh
 //! CARGO_TARGET_DIR=… cargo run --release -p mentorops-bench --bin chat -- [all|edge|direct] [--chats 200] [--per-chat 20] [--direct 2000] [--pool 5] [--timeout 600]

@@ -16,8 +16,8 @@ use crate::chat::pace::Pace;
 use crate::chat::{self, SendError};
 
 /// Telegram allows about 30 messages a second in all and one a second per chat. The outbox
-/// sends at most 25 a second per process, leaving room for callback answers and menus.
-pub const OUTBOX_PER_SECOND: usize = 25;
+/// sends at most this many a second per process, evenly spread (`chat.telegram_per_second`).
+pub const OUTBOX_PER_SECOND: usize = mentorops_core::settings::TELEGRAM_PER_SECOND;
 
 pub struct Telegram {
     /// The plain client (our own pacing; teloxide's `Throttle` let bursts of 40–50/s through).

@@ -13,7 +13,7 @@ use mentorops_core::command::{
     Caller, Engine, Frontend, Inbound, Invocation, Outcome, ReplyRoute, ReplyTarget, Who, parse,
     quote,
 };
-use mentorops_core::reply::{Attachment, Reply, clip};
+use mentorops_core::reply::{Attachment, Reply};
 use mentorops_core::store::inbox;
 use teloxide::net::Download;
 use teloxide::prelude::*;
@@ -161,11 +161,9 @@ impl lanes::Source for Updates {
             Ok(update) => match update.kind {
                 UpdateKind::Message(msg) => on_message(state, inbound.clone(), msg).await,
                 UpdateKind::CallbackQuery(q) => on_callback(state, inbound.clone(), q).await,
-                UpdateKind::Error(value) => {
-                    let answer = unreadable(&format!(
-                        "unknown update: {}",
-                        clip(&value.to_string(), 200)
-                    ));
+                // Not logged: what people typed stays out of the log.
+                UpdateKind::Error(_) => {
+                    let answer = unreadable(&"an update of a kind this bot does not read");
                     settle(
                         state,
                         &inbound,
@@ -177,7 +175,13 @@ impl lanes::Source for Updates {
                 _ => settle(state, &inbound, None).await,
             },
             Err(e) => {
-                let answer = unreadable(&e);
+                // serde's words may quote the update: log where it broke, not what it said.
+                let answer = unreadable(&format!(
+                    "{:?} error at line {} column {}",
+                    e.classify(),
+                    e.line(),
+                    e.column()
+                ));
                 settle(
                     state,
                     &inbound,

@@ -9,7 +9,7 @@
 //! - Transport: long polling in one process at a time (a lease), or a webhook
 //!   (`telegram.mode = "webhook"`, every replica) whose every request must carry
 //!   `X-Telegram-Bot-Api-Secret-Token`, compared in constant time.
-//! - Rate limits: the outbox's own pacer (25/s per process, 1/s per chat, a 429's
+//! - Rate limits: the outbox's own pacer (28/s per process, 1/s per chat, a 429's
 //!   `retry_after` waited out and the part sent again).
 //! - Menus: the default scope shows the commands of an unlinked account; each private chat gets
 //!   the commands its user may run, published again whenever that list changes.

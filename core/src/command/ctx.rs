@@ -8,7 +8,7 @@ use sqlx::{Any, AnyConnection, Transaction};
 use super::engine::{Caller, Engine, Who};
 use crate::error::{Error, Result};
 use crate::program::ProgramSettings;
-use crate::reply::Button;
+use crate::reply::{Button, echo};
 use crate::roles::{Capability, role_has};
 use crate::settings::Settings;
 use crate::store::audit::NewAudit;
@@ -18,6 +18,12 @@ use crate::store::staff::Grant;
 use crate::store::users::{Persona, User};
 use crate::store::{self, links};
 use crate::values::{Email, Phone};
+
+/// The longest text that can name a person: an email address can be 254 characters (RFC 5321),
+/// longer than any name (200), external ID (100) or phone, so no one stored is out of reach.
+/// A longer reference is refused before any SQL (on SQLite a 100 KB one made the name search's
+/// LIKE pattern "too complex").
+pub const MAX_PERSON_REFERENCE: usize = 254;
 
 pub struct Actor {
     pub user: Option<User>,
@@ -184,6 +190,13 @@ impl<'a> Ctx<'a> {
     /// chat mention, or an unambiguous name — among the people in the actor's scope for `cap`.
     pub async fn find_user(&mut self, reference: &str, cap: Capability) -> Result<User> {
         let r = reference.trim();
+        let length = r.chars().count();
+        if length > MAX_PERSON_REFERENCE {
+            return Err(Error::input(format!(
+                "'{}' is {length} characters long, and no email, phone, ID or name is longer than {MAX_PERSON_REFERENCE}: use the person's email or #id (see /user_list)",
+                echo(r)
+            )));
+        }
         let mut candidates: Vec<User> = Vec::new();
         if let Some(id) = r.strip_prefix('#').and_then(|n| n.parse::<i64>().ok()) {
             candidates.extend(store::users::user(self.c(), id).await?);
@@ -214,16 +227,18 @@ impl<'a> Ctx<'a> {
         }
         match visible.len() {
             0 => Err(Error::not_found(format!(
-                "no one{} matches '{r}': check the spelling, or use their email, phone or #id (see /user_list)",
+                "no one{} matches '{}': check the spelling, or use their email, phone or #id (see /user_list)",
                 if self.actor.is_global(cap) {
                     ""
                 } else {
                     " in your programs"
-                }
+                },
+                echo(r)
             ))),
             1 => Ok(visible.remove(0)),
             _ => Err(Error::Ambiguous(format!(
-                "'{r}' matches {} people: {}. Use the email or #id instead",
+                "'{}' matches {} people: {}. Use the email or #id instead",
+                echo(r),
                 visible.len(),
                 visible
                     .iter()
@@ -262,7 +277,8 @@ impl<'a> Ctx<'a> {
                 let names: Vec<String> =
                     all.iter().filter(visible).map(Program::full_name).collect();
                 Err(Error::not_found(format!(
-                    "there is no program '{r}': {}",
+                    "there is no program '{}': {}",
+                    echo(r),
                     if names.is_empty() {
                         "none exists yet — a super admin creates one with /program_add".to_string()
                     } else {
@@ -271,10 +287,12 @@ impl<'a> Ctx<'a> {
                 )))
             }
             (0, _) => Err(Error::forbidden(format!(
-                "program '{r}' is not one of yours: ask a super admin or its program manager"
+                "program '{}' is not one of yours: ask a super admin or its program manager",
+                echo(r)
             ))),
             _ => Err(Error::Ambiguous(format!(
-                "'{r}' names {} programs: {}. Write it as Org/Program",
+                "'{}' names {} programs: {}. Write it as Org/Program",
+                echo(r),
                 mine.len(),
                 mine.iter()
                     .map(|p| p.full_name())
@@ -295,7 +313,8 @@ impl<'a> Ctx<'a> {
             .map(|o| o.name)
             .collect();
         Err(Error::not_found(format!(
-            "there is no organization '{r}': {}",
+            "there is no organization '{}': {}",
+            echo(r),
             if names.is_empty() {
                 "create one with /org_add".to_string()
             } else {
@@ -316,7 +335,8 @@ impl<'a> Ctx<'a> {
         if let Some(raw) = persona_arg {
             let id: i64 = raw.trim().trim_start_matches('#').parse().map_err(|_| {
                 Error::input(format!(
-                    "persona:{raw} is not a persona number: use persona:#id from /user_show"
+                    "persona:{} is not a persona number: use persona:#id from /user_show",
+                    echo(raw)
                 ))
             })?;
             return personas.into_iter().find(|p| p.id == id).ok_or_else(|| {

@@ -201,7 +201,18 @@ impl Engine {
         }
         let user_id = actor.user.as_ref().map(|u| u.id);
         let mut ctx = Ctx::new(self, &mut tx, actor, caller.clone(), now);
-        let reply = handlers::dispatch(&mut ctx, &inv).await?;
+        let reply = match handlers::dispatch(&mut ctx, &inv).await {
+            Ok(reply) => reply,
+            Err(Error::WrongLinkCode) => {
+                // The command changes nothing, but the try counts (the limits on guessing):
+                // written after the rollback, in a transaction of its own.
+                drop(ctx);
+                tx.rollback().await?;
+                self.count_wrong_code(caller, now).await?;
+                return Err(Error::WrongLinkCode);
+            }
+            Err(e) => return Err(e),
+        };
         let queued = ctx.into_queued();
         if let Some(id) = user_id
             && store::users::user(&mut tx, id).await?.is_some()
@@ -213,6 +224,24 @@ impl Engine {
         }
         tx.commit().await?;
         Ok((reply, queued))
+    }
+
+    async fn count_wrong_code(
+        &self,
+        caller: &Caller,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()> {
+        if let Who::Account {
+            provider,
+            account_id,
+            ..
+        } = &caller.who
+        {
+            let mut tx = self.db.begin().await?;
+            store::links::record_wrong_code(&mut tx, provider, account_id, now).await?;
+            tx.commit().await?;
+        }
+        Ok(())
     }
 
     /// Runs a command that came in as a platform update or interaction, exactly once per

@@ -146,9 +146,12 @@ pub async fn add_persona(
     Ok(pid)
 }
 
+/// A new link code for `user`; their earlier codes not used yet stop working (a code that
+/// was mailed and then replaced must not stay a way in).
 pub async fn issue_link_code(ctx: &mut Ctx<'_>, user: &User) -> Result<LinkCode> {
     let code = LinkCode::generate();
     let now = ctx.now;
+    store::links::revoke_unused(ctx.c(), user.id).await?;
     let expires = now + ctx.settings().link_code_ttl();
     store::links::insert_code(ctx.c(), code.as_str(), user.id, now, expires).await?;
     Ok(code)
@@ -208,6 +211,9 @@ pub async fn change_user_status(
             user.full_name
         )));
     }
+    if new.is_deactivated() {
+        refuse_if_last_super_admin(ctx, user, &format!("setting them to {new}")).await?;
+    }
     let mut effects = Vec::new();
     if user.status == UserStatus::Active {
         let open = open_matches(ctx, user).await?;
@@ -259,6 +265,40 @@ pub async fn change_user_status(
         }
     }
     Ok(effects)
+}
+
+/// The status `user` had before their latest deactivation, from the audit log (what
+/// `/reactivate` and `mentorops admin reactivate` restore).
+pub async fn status_before_deactivation(ctx: &mut Ctx<'_>, user: &User) -> Result<UserStatus> {
+    let history = store::audit::list(ctx.c(), Some(user.id), 1000).await?;
+    history
+        .iter()
+        .filter(|e| e.field == "user_status")
+        .find_map(|e| {
+            let old = UserStatus::from_code(e.old_value.as_deref()?).ok()?;
+            let new = UserStatus::from_code(e.new_value.as_deref()?).ok()?;
+            (new.is_deactivated() && !old.is_deactivated()).then_some(old)
+        })
+        .ok_or_else(|| {
+            Error::conflict(format!(
+                "no earlier status of {} is recorded: set one with /status",
+                user.full_name
+            ))
+        })
+}
+
+/// Refuses to take away the last active super admin (deactivating or deleting them): nobody
+/// could then reactivate anyone, add staff or create programs — the operator's only way back
+/// would be the database. `what` says what was asked ("setting them to IW").
+pub async fn refuse_if_last_super_admin(ctx: &mut Ctx<'_>, user: &User, what: &str) -> Result<()> {
+    let active = store::staff::active_super_admins(ctx.c()).await?;
+    if active == [user.id] {
+        return Err(Error::conflict(format!(
+            "{} is the last active super admin, and {what} would leave nobody able to run the program: make someone else a super admin first (/staff_add … super_admin)",
+            user.full_name
+        )));
+    }
+    Ok(())
 }
 
 /// Closes an open match: the match and both personas (M → C).

@@ -3,9 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use super::registry::{COMMANDS, CommandSpec, find};
+use super::registry::{ArgKind, ArgSpec, COMMANDS, CommandSpec, find};
 use crate::error::Error;
-use crate::reply::Attachment;
+use crate::reply::{Attachment, echo};
+use crate::values::describe_char;
 
 /// A parsed command: the spec it names and its arguments by name, still as text (each handler
 /// parses them into typed values, so the error names the argument).
@@ -116,9 +117,16 @@ pub fn parse(text: &str) -> Result<Invocation, Error> {
     };
     // Telegram appends @botname in groups: /status@mentorops_bot.
     let name = head.split('@').next().unwrap_or_default().to_lowercase();
+    if let Some(c) = name.chars().find(|c| c.is_control()) {
+        return Err(Error::input(format!(
+            "the command name holds {}: type it again without it",
+            describe_char(c)
+        )));
+    }
     let Some(spec) = find(&name) else {
         return Err(Error::input(format!(
-            "unknown command /{name}{}: type /help to see the commands you can use",
+            "unknown command /{}{}: type /help to see the commands you can use",
+            echo(&name),
             suggestion(&name)
         )));
     };
@@ -136,6 +144,7 @@ pub fn parse(text: &str) -> Result<Invocation, Error> {
                         "{key}: has no value: write {key}:value, with quotes if it has spaces"
                     )));
                 }
+                check_value(arg, value)?;
                 if inv.args.insert(arg.name, value.to_string()).is_some() {
                     return Err(Error::input(format!("{key} is given twice: keep one")));
                 }
@@ -144,8 +153,9 @@ pub fn parse(text: &str) -> Result<Invocation, Error> {
             if !value.starts_with("//") {
                 let options: Vec<&str> = spec.args.iter().map(|a| a.name).collect();
                 return Err(Error::input(format!(
-                    "/{} has no option '{key}': its options are {}. Usage: {}",
+                    "/{} has no option '{}': its options are {}. Usage: {}",
                     spec.name,
+                    echo(key),
                     if options.is_empty() {
                         "none".to_string()
                     } else {
@@ -167,17 +177,20 @@ pub fn parse(text: &str) -> Result<Invocation, Error> {
             && last.rest
             && let Some(v) = inv.args.get_mut(last.name)
         {
+            check_value(last, &token)?;
             v.push(' ');
             v.push_str(&token);
             continue;
         }
         let Some(arg) = slot else {
             return Err(Error::input(format!(
-                "too many values for /{} at '{token}': put a value with spaces in quotes. Usage: {}",
+                "too many values for /{} at '{}': put a value with spaces in quotes. Usage: {}",
                 spec.name,
+                echo(&token),
                 spec.usage()
             )));
         };
+        check_value(arg, &token)?;
         inv.args.insert(arg.name, token);
     }
     for a in spec.args.iter().filter(|a| a.required) {
@@ -194,6 +207,34 @@ pub fn parse(text: &str) -> Result<Invocation, Error> {
     Ok(inv)
 }
 
+/// Refuses a value holding a character no argument may carry, at the edge, so nothing behind
+/// the parser sees one and both databases get the same text: a control character (Unicode
+/// Cc: NUL, which PostgreSQL cannot store and SQLite would keep, escapes, carriage returns),
+/// except a line break or tab in free text ([`ArgKind::Text`]: reasons, answers), where they
+/// are how a person lays out what they wrote. In every other kind (people, names, emails,
+/// choices, numbers…) a line break or tab is refused too: none of them spans lines. Outside
+/// quotes white space only separates values, so these are found in quoted values only.
+fn check_value(arg: &ArgSpec, value: &str) -> Result<(), Error> {
+    let free_text = arg.kind == ArgKind::Text;
+    for c in value.chars().filter(|c| c.is_control()) {
+        if matches!(c, '\n' | '\t') {
+            if !free_text {
+                return Err(Error::input(format!(
+                    "{}: holds a line break or a tab: give it on one line",
+                    arg.name
+                )));
+            }
+        } else {
+            return Err(Error::input(format!(
+                "{}: holds {}, which cannot be stored: type the value again without it",
+                arg.name,
+                describe_char(c)
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// `key:value` where key is `[a-z_]+`; anything else (an email, a time like 17:00) is a value.
 fn split_named(token: &str) -> Option<(&str, &str)> {
     let (key, value) = token.split_once(':')?;
@@ -206,8 +247,12 @@ fn split_named(token: &str) -> Option<(&str, &str)> {
 
 /// " (did you mean /user_add?)" for a near miss.
 fn suggestion(name: &str) -> String {
+    // Names more than two characters longer or shorter cannot be two edits away: skipping them
+    // keeps a 100 KB "name" from costing an edit distance against every command.
+    let len = name.chars().count();
     COMMANDS
         .iter()
+        .filter(|c| c.name.chars().count().abs_diff(len) <= 2)
         .map(|c| (distance(name, c.name), c.name))
         .filter(|(d, _)| *d <= 2)
         .min()
@@ -309,6 +354,56 @@ mod tests {
     }
 
     #[test]
+    fn control_characters_are_refused_and_line_breaks_kept_only_in_free_text() {
+        let msg = |t: &str| parse(t).err().map(|e| e.to_string()).unwrap_or_default();
+        let m = msg("/user_add \"Ana\u{0}Lima\" ana@example.org +14155550100 mentee");
+        assert!(
+            m.starts_with("name: holds the invisible character U+0000"),
+            "{m}"
+        );
+        let m = msg("/status ana@example.org A reason:\"red \u{1b}[31m\"");
+        assert!(
+            m.starts_with("reason: holds the invisible character U+001B"),
+            "{m}"
+        );
+        let m = msg("/status \"ana\nlima\" A");
+        assert!(m.starts_with("person: holds a line break"), "{m}");
+        let m = msg("/user_add \"Ana\tLima\" ana@example.org +14155550100 mentee");
+        assert!(m.starts_with("name: holds a line break or a tab"), "{m}");
+        let m = msg("/choose #1 \"#2\u{7}\"");
+        assert!(
+            m.starts_with("mentors: holds the invisible character U+0007"),
+            "{m}"
+        );
+        let m = msg("/he\u{0}lp");
+        assert!(m.starts_with("the command name holds"), "{m}");
+        // Free text keeps its layout.
+        assert_eq!(
+            parse("/status ana@example.org A reason:\"one\n\ttwo\"")
+                .ok()
+                .and_then(|i| i.get("reason").map(str::to_string))
+                .as_deref(),
+            Some("one\n\ttwo")
+        );
+    }
+
+    #[test]
+    fn what_the_parser_quotes_back_is_cut_short() {
+        let long = "x".repeat(100_000);
+        for line in [
+            format!("/{long}"),
+            format!("/status ana@example.org A {long}:1"),
+            format!("/status ana@example.org A {long}"),
+        ] {
+            let m = parse(&line)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(m.len() < 500 && m.contains("xxx…"), "{m}");
+        }
+    }
+
+    #[test]
     fn quoting_round_trips() {
         for v in [
             "plain",
@@ -341,7 +436,8 @@ mod tests {
         }
 
         #[test]
-        fn quoted_values_parse_back_exactly(v in "[^\u{0}]{1,40}") {
+        // Control characters are refused (see `check_value`), so they are not generated here.
+        fn quoted_values_parse_back_exactly(v in "[^\\p{Cc}]{1,40}") {
             let named = format!("/history x limit:{}", quote(&v));
             let got = parse(&named).ok().and_then(|i| i.get("limit").map(str::to_string));
             prop_assert_eq!(got.as_deref(), Some(v.as_str()));

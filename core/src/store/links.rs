@@ -126,3 +126,59 @@ pub async fn insert_link(
         .await?;
     Ok(())
 }
+
+/// Revokes a person's codes not used yet (a new one was issued: only the newest works).
+pub async fn revoke_unused(c: &mut Conn, user_id: i64) -> Result<()> {
+    sqlx::query("DELETE FROM link_codes WHERE user_id = $1 AND used_at IS NULL")
+        .bind(user_id)
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}
+
+/// Counts one wrong code tried from a chat account (and forgets attempts over a day old).
+pub async fn record_wrong_code(
+    c: &mut Conn,
+    provider: &str,
+    account_id: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query("INSERT INTO link_attempts (provider, account_id, at) VALUES ($1, $2, $3)")
+        .bind(provider)
+        .bind(account_id)
+        .bind(ms(now))
+        .execute(&mut *c)
+        .await?;
+    sqlx::query("DELETE FROM link_attempts WHERE at < $1")
+        .bind(ms(now - chrono::Duration::days(1)))
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}
+
+/// When the wrong codes tried from this account since `since` were tried, oldest first.
+pub async fn wrong_codes_of(
+    c: &mut Conn,
+    provider: &str,
+    account_id: &str,
+    since: DateTime<Utc>,
+) -> Result<Vec<DateTime<Utc>>> {
+    let rows = sqlx::query(
+        "SELECT at FROM link_attempts WHERE provider = $1 AND account_id = $2 AND at > $3 ORDER BY at",
+    )
+    .bind(provider)
+    .bind(account_id)
+    .bind(ms(since))
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter().map(|r| get_time(r, "at")).collect()
+}
+
+/// Wrong codes tried from any account since `since`.
+pub async fn wrong_codes_since(c: &mut Conn, since: DateTime<Utc>) -> Result<i64> {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM link_attempts WHERE at > $1")
+        .bind(ms(since))
+        .fetch_one(&mut *c)
+        .await?;
+    Ok(row.try_get("n")?)
+}

@@ -204,23 +204,23 @@ async fn claim_lanes(
     lease: chrono::Duration,
     limit: i64,
 ) -> Result<Vec<Message>> {
-    // As in store::inbox: heads are locked as they are picked on PostgreSQL (SKIP LOCKED), and
-    // a recipient's second message is never a head while the first is pending.
+    // As in store::inbox: a head is found per recipient in the partial index of pending rows,
+    // heads are locked as they are picked on PostgreSQL (SKIP LOCKED), and a recipient's second
+    // message is never a head while the first is pending.
     let lock = match backend {
         Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         Backend::Sqlite => "",
     };
     let filter = if recipient.is_some() {
-        " AND o.recipient = $5"
+        " AND h.recipient = $5"
     } else {
         ""
     };
     let text = format!(
         "UPDATE outbox SET available_at = $1 WHERE id IN (\
-           SELECT o.id FROM outbox o WHERE o.channel = $2 AND o.status = 'pending' AND o.available_at <= $3{filter} \
-           AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.channel = o.channel AND p.recipient = o.recipient \
-                           AND p.status = 'pending' AND p.id < o.id) \
-           ORDER BY o.id LIMIT $4{lock}) \
+           SELECT o.id FROM outbox o WHERE o.id IN (\
+             SELECT MIN(h.id) FROM outbox h WHERE h.channel = $2 AND h.status = 'pending'{filter} GROUP BY h.recipient) \
+           AND o.available_at <= $3 ORDER BY o.id LIMIT $4{lock}) \
          AND status = 'pending' AND available_at <= $3 RETURNING {COLS}"
     );
     let mut q = sqlx::query(super::sql(text))
@@ -419,8 +419,8 @@ pub async fn mark_failed(c: &mut Conn, id: i64, reason: &str) -> Result<()> {
 /// phone, name).
 pub async fn forget_mentions(c: &mut Conn, needles: &[&str]) -> Result<()> {
     for needle in needles.iter().filter(|n| n.len() >= 3) {
-        let pattern = format!("%{}%", needle.to_lowercase().replace(['%', '_'], ""));
-        let mentions = "(lower(subject) LIKE $1 OR lower(body_text) LIKE $1 OR lower(COALESCE(body_html, '')) LIKE $1)";
+        let pattern = super::users::like_containing(&needle.to_lowercase());
+        let mentions = "(lower(subject) LIKE $1 ESCAPE '\\' OR lower(body_text) LIKE $1 ESCAPE '\\' OR lower(COALESCE(body_html, '')) LIKE $1 ESCAPE '\\')";
         sqlx::query(super::sql(format!(
             "DELETE FROM outbox WHERE status = 'pending' AND {mentions}"
         )))

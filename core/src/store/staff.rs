@@ -70,3 +70,22 @@ pub async fn any_super_admin(c: &mut Conn) -> Result<bool> {
         .await?;
     Ok(row.try_get::<i64, _>("n")? > 0)
 }
+
+/// Super admins whose account is not deactivated (the people who can still run everything).
+pub async fn active_super_admins(c: &mut Conn) -> Result<Vec<i64>> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT s.user_id, u.status FROM staff_roles s JOIN users u ON u.id = s.user_id \
+         WHERE s.role = 'super_admin' ORDER BY s.user_id",
+    )
+    .fetch_all(&mut *c)
+    .await?;
+    let mut out = Vec::new();
+    for r in &rows {
+        // Which statuses leave the bot usable is the status table's to say, not this query's.
+        let status = crate::status::UserStatus::from_code(&r.try_get::<String, _>("status")?)?;
+        if !status.is_deactivated() {
+            out.push(r.try_get("user_id")?);
+        }
+    }
+    Ok(out)
+}

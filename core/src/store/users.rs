@@ -120,6 +120,23 @@ pub async fn by_external_id(c: &mut Conn, id: &str) -> Result<Option<User>> {
     one_user(c, "u.external_id = $1", id).await
 }
 
+/// A pattern for `LIKE $n ESCAPE '\'` that matches text containing `text` literally: `%`, `_`
+/// and the escape character itself are escaped, so a name typed with them (`Ann_a`) finds
+/// itself and not every name of that shape. The ESCAPE clause must be written out: PostgreSQL
+/// escapes with `\` by default, SQLite has no default, and `ESCAPE '\'` means the same on both.
+pub(crate) fn like_containing(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
 /// Users whose name equals `name` (case-insensitive), or failing that whose name has a word
 /// starting with each word typed ("ana" finds "Ana Lima", not "Paula Manager").
 pub async fn by_name(c: &mut Conn, name: &str) -> Result<Vec<User>> {
@@ -136,11 +153,10 @@ pub async fn by_name(c: &mut Conn, name: &str) -> Result<Vec<User>> {
     let Some(first) = wanted.first() else {
         return Ok(Vec::new());
     };
-    let pattern = format!("%{}%", first.replace(['%', '_'], ""));
     let rows = sqlx::query(super::sql(format!(
-        "SELECT {USER_COLS} FROM users u WHERE lower(u.full_name) LIKE $1 ORDER BY u.id"
+        "SELECT {USER_COLS} FROM users u WHERE lower(u.full_name) LIKE $1 ESCAPE '\\' ORDER BY u.id"
     )))
-    .bind(pattern)
+    .bind(like_containing(first))
     .fetch_all(&mut *c)
     .await?;
     let mut users = Vec::new();
@@ -579,4 +595,17 @@ pub async fn list_users(c: &mut Conn, f: &UserFilter) -> Result<Vec<User>> {
 enum Bind {
     I(i64),
     S(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_containing;
+
+    #[test]
+    fn like_patterns_escape_wildcards_and_the_escape_character() {
+        assert_eq!(like_containing("ann"), "%ann%");
+        assert_eq!(like_containing("ann_a"), "%ann\\_a%");
+        assert_eq!(like_containing("100%"), "%100\\%%");
+        assert_eq!(like_containing("jo\\ao"), "%jo\\\\ao%");
+    }
 }

@@ -419,12 +419,33 @@ async fn healthz_and_metrics_answer_on_the_configured_address() {
     };
     let (worker, _) = start_worker(&app).await;
     let addr = worker.health_addr.expect("health address");
+    let client = reqwest::Client::new();
+    // Before anything failed, the failure counters are there: Prometheus sees no increase in
+    // a series that first appears at 1, so an alert on them would miss the first failures.
+    let first = client
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let lines: Vec<&str> = first.lines().collect();
+    // The recorder is the process's: another test in this binary may have counted a failed
+    // email already, so here any count will do; no job of kind noop ever fails.
+    assert!(
+        lines.iter().any(|l| l
+            .strip_prefix("mentorops_emails_failed_total ")
+            .is_some_and(|n| n.parse::<u64>().is_ok())),
+        "mentorops_emails_failed_total missing from:\n{first}"
+    );
+    let noop = "mentorops_jobs_failed_total{kind=\"noop\"} 0";
+    assert!(lines.contains(&noop), "{noop} missing from:\n{first}");
     // The admin's welcome email is delivered (to a file) by a job.
     eventually(Duration::from_secs(20), "welcome delivered", || async {
         app.email_row("admin@example.org", "welcome").await.status == "sent"
     })
     .await;
-    let client = reqwest::Client::new();
     let health = client
         .get(format!("http://{addr}/healthz"))
         .send()

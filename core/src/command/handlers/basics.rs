@@ -7,7 +7,7 @@ use super::super::parse::Invocation;
 use super::super::registry::{Audience, COMMANDS, find, refusal, visible_to};
 use super::ago;
 use crate::error::{Error, Result};
-use crate::reply::Reply;
+use crate::reply::{Reply, echo};
 use crate::roles::PersonaRole;
 use crate::status::BotAccess;
 use crate::store;
@@ -39,7 +39,8 @@ pub async fn help(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
         let name = name.trim().trim_start_matches('/').to_lowercase();
         let spec = find(&name).ok_or_else(|| {
             Error::input(format!(
-                "there is no command /{name}: send /help for the list"
+                "there is no command /{}: send /help for the list",
+                echo(&name)
             ))
         })?;
         let mut text = format!("/{} — {}\nUsage: {}\n", spec.name, spec.about, spec.usage());
@@ -70,6 +71,32 @@ pub async fn help(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
     Ok(Reply::text(text.trim_end().to_string()))
 }
 
+/// The limits on guessing link codes (README "Security"): this account's wrong codes within the
+/// lockout, and everybody's within the last minute.
+async fn refuse_if_guessing(ctx: &mut Ctx<'_>, provider: &str, account_id: &str) -> Result<()> {
+    let limits = &ctx.settings().links;
+    let (max, per_minute) = (limits.max_wrong_codes, limits.max_wrong_codes_per_minute);
+    let lockout = ctx.settings().link_lockout();
+    let now = ctx.now;
+    let mine = store::links::wrong_codes_of(ctx.c(), provider, account_id, now - lockout).await?;
+    if mine.len() >= max {
+        // Locked until the oldest wrong code that still counts is a lockout old.
+        let until = mine[mine.len() - max] + lockout;
+        return Err(Error::forbidden(format!(
+            "too many wrong codes from this account: /link works again at {} UTC; meanwhile check the code in your welcome email",
+            until.format("%H:%M")
+        )));
+    }
+    if store::links::wrong_codes_since(ctx.c(), now - chrono::Duration::minutes(1)).await?
+        >= per_minute
+    {
+        return Err(Error::forbidden(
+            "too many wrong codes were tried in the last minute: try again in a minute",
+        ));
+    }
+    Ok(())
+}
+
 pub async fn link(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
     let Who::Account {
         provider,
@@ -88,20 +115,11 @@ pub async fn link(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
         )));
     }
     let code = LinkCode::parse(inv.required("code")?)?;
+    refuse_if_guessing(ctx, &provider, &account_id).await?;
     let row = store::links::code(ctx.c(), code.as_str())
         .await?
-        .ok_or_else(|| Error::not_found(format!("code {code} is not known: check it against your welcome email, or ask your program manager for a new one")))?;
-    if row.used_at.is_some() {
-        return Err(Error::conflict(format!(
-            "code {code} has been used already: each code works once — ask your program manager for a new one"
-        )));
-    }
-    if row.expires_at <= ctx.now {
-        return Err(Error::conflict(format!(
-            "code {code} expired on {}: ask your program manager for a new one",
-            row.expires_at.format("%Y-%m-%d")
-        )));
-    }
+        .filter(|r| r.used_at.is_none() && r.expires_at > ctx.now)
+        .ok_or(Error::WrongLinkCode)?;
     let user = store::users::user(ctx.c(), row.user_id)
         .await?
         .ok_or_else(|| Error::not_found("the person this code was for no longer exists"))?;
@@ -110,9 +128,7 @@ pub async fn link(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
     }
     let now = ctx.now;
     if !store::links::use_code(ctx.c(), code.as_str(), now).await? {
-        return Err(Error::conflict(format!(
-            "code {code} was used a moment ago: ask for a new one"
-        )));
+        return Err(Error::WrongLinkCode);
     }
     store::links::insert_link(
         ctx.c(),

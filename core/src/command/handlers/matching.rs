@@ -10,6 +10,7 @@ use super::super::ops;
 use super::super::parse::{Invocation, quote};
 use super::number;
 use crate::assignment;
+use crate::csv_safe;
 use crate::error::{Error, Result};
 use crate::questionnaire::{Answer, Question, QuestionKind};
 use crate::reply::{Attachment, Reply};
@@ -710,7 +711,9 @@ pub async fn autopair(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
     }
     let best = assignment::max_score_assignment(mentees.len(), mentors.len(), &scores);
     let mut lines = Vec::new();
-    let mut csv = String::from("mentee,mentee_email,mentor,mentor_email,score\n");
+    // Names and emails are what people typed, and staff open this file in a spreadsheet.
+    let mut csv = csv_safe::Writer::new();
+    csv.row(["mentee", "mentee_email", "mentor", "mentor_email", "score"])?;
     let mut plan = AutopairPlan { pairs: Vec::new() };
     let (mut mentee_paired, mut mentor_paired) =
         (vec![false; mentees.len()], vec![false; mentors.len()]);
@@ -722,13 +725,13 @@ pub async fn autopair(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
         let (mp, mu) = &mentees[*r];
         let (tp, tu) = &mentors[*c];
         lines.push(format!("{} ↔ {} ({score})", mu.full_name, tu.full_name));
-        csv.push_str(&format!(
-            "{},{},{},{},{score}\n",
-            csv_cell(&mu.full_name),
-            mu.email,
-            csv_cell(&tu.full_name),
-            tu.email
-        ));
+        csv.row([
+            mu.full_name.as_str(),
+            &mu.email,
+            &tu.full_name,
+            &tu.email,
+            &score.to_string(),
+        ])?;
         plan.pairs
             .push((mp.id, tp.id, u32::try_from(score).unwrap_or(0)));
         mentee_paired[*r] = true;
@@ -802,7 +805,7 @@ pub async fn autopair(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
     let attachment = Attachment {
         file_name: format!("autopair-preview-{}.csv", program.id),
         media_type: "text/csv".into(),
-        bytes: csv.into_bytes(),
+        bytes: csv.into_bytes()?,
     };
     Ok(Reply::text(text)
         .with_button("Apply these pairs", command)
@@ -811,14 +814,6 @@ pub async fn autopair(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
 
 /// How many pairs or names a preview shows inline.
 const PREVIEW_LINES: usize = 40;
-
-fn csv_cell(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
 
 async fn apply_autopair(
     ctx: &mut Ctx<'_>,

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use super::super::ctx::Ctx;
 use super::super::ops;
 use super::super::parse::Invocation;
+use crate::csv_safe;
 use crate::error::{Error, Result};
 use crate::reply::{Attachment, Reply};
 use crate::roles::Capability;
@@ -276,11 +277,11 @@ const CSV_PERSONA: [&str; 6] = [
     "open_match_id",
 ];
 
+/// Through `csv_safe`: names, external ids and tags are whatever people typed, and this file
+/// is opened in spreadsheets.
 fn to_csv(rows: &[Value]) -> Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let header: Vec<&str> = CSV_USER.iter().chain(CSV_PERSONA.iter()).copied().collect();
-    w.write_record(&header)
-        .map_err(|e| Error::Internal(e.to_string()))?;
+    let mut w = csv_safe::Writer::new();
+    w.row(CSV_USER.iter().chain(CSV_PERSONA.iter()))?;
     let cell = |v: &Value| match v {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
@@ -290,17 +291,19 @@ fn to_csv(rows: &[Value]) -> Result<Vec<u8>> {
         let user: Vec<String> = CSV_USER.iter().map(|k| cell(&r[*k])).collect();
         let personas = r["personas"].as_array().cloned().unwrap_or_default();
         if personas.is_empty() {
-            let mut rec = user.clone();
-            rec.extend(CSV_PERSONA.iter().map(|_| String::new()));
-            w.write_record(&rec)
-                .map_err(|e| Error::Internal(e.to_string()))?;
+            w.row(
+                user.iter()
+                    .cloned()
+                    .chain(CSV_PERSONA.iter().map(|_| String::new())),
+            )?;
         }
         for p in personas {
-            let mut rec = user.clone();
-            rec.extend(CSV_PERSONA.iter().map(|k| cell(&p[*k])));
-            w.write_record(&rec)
-                .map_err(|e| Error::Internal(e.to_string()))?;
+            w.row(
+                user.iter()
+                    .cloned()
+                    .chain(CSV_PERSONA.iter().map(|k| cell(&p[*k]))),
+            )?;
         }
     }
-    w.into_inner().map_err(|e| Error::Internal(e.to_string()))
+    w.into_bytes()
 }

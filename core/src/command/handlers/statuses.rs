@@ -96,21 +96,7 @@ pub async fn reactivate(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
             user.full_name, user.status
         )));
     }
-    let history = store::audit::list(ctx.c(), Some(user.id), 1000).await?;
-    let before = history
-        .iter()
-        .filter(|e| e.field == "user_status")
-        .find_map(|e| {
-            let old = UserStatus::from_code(e.old_value.as_deref()?).ok()?;
-            let new = UserStatus::from_code(e.new_value.as_deref()?).ok()?;
-            (new.is_deactivated() && !old.is_deactivated()).then_some(old)
-        })
-        .ok_or_else(|| {
-            Error::conflict(format!(
-                "no earlier status of {} is recorded: set one with /status",
-                user.full_name
-            ))
-        })?;
+    let before = ops::status_before_deactivation(ctx, &user).await?;
     ops::change_user_status(ctx, &user, before, inv.get("reason"), false, "").await?;
     Ok(Reply::text(format!(
         "{} is back to {before}{}",
