@@ -3,7 +3,7 @@
 //!
 //! A. The edge: the real front-end (`mentorops_bot::telegram::Telegram`: long polling, the
 //!    inbox's lanes, the outbox delivery driver) with production's tuning
-//!    (`Tuning::from_settings`: 25 messages/s per process, 1 s between two messages to one
+//!    (`Tuning::from_settings`: 28 messages/s per process, 1 s between two messages to one
 //!    chat, 16 chats run at once), only `poll_timeout` shortened to 1 s. 200 chats
 //!    (ids 70000..70200, unlinked accounts) × 20 commands `/help c{chat}n{i}`, all pushed to
 //!    the fake at t0, round robin over the chats. Each is refused by the core with its own text
@@ -14,7 +14,7 @@
 //!    replies/s against Telegram's 30/s, latency push → reply, lost and doubled replies, and
 //!    where the time goes — every update recorded (`MAX(received_at)`), the last command done
 //!    (`MAX(done_at)` of `chat_inbox`), the last reply — against the pace's own floor
-//!    (max(N / 25 per s, (per chat − 1) × 1 s)).
+//!    (max(N / pace per s, (per chat − 1) × 1 s)).
 //! B. The cost of the exactly-once record: N commands (default 2000) run straight through the
 //!    engine, one at a time, as `engine.handle_text(caller, "/help")` and as
 //!    `engine.run_inbound(caller, parse("/help"), inbound)` with a Telegram `Inbound` (its key
@@ -27,9 +27,9 @@
 //! Both scenarios use the app's pool size (config/default.toml `database.max_connections`,
 //! 5) and their own database `mentorops_bench_chat`, created fresh and dropped afterwards, on
 //! `MENTOROPS_BENCH_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`).
-//! Nothing but 127.0.0.1 is contacted. Scenario A takes three to five minutes (the pace's
-//! floor is 159 s; on 2 cores the claim queries of the inbox and the outbox made it
-//! processing-bound, see the statement table it prints); B about ten seconds. The figures
+//! Nothing but 127.0.0.1 is contacted. Scenario A takes about two and a half minutes (the
+//! pace's floor is 142 s at 28/s; see BENCHMARKS.md "Chat edge" for how the claim queries
+//! once made it processing-bound); B about ten seconds. The figures
 //! are printed as Markdown tables, progress goes to stderr.
 //!
 //! ```sh
