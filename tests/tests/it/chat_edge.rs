@@ -611,3 +611,77 @@ async fn a_rolling_restart_loses_and_doubles_nothing() {
     }
     app.finish().await;
 }
+
+/// What the edge keeps is forgotten when it is no use any more: updates two days after they ran
+/// (Telegram redelivers for a day at most), replies a day after they were sent; messages to
+/// people stay (for `/deliveries`), and updates not run yet stay whatever their age.
+async fn old_updates_and_sent_replies_are_pruned(app: &TestApp) {
+    use mentorops_core::store::inbox;
+    let now = app.engine.now();
+    let mut c = app.engine.db().pool().acquire().await.expect("conn");
+    for (key, age_hours, done) in [
+        ("old", 72, true),
+        ("recent", 24, true),
+        ("waiting", 72, false),
+    ] {
+        let k = inbox::Key {
+            platform: "telegram".into(),
+            update_key: key.into(),
+            lane: "1".into(),
+        };
+        let at = now - chrono::Duration::hours(age_hours);
+        assert!(inbox::receive(&mut c, &k, "{}", at).await.expect("receive"));
+        if done {
+            assert!(inbox::finish(&mut c, &k, at).await.expect("finish"));
+        }
+    }
+    for (key, kind, age_hours) in [
+        ("r-old", outbox::REPLY, 30),
+        ("r-new", outbox::REPLY, 2),
+        ("dm-old", "offer", 30),
+    ] {
+        let m = outbox::NewMessage {
+            channel: outbox::chat_channel("telegram"),
+            kind,
+            recipient_user_id: None,
+            recipient: "1".into(),
+            subject: String::new(),
+            body_text: key.into(),
+            body_html: None,
+            buttons: Vec::new(),
+            idempotency_key: key.into(),
+        };
+        let at = now - chrono::Duration::hours(age_hours);
+        let id = outbox::insert(&mut c, &m, at)
+            .await
+            .expect("insert")
+            .expect("row");
+        assert!(outbox::mark_sent(&mut c, id, at).await.expect("sent"));
+    }
+    assert_eq!(
+        inbox::prune(&mut c, now - chrono::Duration::days(2))
+            .await
+            .expect("prune"),
+        1
+    );
+    assert_eq!(
+        outbox::prune_replies(&mut c, now - chrono::Duration::days(1))
+            .await
+            .expect("prune"),
+        1
+    );
+    drop(c);
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM chat_inbox").await, 2);
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM outbox WHERE body_text IN ('r-new', 'dm-old')")
+            .await,
+        2
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM outbox WHERE channel = 'chat:telegram'")
+            .await,
+        2
+    );
+}
+
+crate::both_backends!(old_updates_and_sent_replies_are_pruned);
