@@ -60,9 +60,7 @@ pub async fn new_link_code(engine: &Engine, email: &str) -> Result<LinkCode> {
     let email = Email::parse(email)?;
     let now = engine.now();
     let mut tx = engine.db().begin().await?;
-    let user = store::users::by_email(&mut tx, email.as_str())
-        .await?
-        .ok_or_else(|| Error::not_found(format!("no user has the email {email}")))?;
+    let user = user_by_email(&mut tx, &email).await?;
     if user.status.is_deactivated() {
         return Err(Error::conflict(format!(
             "{} is deactivated ({}): reactivate them first",
@@ -84,9 +82,7 @@ pub async fn reactivate(engine: &Engine, email: &str) -> Result<String> {
     let email = Email::parse(email)?;
     let now = engine.now();
     let mut tx = engine.db().begin().await?;
-    let user = store::users::by_email(&mut tx, email.as_str())
-        .await?
-        .ok_or_else(|| Error::not_found(format!("no user has the email {email}")))?;
+    let user = user_by_email(&mut tx, &email).await?;
     if !user.status.is_deactivated() {
         return Err(Error::conflict(format!(
             "{} is not deactivated (they are {}): nothing to reactivate",
@@ -107,6 +103,12 @@ pub async fn reactivate(engine: &Engine, email: &str) -> Result<String> {
     drop(ctx);
     tx.commit().await?;
     Ok(format!("{} is back to {before}", user.full_name))
+}
+
+async fn user_by_email(c: &mut store::Conn, email: &Email) -> Result<store::users::User> {
+    store::users::by_email(c, email.as_str())
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no user has the email {email}")))
 }
 
 /// The demo program, run through the same commands people would type: `(who, command)`,

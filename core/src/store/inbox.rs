@@ -123,6 +123,15 @@ pub async fn claim_lane(
         .next())
 }
 
+const LANES: super::lanes::Table = super::lanes::Table {
+    name: "chat_inbox",
+    group: "platform",
+    lane: "lane",
+    waiting: "state = 'new'",
+    also_set: ", attempts = attempts + 1",
+    cols: COLS,
+};
+
 async fn claim(
     c: &mut Conn,
     backend: Backend,
@@ -132,37 +141,8 @@ async fn claim(
     lease: chrono::Duration,
     limit: i64,
 ) -> Result<Vec<Update>> {
-    // A head is the lane's lowest `new` id, found per lane in the partial index of `new` rows
-    // (one pass over what waits; a NOT EXISTS per row was quadratic under PostgreSQL's generic
-    // plan, seen at 4 000 waiting updates). On PostgreSQL the heads are locked as they are
-    // picked (SKIP LOCKED): a second process picking at the same moment passes them by, and
-    // cannot take the next update of the same lane either, since that one is not a head.
-    // SQLite runs one writer at a time, so the UPDATE's own check is enough there.
-    let lock = match backend {
-        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-        Backend::Sqlite => "",
-    };
-    let lane_filter = if lane.is_some() {
-        " AND h.lane = $5"
-    } else {
-        ""
-    };
-    let text = format!(
-        "UPDATE chat_inbox SET available_at = $1, attempts = attempts + 1 WHERE id IN (\
-           SELECT i.id FROM chat_inbox i WHERE i.id IN (\
-             SELECT MIN(h.id) FROM chat_inbox h WHERE h.platform = $2 AND h.state = 'new'{lane_filter} GROUP BY h.lane) \
-           AND i.available_at <= $3 ORDER BY i.id LIMIT $4{lock}) \
-         AND state = 'new' AND available_at <= $3 RETURNING {COLS}"
-    );
-    let mut q = sqlx::query(super::sql(text))
-        .bind(ms(now + lease))
-        .bind(platform)
-        .bind(ms(now))
-        .bind(limit);
-    if let Some(lane) = lane {
-        q = q.bind(lane);
-    }
-    let rows = q.fetch_all(&mut *c).await?;
+    let rows =
+        super::lanes::claim_heads(c, backend, &LANES, platform, lane, now, lease, limit).await?;
     let mut updates: Vec<Update> = rows.iter().map(from_row).collect::<Result<_>>()?;
     updates.sort_by_key(|u| u.id);
     Ok(updates)

@@ -7,6 +7,7 @@ pub mod answers;
 pub mod audit;
 pub mod inbox;
 pub mod jobs;
+pub(crate) mod lanes;
 pub mod leases;
 pub mod links;
 pub mod matches;

@@ -195,6 +195,15 @@ pub async fn claim_next(
     )
 }
 
+const LANES: super::lanes::Table = super::lanes::Table {
+    name: "outbox",
+    group: "channel",
+    lane: "recipient",
+    waiting: "status = 'pending'",
+    also_set: "",
+    cols: COLS,
+};
+
 async fn claim_lanes(
     c: &mut Conn,
     backend: Backend,
@@ -204,34 +213,8 @@ async fn claim_lanes(
     lease: chrono::Duration,
     limit: i64,
 ) -> Result<Vec<Message>> {
-    // As in store::inbox: a head is found per recipient in the partial index of pending rows,
-    // heads are locked as they are picked on PostgreSQL (SKIP LOCKED), and a recipient's second
-    // message is never a head while the first is pending.
-    let lock = match backend {
-        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-        Backend::Sqlite => "",
-    };
-    let filter = if recipient.is_some() {
-        " AND h.recipient = $5"
-    } else {
-        ""
-    };
-    let text = format!(
-        "UPDATE outbox SET available_at = $1 WHERE id IN (\
-           SELECT o.id FROM outbox o WHERE o.id IN (\
-             SELECT MIN(h.id) FROM outbox h WHERE h.channel = $2 AND h.status = 'pending'{filter} GROUP BY h.recipient) \
-           AND o.available_at <= $3 ORDER BY o.id LIMIT $4{lock}) \
-         AND status = 'pending' AND available_at <= $3 RETURNING {COLS}"
-    );
-    let mut q = sqlx::query(super::sql(text))
-        .bind(ms(now + lease))
-        .bind(channel)
-        .bind(ms(now))
-        .bind(limit);
-    if let Some(r) = recipient {
-        q = q.bind(r);
-    }
-    let rows = q.fetch_all(&mut *c).await?;
+    let rows = super::lanes::claim_heads(c, backend, &LANES, channel, recipient, now, lease, limit)
+        .await?;
     let mut out: Vec<Message> = rows.iter().map(from_row).collect::<Result<_>>()?;
     out.sort_by_key(|m| m.id);
     Ok(out)

@@ -245,55 +245,21 @@ async fn a_run_killed_mid_burst_loses_and_doubles_no_command_and_no_reply() {
     app.finish().await;
 }
 
-/// 100 linked people with `per_person` messages each in the Telegram outbox; their chat ids.
+/// `people` linked people with `per_person` messages each in the Telegram outbox; their chat ids.
 async fn queued_messages(app: &TestApp, people: i64, per_person: i64) -> Vec<i64> {
-    let mut c = app.engine.db().pool().acquire().await.expect("conn");
-    let now = app.engine.now();
     let mut chats = Vec::new();
-    for i in 0..people {
-        let email =
-            mentorops_core::values::Email::parse(&format!("p{i}@many.example.org")).expect("email");
-        let phone =
-            mentorops_core::values::Phone::parse(&format!("+55119{:08}", 88_000_000 + i), None)
-                .expect("phone");
-        let name = mentorops_core::values::FullName::parse(&format!("Person {i}")).expect("name");
-        let user = mentorops_core::store::users::NewUser {
-            email: &email,
-            phone: &phone,
-            external_id: &mentorops_core::values::ExternalId::from_phone(&phone),
-            full_name: &name,
-            status: mentorops_core::status::UserStatus::Active,
-            org_id: None,
-        };
-        let uid = mentorops_core::store::users::insert_user(&mut c, &user, now)
-            .await
-            .expect("user");
-        let chat = 93_000 + i;
-        mentorops_core::store::links::insert_link(
-            &mut c,
-            "telegram",
-            &chat.to_string(),
-            None,
-            uid,
-            now,
-        )
+    for (i, (uid, chat)) in app
+        .linked_telegram_people(people, 93_000, "many.example.org", 88_000_000)
         .await
-        .expect("link");
-        chats.push(chat);
+        .into_iter()
+        .enumerate()
+    {
         for n in 0..per_person {
-            let m = outbox::NewMessage {
-                channel: outbox::chat_channel("telegram"),
-                kind: "test",
-                recipient_user_id: Some(uid),
-                recipient: chat.to_string(),
-                subject: String::new(),
-                body_text: format!("message {n:02} to {i}"),
-                body_html: None,
-                buttons: Vec::new(),
-                idempotency_key: format!("many-{i}-{n}"),
-            };
-            outbox::insert(&mut c, &m, now).await.expect("insert");
+            let text = format!("message {n:02} to {i}");
+            app.queue_telegram(uid, chat, &text, &format!("many-{i}-{n}"))
+                .await;
         }
+        chats.push(chat);
     }
     chats
 }

@@ -460,3 +460,64 @@ impl TestApp {
         )
     }
 }
+
+impl TestApp {
+    /// `n` active people, each linked to the Telegram chat `first_chat + i` (emails
+    /// `p{i}@{domain}`, phones from `first_phone`), written straight to the store; each
+    /// person's (user id, chat id).
+    pub async fn linked_telegram_people(
+        &self,
+        n: i64,
+        first_chat: i64,
+        domain: &str,
+        first_phone: i64,
+    ) -> Vec<(i64, i64)> {
+        use mentorops_core::values::{Email, ExternalId, FullName, Phone};
+        let mut c = self.engine.db().pool().acquire().await.expect("conn");
+        let now = self.engine.now();
+        let mut out = Vec::new();
+        for i in 0..n {
+            let email = Email::parse(&format!("p{i}@{domain}")).expect("email");
+            let phone =
+                Phone::parse(&format!("+55119{:08}", first_phone + i), None).expect("phone");
+            let name = FullName::parse(&format!("Person {i}")).expect("name");
+            let user = store::users::NewUser {
+                email: &email,
+                phone: &phone,
+                external_id: &ExternalId::from_phone(&phone),
+                full_name: &name,
+                status: mentorops_core::status::UserStatus::Active,
+                org_id: None,
+            };
+            let uid = store::users::insert_user(&mut c, &user, now)
+                .await
+                .expect("user");
+            let chat = first_chat + i;
+            store::links::insert_link(&mut c, "telegram", &chat.to_string(), None, uid, now)
+                .await
+                .expect("link");
+            out.push((uid, chat));
+        }
+        out
+    }
+
+    /// Queues a Telegram message to a person's chat, as a change would; its outbox id.
+    pub async fn queue_telegram(&self, user: i64, chat: i64, text: &str, key: &str) -> i64 {
+        let m = store::outbox::NewMessage {
+            channel: store::outbox::chat_channel("telegram"),
+            kind: "test",
+            recipient_user_id: Some(user),
+            recipient: chat.to_string(),
+            subject: String::new(),
+            body_text: text.into(),
+            body_html: None,
+            buttons: Vec::new(),
+            idempotency_key: key.into(),
+        };
+        let mut c = self.engine.db().pool().acquire().await.expect("conn");
+        store::outbox::insert(&mut c, &m, self.engine.now())
+            .await
+            .expect("insert")
+            .expect("a new row")
+    }
+}

@@ -634,53 +634,21 @@ fn webhook_mode_needs_a_secret_an_address_and_an_https_url() {
 async fn a_large_burst_respects_the_overall_limit_and_loses_or_doubles_nothing() {
     let app = start_app().await;
     app.with_program().await;
-    let people = 120;
-    let mut c = app.engine.db().pool().acquire().await.expect("conn");
-    let now = app.engine.now();
     let mut ids = Vec::new();
-    for i in 0..people {
-        let email =
-            mentorops_core::values::Email::parse(&format!("p{i}@example.org")).expect("email");
-        let phone =
-            mentorops_core::values::Phone::parse(&format!("+55119{:08}", 87_000_000 + i), None)
-                .expect("phone");
-        let name = mentorops_core::values::FullName::parse(&format!("Person {i}")).expect("name");
-        let user = mentorops_core::store::users::NewUser {
-            email: &email,
-            phone: &phone,
-            external_id: &mentorops_core::values::ExternalId::from_phone(&phone),
-            full_name: &name,
-            status: mentorops_core::status::UserStatus::Active,
-            org_id: None,
-        };
-        let uid = mentorops_core::store::users::insert_user(&mut c, &user, now)
-            .await
-            .expect("user");
-        let chat = format!("{}", 90_000 + i);
-        mentorops_core::store::links::insert_link(&mut c, "telegram", &chat, None, uid, now)
-            .await
-            .expect("link");
+    for (i, (uid, chat)) in app
+        .linked_telegram_people(120, 90_000, "example.org", 87_000_000)
+        .await
+        .into_iter()
+        .enumerate()
+    {
         for n in 0..2 {
-            let m = outbox::NewMessage {
-                channel: outbox::chat_channel("telegram"),
-                kind: "test",
-                recipient_user_id: Some(uid),
-                recipient: chat.clone(),
-                subject: String::new(),
-                body_text: format!("reminder {n} to {i}"),
-                body_html: None,
-                buttons: Vec::new(),
-                idempotency_key: format!("burst-{i}-{n}"),
-            };
+            let text = format!("reminder {n} to {i}");
             ids.push(
-                outbox::insert(&mut c, &m, now)
-                    .await
-                    .expect("insert")
-                    .expect("new row"),
+                app.queue_telegram(uid, chat, &text, &format!("burst-{i}-{n}"))
+                    .await,
             );
         }
     }
-    drop(c);
     let fake = Fake::start().await;
     let bot = telegram::bot_from_settings(&fake.settings()).expect("bot");
     let engine = app.shared_engine();
