@@ -14,6 +14,7 @@ pub mod command;
 pub mod csv_safe;
 pub mod db;
 pub mod error;
+pub mod import;
 pub mod messages;
 pub mod program;
 pub mod questionnaire;

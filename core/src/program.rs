@@ -4,6 +4,7 @@ use chrono::Duration;
 use chrono_tz::Tz;
 
 use crate::error::Error;
+use crate::reply::echo;
 use crate::values::{format_duration, parse_duration};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -72,7 +73,8 @@ impl ProgramSettings {
             "timezone" => self.timezone = parse_timezone(raw)?,
             _ => {
                 return Err(Error::input(format!(
-                    "'{name}' is not a program setting: use one of {}",
+                    "'{}' is not a program setting: use one of {}",
+                    echo(&name),
                     SETTINGS
                         .iter()
                         .map(|(n, _)| *n)
@@ -133,7 +135,7 @@ fn parse_count(name: &str, raw: &str, min: u32, max: u32) -> Result<u32, Error> 
         .ok_or_else(|| {
             Error::input(format!(
                 "{name} must be a whole number from {min} to {max}, not '{}'",
-                raw.trim()
+                echo(raw.trim())
             ))
         })
 }
@@ -144,7 +146,7 @@ pub fn parse_yes_no(name: &str, raw: &str) -> Result<bool, Error> {
         "no" | "n" | "false" | "off" | "0" => Ok(false),
         _ => Err(Error::input(format!(
             "{name} must be yes or no, not '{}'",
-            raw.trim()
+            echo(raw.trim())
         ))),
     }
 }
@@ -153,7 +155,7 @@ pub fn parse_timezone(raw: &str) -> Result<Tz, Error> {
     raw.trim().parse::<Tz>().map_err(|_| {
         Error::input(format!(
             "'{}' is not a time zone: use an IANA name like UTC, Europe/Lisbon or America/Sao_Paulo",
-            raw.trim()
+            echo(raw.trim())
         ))
     })
 }
@@ -172,6 +174,31 @@ mod tests {
             inactivity_repeat: Duration::days(15),
             flash_mentoring: false,
             timezone: Tz::UTC,
+        }
+    }
+
+    #[test]
+    fn a_refused_setting_or_value_is_quoted_back_cut_short() {
+        let long = "x".repeat(100_000);
+        let mut s = defaults();
+        for name in [
+            "max_choices",
+            "recommendations",
+            "offer_ttl",
+            "flash_mentoring",
+            "timezone",
+            long.as_str(),
+        ] {
+            let m = s
+                .set(name, &long)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(
+                m.chars().count() < 300 && m.contains("xxx…"),
+                "{}: {m}",
+                &name[..name.len().min(20)]
+            );
         }
     }
 

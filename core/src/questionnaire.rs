@@ -126,7 +126,8 @@ impl Question {
             .cloned()
             .ok_or_else(|| {
                 Error::input(format!(
-                    "'{s}' is not an option of \"{}\": answer with one of {}",
+                    "'{}' is not an option of \"{}\": answer with one of {}",
+                    crate::reply::echo(s),
                     self.prompt,
                     self.options
                         .iter()

@@ -96,9 +96,39 @@ pub fn echo(typed: &str) -> String {
     clip(&head, ECHO_CHARS + 1)
 }
 
+/// How many names a refusal lists (the programs there are, the people a name matches): enough
+/// to spot the one meant; the whole list grows with the database, and a person reads a
+/// message rather than searches it.
+pub const LISTED: usize = 10;
+
+/// `names` joined by commas, at most [`LISTED`] of them, then "and N more".
+pub fn listed(names: &[String]) -> String {
+    let head = names
+        .iter()
+        .take(LISTED)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    match names.len().checked_sub(LISTED) {
+        Some(more) if more > 0 => format!("{head} and {more} more"),
+        _ => head,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_list_in_a_message_stops_at_ten_names_and_counts_the_rest() {
+        let names: Vec<String> = (1..=25).map(|i| format!("P{i}")).collect();
+        assert_eq!(
+            listed(&names),
+            "P1, P2, P3, P4, P5, P6, P7, P8, P9, P10 and 15 more"
+        );
+        assert_eq!(listed(&names[..LISTED]), names[..LISTED].join(", "));
+        assert_eq!(listed(&names[..2]), "P1, P2");
+    }
 
     #[test]
     fn an_echo_keeps_sixty_characters_and_marks_the_cut() {

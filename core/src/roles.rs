@@ -6,6 +6,7 @@
 use std::fmt;
 
 use crate::error::Error;
+use crate::reply::echo;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PersonaRole {
@@ -27,7 +28,7 @@ impl PersonaRole {
             "mentee" | "mentees" => Ok(Self::Mentee),
             _ => Err(Error::input(format!(
                 "'{}' is not a role: use mentor or mentee",
-                raw.trim()
+                echo(raw.trim())
             ))),
         }
     }
@@ -72,7 +73,7 @@ impl StaffRole {
             "success_coordinator" | "sc" => Ok(Self::SuccessCoordinator),
             _ => Err(Error::input(format!(
                 "'{}' is not a staff role: use super_admin, program_manager (pm) or success_coordinator (sc)",
-                raw.trim()
+                echo(raw.trim())
             ))),
         }
     }

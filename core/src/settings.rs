@@ -31,6 +31,8 @@ pub struct Settings {
     pub chat: ChatSettings,
     pub program_defaults: ProgramDefaults,
     pub links: LinkSettings,
+    #[serde(default)]
+    pub import: ImportSettings,
     /// The questionnaire new programs start with.
     pub questionnaire: Questionnaire,
 }
@@ -236,6 +238,21 @@ pub struct LinkSettings {
     /// Wrong codes all accounts together may try in a minute (a guesser with many accounts).
     #[serde(default = "default_max_wrong_codes_per_minute")]
     pub max_wrong_codes_per_minute: i64,
+}
+
+/// `/user_import` (`crate::import`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ImportSettings {
+    /// The most people (rows) one CSV file may hold; a bigger file is refused at the first row
+    /// over, with a request to split it. Memory and time grow with it (BENCHMARKS.md).
+    pub max_rows: usize,
+}
+
+impl Default for ImportSettings {
+    fn default() -> Self {
+        Self { max_rows: 50_000 }
+    }
 }
 
 fn default_max_wrong_codes() -> usize {
@@ -469,6 +486,9 @@ impl Settings {
                 "links.max_wrong_codes and links.max_wrong_codes_per_minute must be at least 1",
             ));
         }
+        if self.import.max_rows == 0 {
+            return Err(key_error("import.max_rows", "must be at least 1"));
+        }
         self.questionnaire
             .check()
             .map_err(|e| key_error("questionnaire", e))?;
@@ -592,6 +612,37 @@ mod tests {
                 .unwrap_or_default();
             assert!(
                 msg.contains("MENTOROPS__DATABASE__MAX_CONNECTIONS"),
+                "{msg}"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail fixes the closure's error type
+    fn the_import_cap_is_fifty_thousand_rows_unless_set_and_never_zero() {
+        assert_eq!(
+            Settings::from_figment(base())
+                .ok()
+                .map(|s| s.import.max_rows),
+            Some(50_000)
+        );
+        figment::Jail::expect_with(|jail| {
+            jail.create_dir("config")?;
+            jail.create_file(
+                "config/default.toml",
+                include_str!("../../config/default.toml"),
+            )?;
+            jail.set_env("MENTOROPS__IMPORT__MAX_ROWS", "120000");
+            let s = Settings::load(Path::new("config"), "local").map_err(|e| e.to_string())?;
+            assert_eq!(s.import.max_rows, 120_000);
+            jail.set_env("MENTOROPS__IMPORT__MAX_ROWS", "0");
+            let msg = Settings::load(Path::new("config"), "local")
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(
+                msg.contains("import.max_rows") && msg.contains("MENTOROPS__IMPORT__MAX_ROWS"),
                 "{msg}"
             );
             Ok(())

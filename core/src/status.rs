@@ -5,6 +5,7 @@
 use std::fmt;
 
 use crate::error::Error;
+use crate::reply::echo;
 use crate::roles::PersonaRole;
 
 /// What a user status lets a person do with the bot (seed 000's "Can log in").
@@ -122,7 +123,7 @@ impl UserStatus {
             .ok_or_else(|| {
                 Error::input(format!(
                     "'{}' is not a user status: use one of {}",
-                    raw.trim(),
+                    echo(raw.trim()),
                     USER_STATUSES
                         .iter()
                         .map(|i| format!("{} ({})", i.code, i.name))
@@ -176,7 +177,7 @@ impl PersonaStatus {
             "inactive" | "i" => Ok(Self::Inactive),
             _ => Err(Error::input(format!(
                 "'{}' is not a persona status: use active or inactive",
-                raw.trim()
+                echo(raw.trim())
             ))),
         }
     }
@@ -283,7 +284,7 @@ impl MatchStatus {
             .ok_or_else(|| {
                 Error::input(format!(
                     "'{}' is not a match status: use one of {}",
-                    raw.trim(),
+                    echo(raw.trim()),
                     MATCH_STATUSES
                         .iter()
                         .map(|i| format!("{} ({})", i.code, i.name))

@@ -74,7 +74,7 @@ pub fn describe_char(c: char) -> String {
 
 /// Refuses `raw` when it holds a character [`is_hidden_char`] names, saying which one and
 /// where it was (`what`, like "the name").
-fn refuse_hidden(raw: &str, what: &str) -> Result<(), Error> {
+pub fn refuse_hidden(raw: &str, what: &str) -> Result<(), Error> {
     match raw.chars().find(|c| is_hidden_char(*c)) {
         Some(c) => Err(Error::input(format!(
             "{what} holds {}: type it again without it",

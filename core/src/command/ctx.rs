@@ -8,7 +8,7 @@ use sqlx::{Any, AnyConnection, Transaction};
 use super::engine::{Caller, Engine, Who};
 use crate::error::{Error, Result};
 use crate::program::ProgramSettings;
-use crate::reply::{Button, echo};
+use crate::reply::{Button, echo, listed};
 use crate::roles::{Capability, role_has};
 use crate::settings::Settings;
 use crate::store::audit::NewAudit;
@@ -240,11 +240,12 @@ impl<'a> Ctx<'a> {
                 "'{}' matches {} people: {}. Use the email or #id instead",
                 echo(r),
                 visible.len(),
-                visible
-                    .iter()
-                    .map(|u| format!("{} (#{})", u.label(), u.id))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                listed(
+                    &visible
+                        .iter()
+                        .map(|u| format!("{} (#{})", u.label(), u.id))
+                        .collect::<Vec<_>>()
+                )
             ))),
         }
     }
@@ -282,7 +283,7 @@ impl<'a> Ctx<'a> {
                     if names.is_empty() {
                         "none exists yet — a super admin creates one with /program_add".to_string()
                     } else {
-                        format!("yours are {}", names.join(", "))
+                        format!("yours are {}", listed(&names))
                     }
                 )))
             }
@@ -294,10 +295,7 @@ impl<'a> Ctx<'a> {
                 "'{}' names {} programs: {}. Write it as Org/Program",
                 echo(r),
                 mine.len(),
-                mine.iter()
-                    .map(|p| p.full_name())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                listed(&mine.iter().map(|p| p.full_name()).collect::<Vec<_>>())
             ))),
         }
     }
@@ -318,7 +316,7 @@ impl<'a> Ctx<'a> {
             if names.is_empty() {
                 "create one with /org_add".to_string()
             } else {
-                format!("there are {}", names.join(", "))
+                format!("there are {}", listed(&names))
             }
         )))
     }

@@ -1,6 +1,7 @@
 //! Runs a command: finds who is asking, checks the permission table, opens one transaction,
 //! dispatches to the handler, and commits only if it succeeded — so a command changes
-//! everything it says or nothing.
+//! everything it says or nothing. One exception: `/user_import` checks the whole file, then
+//! adds people in chunks, each in a transaction of its own (`crate::import`).
 
 use std::fmt;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use tracing::{error, info};
 use super::ctx::{Actor, Ctx};
 use super::handlers;
 use super::parse::{Invocation, parse};
-use super::registry::{Audience, Refusal, refusal};
+use super::registry::{Audience, CommandId, CommandSpec, Refusal, refusal};
 use crate::clock::Clock;
 use crate::db::Db;
 use crate::error::{Error, Result};
@@ -180,6 +181,12 @@ impl Engine {
         inv: Invocation,
         inbound: Option<&Inbound>,
     ) -> Result<(Reply, Vec<NewMessage>)> {
+        // A file of people is too big for one transaction (a 132 000-row file held the
+        // database for minutes): it checks the file, then adds people in transactions of its
+        // own, between which other commands run (see `crate::import`).
+        if inv.spec.id == CommandId::UserImport {
+            return crate::import::run(self, caller, &inv, inbound).await;
+        }
         let now = self.clock.now();
         let mut tx = self.db.begin().await?;
         // First, so a second run of the same update waits here for the first to commit (the
@@ -189,16 +196,7 @@ impl Engine {
         {
             return Err(Error::Duplicate);
         }
-        let actor = Actor::load(&mut tx, caller).await?;
-        let roles: Vec<_> = actor.grants.iter().map(|g| g.role).collect();
-        let audience = Audience {
-            linked: actor.user.is_some(),
-            status: actor.user.as_ref().map(|u| u.status),
-            staff_roles: &roles,
-        };
-        if let Some(r) = refusal(inv.spec, audience) {
-            return Err(refusal_error(inv.spec.name, r, &actor));
-        }
+        let actor = allowed(&mut tx, caller, inv.spec).await?;
         let user_id = actor.user.as_ref().map(|u| u.id);
         let mut ctx = Ctx::new(self, &mut tx, actor, caller.clone(), now);
         let reply = match handlers::dispatch(&mut ctx, &inv).await {
@@ -214,14 +212,7 @@ impl Engine {
             Err(e) => return Err(e),
         };
         let queued = ctx.into_queued();
-        if let Some(id) = user_id
-            && store::users::user(&mut tx, id).await?.is_some()
-        {
-            store::users::touch_activity(&mut tx, id, now).await?;
-        }
-        if let Some(inbound) = inbound {
-            inbound.queue_reply(&mut tx, &reply, true, now).await?;
-        }
+        finish(&mut tx, user_id, inbound, &reply, now).await?;
         tx.commit().await?;
         Ok((reply, queued))
     }
@@ -361,7 +352,10 @@ pub enum ReplyTarget {
 }
 
 impl Inbound {
-    async fn mark_done(
+    /// Records the update as handled (false: it was already). A command normally does this
+    /// first in its own transaction; `/user_import` does it once the file is found valid, in a
+    /// short transaction of its own, before its first chunk (see `crate::import`).
+    pub(crate) async fn mark_done(
         &self,
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
         now: chrono::DateTime<chrono::Utc>,
@@ -408,6 +402,45 @@ impl Inbound {
         store::outbox::insert_with(tx, &message, target, &reply.attachments, now).await?;
         Ok(())
     }
+}
+
+/// Who is asking, when the permission table lets them run `spec`; otherwise the refusal.
+pub(crate) async fn allowed(
+    c: &mut sqlx::AnyConnection,
+    caller: &Caller,
+    spec: &CommandSpec,
+) -> Result<Actor> {
+    let actor = Actor::load(c, caller).await?;
+    let roles: Vec<_> = actor.grants.iter().map(|g| g.role).collect();
+    let audience = Audience {
+        linked: actor.user.is_some(),
+        status: actor.user.as_ref().map(|u| u.status),
+        staff_roles: &roles,
+    };
+    match refusal(spec, audience) {
+        Some(r) => Err(refusal_error(spec.name, r, &actor)),
+        None => Ok(actor),
+    }
+}
+
+/// What every successful command does last, in its final transaction: the caller's activity
+/// (SPEC §3), and the reply queued where the update wants it.
+pub(crate) async fn finish(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    user_id: Option<i64>,
+    inbound: Option<&Inbound>,
+    reply: &Reply,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    if let Some(id) = user_id
+        && store::users::user(tx, id).await?.is_some()
+    {
+        store::users::touch_activity(tx, id, now).await?;
+    }
+    if let Some(inbound) = inbound {
+        inbound.queue_reply(tx, reply, true, now).await?;
+    }
+    Ok(())
 }
 
 fn refusal_error(command: &str, r: Refusal, actor: &Actor) -> Error {

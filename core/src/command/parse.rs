@@ -144,7 +144,7 @@ pub fn parse(text: &str) -> Result<Invocation, Error> {
                         "{key}: has no value: write {key}:value, with quotes if it has spaces"
                     )));
                 }
-                check_value(arg, value)?;
+                check_value(spec, arg, value)?;
                 if inv.args.insert(arg.name, value.to_string()).is_some() {
                     return Err(Error::input(format!("{key} is given twice: keep one")));
                 }
@@ -177,7 +177,7 @@ pub fn parse(text: &str) -> Result<Invocation, Error> {
             && last.rest
             && let Some(v) = inv.args.get_mut(last.name)
         {
-            check_value(last, &token)?;
+            check_value(spec, last, &token)?;
             v.push(' ');
             v.push_str(&token);
             continue;
@@ -190,7 +190,7 @@ pub fn parse(text: &str) -> Result<Invocation, Error> {
                 spec.usage()
             )));
         };
-        check_value(arg, &token)?;
+        check_value(spec, arg, &token)?;
         inv.args.insert(arg.name, token);
     }
     for a in spec.args.iter().filter(|a| a.required) {
@@ -207,16 +207,45 @@ pub fn parse(text: &str) -> Result<Invocation, Error> {
     Ok(inv)
 }
 
-/// Refuses a value holding a character no argument may carry, at the edge, so nothing behind
-/// the parser sees one and both databases get the same text: a control character (Unicode
-/// Cc: NUL, which PostgreSQL cannot store and SQLite would keep, escapes, carriage returns),
-/// except a line break or tab in free text ([`ArgKind::Text`]: reasons, answers), where they
-/// are how a person lays out what they wrote. In every other kind (people, names, emails,
-/// choices, numbers…) a line break or tab is refused too: none of them spans lines. Outside
-/// quotes white space only separates values, so these are found in quoted values only.
-fn check_value(arg: &ArgSpec, value: &str) -> Result<(), Error> {
+/// The bidirectional overrides (left-to-right, right-to-left): every letter after one is
+/// shown in the forced direction, so `\u{202E}gro.elpmaxe` reads as `example.org`.
+const BIDI_OVERRIDES: [char; 2] = ['\u{202D}', '\u{202E}'];
+
+/// Refuses a value no argument may carry, at the edge, so nothing behind the parser sees one
+/// and both databases get the same text:
+///
+/// - an empty or blank value (`""`, `"  "`): an argument is given to say something, and
+///   behind the parser a blank one said "anything" (a blank person matched everyone by name,
+///   a blank `with:` booked a session with whichever match came first, a blank `/choose` was
+///   an empty ranking);
+/// - a control character (Unicode Cc: NUL, which PostgreSQL cannot store and SQLite would
+///   keep, escapes, carriage returns), except a line break or tab in free text
+///   ([`ArgKind::Text`]: reasons, answers), where they are how a person lays out what they
+///   wrote. Every other kind is one line ([`ArgKind::Line`], people, names, choices, numbers…),
+///   so a line break or tab is refused there too. Outside quotes white space only separates
+///   values, so these are found in quoted values only;
+/// - in free text, a bidirectional override ([`BIDI_OVERRIDES`]): a reason is shown in a line
+///   of `/history`, which the override would show reversed from there on. The other format
+///   characters (direction marks, isolates, joiners) are how right-to-left text is written,
+///   and stay. One-line values leave format characters to their own rule: names refuse them
+///   (`values::is_hidden_char`), and a lookup holding one finds nothing.
+fn check_value(spec: &CommandSpec, arg: &ArgSpec, value: &str) -> Result<(), Error> {
+    if value.trim().is_empty() {
+        return Err(Error::input(if arg.required {
+            format!(
+                "{}: is empty: give a value. Usage: {}",
+                arg.name,
+                spec.usage()
+            )
+        } else {
+            format!(
+                "{}: is empty: give a value, or leave {} out",
+                arg.name, arg.name
+            )
+        }));
+    }
     let free_text = arg.kind == ArgKind::Text;
-    for c in value.chars().filter(|c| c.is_control()) {
+    for c in value.chars() {
         if matches!(c, '\n' | '\t') {
             if !free_text {
                 return Err(Error::input(format!(
@@ -224,9 +253,15 @@ fn check_value(arg: &ArgSpec, value: &str) -> Result<(), Error> {
                     arg.name
                 )));
             }
-        } else {
+        } else if c.is_control() {
             return Err(Error::input(format!(
                 "{}: holds {}, which cannot be stored: type the value again without it",
+                arg.name,
+                describe_char(c)
+            )));
+        } else if free_text && BIDI_OVERRIDES.contains(&c) {
+            return Err(Error::input(format!(
+                "{}: holds {}, which shows the text after it reversed: type it again without it",
                 arg.name,
                 describe_char(c)
             )));
@@ -388,6 +423,57 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_or_blank_value_is_refused_wherever_it_is_given() {
+        let msg = |t: &str| parse(t).err().map(|e| e.to_string()).unwrap_or_default();
+        let m = msg("/user_show \"\"");
+        assert!(
+            m.starts_with("person: is empty: give a value. Usage: /user_show <person>"),
+            "{m}"
+        );
+        let m = msg("/user_show \"  \"");
+        assert!(m.starts_with("person: is empty"), "{m}");
+        let m = msg("/session_book \" \" at:\"2026-12-01 17:00\"");
+        assert!(
+            m.starts_with("with: is empty: give a value, or leave with out"),
+            "{m}"
+        );
+        let m = msg("/status ana@example.org A reason:\"   \"");
+        assert!(m.starts_with("reason: is empty"), "{m}");
+        let m = msg("/choose #1 \"\"");
+        assert!(m.starts_with("mentors: is empty"), "{m}");
+    }
+
+    #[test]
+    fn names_are_one_line_while_reasons_keep_their_line_breaks() {
+        let msg = |t: &str| parse(t).err().map(|e| e.to_string()).unwrap_or_default();
+        let m = msg("/org_add \"City\nSchools\"");
+        assert!(m.starts_with("name: holds a line break or a tab"), "{m}");
+        let m = msg("/program_add Acme \"Spring\n2027\"");
+        assert!(m.starts_with("name: holds a line break or a tab"), "{m}");
+        let m = msg("/session_book at:\"2026-12-01\n17:00\"");
+        assert!(m.starts_with("at: holds a line break or a tab"), "{m}");
+        assert!(parse("/deactivate ana@example.org reason:\"moved\naway\"").is_ok());
+        assert!(parse("/apply \"first line\nsecond line\"").is_ok());
+    }
+
+    #[test]
+    fn free_text_refuses_a_bidirectional_override_and_keeps_direction_marks() {
+        let msg = |t: &str| parse(t).err().map(|e| e.to_string()).unwrap_or_default();
+        let m = msg("/deactivate ana@example.org reason:\"moved \u{202E}yawa\"");
+        assert!(
+            m.starts_with("reason: holds the invisible character U+202E, which shows the text after it reversed"),
+            "{m}"
+        );
+        let m = msg("/apply \"\u{202D}text\"");
+        assert!(
+            m.starts_with("answer: holds the invisible character U+202D"),
+            "{m}"
+        );
+        // A right-to-left mark and an isolate are how Arabic or Hebrew text is typed.
+        assert!(parse("/deactivate ana@example.org reason:\"\u{5E2}\u{5D1}\u{5E8}\u{200F} \u{2067}x\u{2069}\"").is_ok());
+    }
+
+    #[test]
     fn what_the_parser_quotes_back_is_cut_short() {
         let long = "x".repeat(100_000);
         for line in [
@@ -436,8 +522,9 @@ mod tests {
         }
 
         #[test]
-        // Control characters are refused (see `check_value`), so they are not generated here.
-        fn quoted_values_parse_back_exactly(v in "[^\\p{Cc}]{1,40}") {
+        // Control characters and blank values are refused (see `check_value`), so they are not
+        // generated here.
+        fn quoted_values_parse_back_exactly(v in "[^\\p{Cc}]{0,39}[^\\p{Cc}\\s]") {
             let named = format!("/history x limit:{}", quote(&v));
             let got = parse(&named).ok().and_then(|i| i.get("limit").map(str::to_string));
             prop_assert_eq!(got.as_deref(), Some(v.as_str()));

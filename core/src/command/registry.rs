@@ -64,7 +64,13 @@ pub enum Access {
 /// types, choices and autocomplete; button rows on Telegram).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ArgKind {
+    /// Free text, laid out as the person likes: reasons and answers. The one kind whose
+    /// values keep line breaks and tabs (see `parse::check_value`).
     Text,
+    /// Text on one line: the name of a new organization or program, a setting's value, a date,
+    /// a question's key, a confirmation, a command's name. Front-ends offer it as they offer
+    /// [`ArgKind::Text`]; the parser refuses a line break in it, so a name never spans lines.
+    Line,
     /// A person: email, phone, external ID, `#id`, a chat mention, or an unambiguous name.
     Person,
     Email,
@@ -169,7 +175,7 @@ const PERSON: ArgSpec = pos(
 const REASON: ArgSpec = opt("reason", K::Text, "why, for the audit log");
 const CONFIRM: ArgSpec = opt(
     "confirm",
-    K::Text,
+    K::Line,
     "confirmation (yes, or the code the bot gave)",
 );
 const PERSONA: ArgSpec = opt(
@@ -191,7 +197,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         id: Id::Help,
         name: "help",
         about: "List the commands you can use, or explain one",
-        args: &[opt_pos("command", K::Text, "a command name")],
+        args: &[opt_pos("command", K::Line, "a command name")],
         access: Access::Open,
         example: "/help user_add",
     },
@@ -217,7 +223,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         id: Id::OrgAdd,
         name: "org_add",
         about: "Create an organization",
-        args: &[pos("name", K::Text, "the organization's name")],
+        args: &[pos("name", K::Line, "the organization's name")],
         access: Access::Staff(Capability::ManageOrgs),
         example: "/org_add \"City Schools\"",
     },
@@ -227,7 +233,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         about: "Create a program in an organization (settings start from config)",
         args: &[
             pos("org", K::Organization, "the organization"),
-            pos("name", K::Text, "the program's name"),
+            pos("name", K::Line, "the program's name"),
         ],
         access: Access::Staff(Capability::ManageOrgs),
         example: "/program_add \"City Schools\" \"Spring 2027\"",
@@ -256,7 +262,7 @@ pub static COMMANDS: &[CommandSpec] = &[
                 ]),
                 "the setting",
             ),
-            opt_pos("value", K::Text, "the new value"),
+            opt_pos("value", K::Line, "the new value"),
         ],
         access: Access::Staff(Capability::ConfigurePrograms),
         example: "/program_set \"Spring 2027\" offer_ttl 48h",
@@ -304,7 +310,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             ),
             opt(
                 "external_id",
-                K::Text,
+                K::Line,
                 "the program's own ID (defaults to the phone)",
             ),
             opt(
@@ -524,7 +530,7 @@ pub static COMMANDS: &[CommandSpec] = &[
                 K::Text,
                 "your answer: an option's number or name, 1–5, or text",
             ),
-            opt("q", K::Text, "which question (to change an answer)"),
+            opt("q", K::Line, "which question (to change an answer)"),
             opt("program", K::Program, "which program's questionnaire"),
         ],
         access: Access::Member {
@@ -649,7 +655,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         about: "Book a session with your match (time in the program's time zone)",
         args: &[
             opt_pos("with", K::Person, "your match, when you have several"),
-            req("at", K::Text, "date and time, like \"2026-12-01 17:00\""),
+            req("at", K::Line, "date and time, like \"2026-12-01 17:00\""),
         ],
         access: Access::Member {
             during_application: false,
@@ -859,6 +865,31 @@ mod tests {
                         .all(|ch| ch.is_ascii_lowercase() || ch == '_')
                 );
             }
+        }
+    }
+
+    #[test]
+    fn only_reasons_and_answers_are_free_text_that_may_span_lines() {
+        // Everything else is one line: a name with a line break in it would break every list
+        // and message that shows it.
+        for c in COMMANDS {
+            for a in c.args {
+                if a.kind == ArgKind::Text {
+                    assert!(
+                        matches!(a.name, "reason" | "answer"),
+                        "/{} {}: free text? Make it ArgKind::Line unless it is prose",
+                        c.name,
+                        a.name
+                    );
+                }
+            }
+        }
+        for (command, arg) in [("org_add", "name"), ("program_add", "name")] {
+            assert_eq!(
+                find(command).and_then(|c| c.arg(arg)).map(|a| a.kind),
+                Some(ArgKind::Line),
+                "/{command} {arg}"
+            );
         }
     }
 

@@ -56,7 +56,8 @@ impl OfferState {
             .find(|x| x.code() == s)
             .ok_or_else(|| {
                 Error::input(format!(
-                    "'{s}' is not an offer state: use {}",
+                    "'{}' is not an offer state: use {}",
+                    crate::reply::echo(&s),
                     Self::ALL
                         .iter()
                         .map(|x| x.code())

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod big_import;
 mod chains;
 mod chat_edge;
 mod console;
@@ -10,6 +11,7 @@ mod csv_safety;
 mod discord;
 mod email;
 mod guarding;
+mod hostile_corpus;
 mod hostile_input;
 mod inactivity;
 mod lifecycle;

@@ -4,7 +4,7 @@ use super::super::ctx::Ctx;
 use super::super::parse::Invocation;
 use super::number;
 use crate::error::{Error, Result};
-use crate::reply::Reply;
+use crate::reply::{Reply, echo};
 use crate::roles::Capability;
 use crate::store;
 
@@ -15,7 +15,8 @@ pub async fn deliveries(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
         .unwrap_or_else(|| "failed".into());
     if !["failed", "pending", "sent"].contains(&state.as_str()) {
         return Err(Error::input(format!(
-            "state:{state} is not a delivery state: use failed, pending or sent"
+            "state:{} is not a delivery state: use failed, pending or sent",
+            echo(&state)
         )));
     }
     let limit = number(inv, "limit", 30, 500)?;

@@ -8,12 +8,12 @@ use super::super::ctx::Ctx;
 use super::super::matching::{self, Recommendation, persona_user, program_of, when};
 use super::super::ops;
 use super::super::parse::{Invocation, quote};
-use super::number;
+use super::{number, reason};
 use crate::assignment;
 use crate::csv_safe;
 use crate::error::{Error, Result};
 use crate::questionnaire::{Answer, Question, QuestionKind};
-use crate::reply::{Attachment, Reply};
+use crate::reply::{Attachment, Reply, echo};
 use crate::roles::{Capability, PersonaRole};
 use crate::status::{MatchStatus, PersonaStatus, UserStatus};
 use crate::store::matches::MatchState;
@@ -52,7 +52,10 @@ async fn application_program(
                     || p.full_name().eq_ignore_ascii_case(name.trim())
             })
             .ok_or_else(|| {
-                Error::not_found(format!("you are not in a program called '{}'", name.trim()))
+                Error::not_found(format!(
+                    "you are not in a program called '{}'",
+                    echo(name.trim())
+                ))
             });
     }
     for p in &programs {
@@ -84,7 +87,7 @@ pub async fn apply(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
         Some(key) => Some(qs.question(key.trim()).cloned().ok_or_else(|| {
             Error::input(format!(
                 "there is no question '{}': the questions are {}",
-                key.trim(),
+                echo(key.trim()),
                 qs.questions
                     .iter()
                     .map(|q| q.key.as_str())
@@ -410,12 +413,14 @@ pub async fn choose(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
             [one] => *one,
             [] => {
                 return Err(Error::input(format!(
-                    "'{part}' is not among your recommended mentors: use the #numbers from /mentors"
+                    "'{}' is not among your recommended mentors: use the #numbers from /mentors",
+                    echo(part)
                 )));
             }
             _ => {
                 return Err(Error::Ambiguous(format!(
-                    "'{part}' matches several of your mentors: use the #numbers from /mentors"
+                    "'{}' matches several of your mentors: use the #numbers from /mentors",
+                    echo(part)
                 )));
             }
         };
@@ -426,6 +431,13 @@ pub async fn choose(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
             )));
         }
         ranked.push(r);
+    }
+    if ranked.is_empty() {
+        // Separators only (`/choose ,`; a blank value never gets past the parser) name no one,
+        // and ranking no one answered as if a request had gone out.
+        return Err(Error::input(
+            "name at least one mentor from /mentors, best first: /choose #12 #7",
+        ));
     }
     let max = program.settings.max_choices as usize;
     if ranked.len() > max {
@@ -605,7 +617,7 @@ pub async fn unassign(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
             )));
         }
     };
-    ops::close_match(ctx, &m, inv.get("reason")).await?;
+    ops::close_match(ctx, &m, reason(inv)?).await?;
     for pid in [m.mentee_persona_id, m.mentor_persona_id]
         .into_iter()
         .flatten()
@@ -648,7 +660,7 @@ pub async fn match_reopen(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> 
     let m = closed.ok_or_else(|| {
         Error::conflict(format!("{} has no closed match to re-open", user.full_name))
     })?;
-    ops::reopen_match(ctx, &m, inv.get("reason")).await?;
+    ops::reopen_match(ctx, &m, reason(inv)?).await?;
     let line = ops::describe_match(ctx, &m).await?;
     Ok(Reply::text(format!("Re-opened {line}.")))
 }

@@ -16,7 +16,7 @@ use super::parse::Invocation;
 use super::registry::CommandId as Id;
 use crate::error::{Error, Result};
 use crate::program::parse_yes_no;
-use crate::reply::Reply;
+use crate::reply::{Reply, echo};
 
 pub(crate) async fn dispatch(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
     match inv.spec.id {
@@ -70,6 +70,25 @@ fn confirmed(inv: &Invocation) -> Result<bool> {
         .map(|v| v.unwrap_or(false))
 }
 
+/// The longest reason the audit log takes, in characters: a few sentences. `/history` shows
+/// each entry on a line with its reason, so a page of text there would bury the log.
+const MAX_REASON: usize = 500;
+
+/// `reason:`, for the audit log: at most [`MAX_REASON`] characters. Every handler reads it
+/// through here, before it changes anything.
+fn reason(inv: &Invocation) -> Result<Option<&str>> {
+    let Some(r) = inv.get("reason") else {
+        return Ok(None);
+    };
+    let length = r.chars().count();
+    if length > MAX_REASON {
+        return Err(Error::input(format!(
+            "reason: is {length} characters long: keep it to {MAX_REASON} (it is shown in /history)"
+        )));
+    }
+    Ok(Some(r))
+}
+
 fn yes_no(inv: &Invocation, name: &str) -> Result<bool> {
     inv.get(name)
         .map(|v| parse_yes_no(name, v))
@@ -89,7 +108,7 @@ fn number(inv: &Invocation, name: &str, default: i64, max: i64) -> Result<i64> {
             .ok_or_else(|| {
                 Error::input(format!(
                     "{name} must be a whole number from 1 to {max}, not '{}'",
-                    raw.trim()
+                    echo(raw.trim())
                 ))
             }),
     }

@@ -5,19 +5,26 @@ use super::super::ops::{self, NewPerson};
 use super::super::parse::Invocation;
 use crate::error::{Error, Result};
 use crate::program::SETTINGS;
-use crate::reply::Reply;
+use crate::reply::{Reply, echo};
 use crate::roles::{Capability, StaffRole};
 use crate::status::UserStatus;
 use crate::store;
-use crate::values::{Email, FullName, Phone};
+use crate::values::{Email, FullName, Phone, refuse_hidden};
 
+/// An organization's or program's name, as given to `/org_add` and `/program_add`: white space
+/// runs become one space; 1–100 characters, no `/` (it separates `Org/Program`), no leading
+/// `#` (that is an id); no invisible character ([`is_hidden_char`](crate::values::is_hidden_char)),
+/// as for a person's name: names are shown in every list, where a right-to-left override
+/// would show one as another and a zero-width space make two look the same.
 fn org_or_program_name(raw: &str, what: &str) -> Result<String> {
     let s = raw.split_whitespace().collect::<Vec<_>>().join(" ");
     if s.is_empty() || s.chars().count() > 100 || s.contains('/') || s.starts_with('#') {
         return Err(Error::input(format!(
-            "'{s}' cannot be {what} name: use 1–100 characters, without / and not starting with #"
+            "'{}' cannot be {what} name: use 1–100 characters, without / and not starting with #",
+            echo(&s)
         )));
     }
+    refuse_hidden(&s, "the name")?;
     Ok(s)
 }
 
@@ -101,7 +108,8 @@ pub async fn program_set(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
     let Some(value) = inv.get("value") else {
         let current = program.settings.get(&setting).ok_or_else(|| {
             Error::input(format!(
-                "'{setting}' is not a program setting: use one of {}",
+                "'{}' is not a program setting: use one of {}",
+                echo(&setting),
                 SETTINGS
                     .iter()
                     .map(|(n, _)| *n)

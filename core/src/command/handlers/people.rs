@@ -1,110 +1,20 @@
-//! Adding, importing, finding and listing people; personas and their programs.
-
-use std::collections::HashSet;
+//! Adding, finding and listing people; personas and their programs. How a typed person is read
+//! is in `crate::import`, shared with `/user_import`, which runs there (not in a command
+//! transaction).
 
 use super::super::ctx::Ctx;
-use super::super::ops::{self, NewPerson};
+use super::super::ops;
 use super::super::parse::Invocation;
 use super::{ago, number, yes_no};
 use crate::error::{Error, Result};
+use crate::import::{PersonFields, Places, parse_person};
 use crate::reply::Reply;
-use crate::roles::{Capability, PersonaRole, role_has};
+use crate::roles::{Capability, PersonaRole};
 use crate::status::{MatchStatus, UserStatus};
 use crate::store::orgs::Program;
 use crate::store::users::{User, UserFilter, UserSort};
 use crate::store::{self};
-use crate::values::{Email, ExternalId, FullName, Phone, Tag};
-
-/// The fields of one person as typed in a command or a CSV row.
-struct PersonFields<'a> {
-    name: &'a str,
-    email: &'a str,
-    phone: &'a str,
-    role: &'a str,
-    program: Option<&'a str>,
-    org: Option<&'a str>,
-    external_id: Option<&'a str>,
-    tags: Option<&'a str>,
-}
-
-async fn parse_person(ctx: &mut Ctx<'_>, f: PersonFields<'_>) -> Result<NewPerson> {
-    let name = FullName::parse(f.name)?;
-    let email = Email::parse(f.email)?;
-    let region = ctx.settings().phone_region().map(str::to_string);
-    let phone = Phone::parse(f.phone, region.as_deref())?;
-    let role = PersonaRole::parse(f.role)?;
-    let external_id = f
-        .external_id
-        .filter(|s| !s.trim().is_empty())
-        .map(ExternalId::parse)
-        .transpose()?;
-    let tags = f.tags.map(Tag::parse_list).transpose()?.unwrap_or_default();
-    if !tags.is_empty()
-        && !ctx
-            .actor
-            .grants
-            .iter()
-            .any(|g| role_has(g.role, Capability::EditTags))
-    {
-        return Err(Error::forbidden(
-            "identifiers (tags) are set by a super admin (SPEC §1): leave tags out, or ask one to add them",
-        ));
-    }
-    let program = match f.program.filter(|s| !s.trim().is_empty()) {
-        Some(p) => Some(ctx.find_program(p, Capability::AddUsers).await?),
-        None => None,
-    };
-    let org_id = match (&program, f.org.filter(|s| !s.trim().is_empty())) {
-        (Some(p), _) => Some(p.org_id),
-        (None, Some(o)) => {
-            let org = ctx.find_org(o).await?;
-            if !ctx.actor.is_global(Capability::AddUsers)
-                && !ctx.actor.orgs_for(Capability::AddUsers).contains(&org.id)
-            {
-                return Err(Error::forbidden(format!(
-                    "{} is not one of your organizations",
-                    org.name
-                )));
-            }
-            Some(org.id)
-        }
-        (None, None) => Some(default_org(ctx).await?),
-    };
-    Ok(NewPerson {
-        name,
-        email,
-        phone,
-        external_id,
-        role: Some(role),
-        program,
-        org_id,
-        tags,
-        status: UserStatus::ApplicationIncomplete,
-    })
-}
-
-/// The organization a person without a program joins: the actor's only one, or the only one there is.
-async fn default_org(ctx: &mut Ctx<'_>) -> Result<i64> {
-    let mine = ctx.actor.orgs_for(Capability::AddUsers);
-    let candidates: Vec<i64> = if ctx.actor.is_global(Capability::AddUsers) {
-        store::orgs::list_orgs(ctx.c())
-            .await?
-            .into_iter()
-            .map(|o| o.id)
-            .collect()
-    } else {
-        mine
-    };
-    match candidates.as_slice() {
-        [only] => Ok(*only),
-        [] => Err(Error::conflict(
-            "there is no organization yet: a super admin creates one with /org_add",
-        )),
-        _ => Err(Error::input(
-            "say where they belong: add program:\"Program\" or org:\"Organization\"",
-        )),
-    }
-}
+use crate::values::Tag;
 
 pub async fn user_add(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
     let person = parse_person(
@@ -119,6 +29,7 @@ pub async fn user_add(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
             external_id: inv.get("external_id"),
             tags: inv.get("tags"),
         },
+        &mut Places::default(),
     )
     .await?;
     let role = person.role.map(|r| r.code()).unwrap_or_default();
@@ -135,133 +46,14 @@ pub async fn user_add(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
     )))
 }
 
-/// CSV columns: name, email, phone, role, and optionally program, org, external_id, tags.
-/// Every row is checked first; one bad row means nothing is imported, and the reply lists
-/// every bad row with its line number.
-pub async fn user_import(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
-    let file = inv.attachments.first().ok_or_else(|| {
-        Error::input("attach the CSV file to /user_import (columns: name,email,phone,role,program,external_id,tags)")
-    })?;
-    let text = std::str::from_utf8(&file.bytes)
-        .map_err(|_| Error::input("the file is not UTF-8 text: save it as CSV (UTF-8)"))?;
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .flexible(false)
-        .from_reader(text.as_bytes());
-    let headers: Vec<String> = reader
-        .headers()
-        .map_err(|e| Error::input(format!("the first line must be the column names: {e}")))?
-        .iter()
-        .map(|h| h.trim().trim_start_matches('\u{feff}').to_lowercase())
-        .collect();
-    for needed in ["name", "email", "phone", "role"] {
-        if !headers.iter().any(|h| h == needed) {
-            return Err(Error::input(format!(
-                "the CSV has no '{needed}' column: the first line must name the columns, e.g. name,email,phone,role,program"
-            )));
-        }
-    }
-    let known = [
-        "name",
-        "email",
-        "phone",
-        "role",
-        "program",
-        "org",
-        "external_id",
-        "tags",
-    ];
-    if let Some(h) = headers.iter().find(|h| !known.contains(&h.as_str())) {
-        return Err(Error::input(format!(
-            "unknown column '{h}': the columns are {}",
-            known.join(", ")
-        )));
-    }
-    let col = |name: &str| headers.iter().position(|h| h == name);
-    let mut people = Vec::new();
-    let mut errors = Vec::new();
-    let (mut emails, mut phones) = (HashSet::new(), HashSet::new());
-    for (i, record) in reader.records().enumerate() {
-        let line = i + 2;
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                errors.push(format!("line {line}: {e}"));
-                continue;
-            }
-        };
-        let get = |name: &str| col(name).and_then(|c| record.get(c));
-        let fields = PersonFields {
-            name: get("name").unwrap_or_default(),
-            email: get("email").unwrap_or_default(),
-            phone: get("phone").unwrap_or_default(),
-            role: get("role").unwrap_or_default(),
-            program: get("program"),
-            org: get("org"),
-            external_id: get("external_id"),
-            tags: get("tags"),
-        };
-        let parsed = match parse_person(ctx, fields).await {
-            Ok(p) => p,
-            Err(e) => {
-                errors.push(format!("line {line}: {}", e.user_message()));
-                continue;
-            }
-        };
-        if !emails.insert(parsed.email.clone()) {
-            errors.push(format!(
-                "line {line}: {} appears twice in the file",
-                parsed.email
-            ));
-            continue;
-        }
-        if !phones.insert(parsed.phone.clone()) {
-            errors.push(format!(
-                "line {line}: phone {} appears twice in the file",
-                parsed.phone
-            ));
-            continue;
-        }
-        if let Err(e) = ops::check_unique(ctx, &parsed).await {
-            errors.push(format!("line {line}: {}", e.user_message()));
-            continue;
-        }
-        people.push(parsed);
-    }
-    if !errors.is_empty() {
-        let shown = errors
-            .iter()
-            .take(20)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n");
-        let more = if errors.len() > 20 {
-            format!("\n…and {} more", errors.len() - 20)
-        } else {
-            String::new()
-        };
-        return Err(Error::input(format!(
-            "nothing was imported: fix {} and send the file again:\n{shown}{more}",
-            if errors.len() == 1 {
-                "this row".to_string()
-            } else {
-                format!("these {} rows", errors.len())
-            }
-        )));
-    }
-    if people.is_empty() {
-        return Err(Error::input(
-            "the file has column names but no people: add one row per person",
-        ));
-    }
-    let n = people.len();
-    for p in people {
-        ops::create_person(ctx, p).await?;
-    }
-    Ok(Reply::text(format!(
-        "Imported {n} {}; each gets a welcome email with their link code.",
-        if n == 1 { "person" } else { "people" }
-    )))
+/// `/user_import` does not run in a command's transaction: one transaction for a big file held
+/// the database for minutes. The engine hands it to [`crate::import`], which checks the whole
+/// file, then adds people in chunks, each in a transaction of its own. This entry of the
+/// dispatch table is therefore never reached; if it ever is, it changes nothing.
+pub async fn user_import(_ctx: &mut Ctx<'_>, _inv: &Invocation) -> Result<Reply> {
+    Err(Error::Internal(
+        "/user_import runs through import::run, never inside a command's transaction".into(),
+    ))
 }
 
 pub async fn user_show(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {

@@ -8,7 +8,7 @@ use super::super::ops;
 use super::super::parse::Invocation;
 use crate::csv_safe;
 use crate::error::{Error, Result};
-use crate::reply::{Attachment, Reply};
+use crate::reply::{Attachment, Reply, echo};
 use crate::roles::Capability;
 use crate::store::matches::MatchState;
 use crate::store::pending::PendingAction;
@@ -187,7 +187,8 @@ pub async fn export(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
         .unwrap_or_else(|| "csv".into());
     if format != "csv" && format != "json" {
         return Err(Error::input(format!(
-            "format:{format} is not offered: use csv or json"
+            "format:{} is not offered: use csv or json",
+            echo(&format)
         )));
     }
     let program = match inv.get("program") {

@@ -9,7 +9,7 @@ use super::super::parse::Invocation;
 use super::number;
 use crate::error::{Error, Result};
 use crate::messages;
-use crate::reply::Reply;
+use crate::reply::{Reply, echo};
 use crate::roles::Capability;
 use crate::status::MatchStatus;
 use crate::store::matches::{Match, MatchState};
@@ -81,10 +81,13 @@ pub async fn session_book(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> 
     let raw = inv.required("at")?.trim().replace('T', " ");
     let naive = NaiveDateTime::parse_from_str(&raw, "%Y-%m-%d %H:%M").map_err(|_| {
         Error::input(format!(
-            "'{raw}' is not a date and time: write it as at:\"2026-12-01 17:00\" ({} time)",
+            "'{}' is not a date and time: write it as at:\"2026-12-01 17:00\" ({} time)",
+            echo(&raw),
             tz.name()
         ))
     })?;
+    // Quoted back as read, not as typed: chrono lets runs of spaces and leading zeros through.
+    let raw = naive.format("%Y-%m-%d %H:%M");
     let starts = tz
         .from_local_datetime(&naive)
         .earliest()

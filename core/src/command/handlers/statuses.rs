@@ -3,7 +3,7 @@
 use super::super::ctx::Ctx;
 use super::super::parse::Invocation;
 use super::super::{matching, ops};
-use super::{confirmed, number};
+use super::{confirmed, number, reason};
 use crate::error::{Error, Result};
 use crate::reply::Reply;
 use crate::roles::Capability;
@@ -36,8 +36,7 @@ pub async fn status(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
     let new = UserStatus::parse(inv.required("status")?)?;
     let again = format!("/status #{} {}", user.id, new.code());
     let effects =
-        ops::change_user_status(ctx, &user, new, inv.get("reason"), confirmed(inv)?, &again)
-            .await?;
+        ops::change_user_status(ctx, &user, new, reason(inv)?, confirmed(inv)?, &again).await?;
     Ok(Reply::text(format!(
         "{}: {} → {} — applies to all their personas{}{}",
         user.full_name,
@@ -75,8 +74,7 @@ pub async fn deactivate(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
     }
     let again = format!("/deactivate #{} status:{}", user.id, new.code());
     let effects =
-        ops::change_user_status(ctx, &user, new, inv.get("reason"), confirmed(inv)?, &again)
-            .await?;
+        ops::change_user_status(ctx, &user, new, reason(inv)?, confirmed(inv)?, &again).await?;
     Ok(Reply::text(format!(
         "{} is deactivated ({new}) as of now: their commands and buttons are refused and others see them as Deactivated; their history is kept{}{}",
         user.full_name,
@@ -97,7 +95,7 @@ pub async fn reactivate(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
         )));
     }
     let before = ops::status_before_deactivation(ctx, &user).await?;
-    ops::change_user_status(ctx, &user, before, inv.get("reason"), false, "").await?;
+    ops::change_user_status(ctx, &user, before, reason(inv)?, false, "").await?;
     Ok(Reply::text(format!(
         "{} is back to {before}{}",
         user.full_name,
@@ -118,7 +116,7 @@ pub async fn persona_status(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply
             &format!("is not {new} already"),
         )
         .await?;
-    set_persona_status(ctx, &user, &persona, new, inv.get("reason")).await?;
+    set_persona_status(ctx, &user, &persona, new, reason(inv)?).await?;
     Ok(Reply::text(format!(
         "{}'s persona #{}: {} → {new}{}",
         user.full_name,
@@ -189,7 +187,7 @@ pub async fn match_status(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> 
         .await?
     };
     let t = decide_match(persona.match_status, to, persona.role, user.status)?;
-    let reason = inv.get("reason");
+    let reason = reason(inv)?;
     match t.how {
         MatchMove::Staff => {
             store::users::set_match_status(ctx.c(), persona.id, persona.match_status, to).await?;
@@ -362,8 +360,7 @@ pub async fn revert(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
             "entry #{id} records something being created, not changed: remove it with /deactivate, /persona_status or /delete"
         )));
     };
-    let reason = inv
-        .get("reason")
+    let reason = reason(inv)?
         .map(str::to_string)
         .unwrap_or_else(|| format!("revert of #{id}"));
     ctx.reverting = Some(id);
