@@ -295,7 +295,8 @@ async fn other_callers_are_served_while_a_big_import_runs(app: &TestApp) {
             .run(
                 &pm,
                 &format!(
-                    "/user_add \"Side Person {served}\" side{served}@side.example +5511966660{served:03} mentee program:Spring"
+                    "/user_add \"Side Person {served}\" side{served}@side.example +55119{:08} mentee program:Spring",
+                    66_600_000 + served
                 ),
             )
             .await;
