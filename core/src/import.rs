@@ -454,7 +454,8 @@ impl Columns {
         );
         if let Some(h) = headers.iter().find(|h| !COLUMNS.contains(&h.as_str())) {
             return Err(Error::input(format!(
-                "unknown column '{h}': the columns are {}",
+                "unknown column '{}': the columns are {}",
+                crate::reply::echo(h),
                 COLUMNS.join(", ")
             )));
         }

@@ -185,7 +185,8 @@ pub async fn user_list(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
         Some("activity") | Some("last_activity") => UserSort::Activity,
         Some(other) => {
             return Err(Error::input(format!(
-                "sort:{other} is not a sort: use first, last or activity"
+                "sort:{} is not a sort: use first, last or activity",
+                crate::reply::echo(other)
             )));
         }
     };
