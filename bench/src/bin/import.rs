@@ -13,9 +13,9 @@
 //! rows' `created_at`); the peak resident set of the process during the import (`VmHWM`, reset
 //! before each import through `/proc/self/clear_refs`; the generated file itself is in it);
 //! then how long the same file with its last row bad takes to be checked and refused.
-//! `--index-link-codes` adds an index on `link_codes(user_id)` first, which the migrations do
-//! not have: each new person's link code deletes their unused ones, without it a scan of the
-//! whole table per person.
+//! `--index-link-codes` creates the index on `link_codes(user_id)` if it is missing (migration
+//! 0007 has it now: each new person's link code deletes their unused ones, which without it is
+//! a scan of the whole table per person).
 //!
 //! The SQLite database is a fresh file under the system temp folder; the PostgreSQL one is
 //! `mentorops_bench_import`, created fresh and dropped afterwards, on
