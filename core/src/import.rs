@@ -10,7 +10,7 @@
 //! 2. **Count** the rows, without the database: a file with more rows than `import.max_rows`
 //!    is refused at the first row over, naming the limit and asking for smaller files.
 //! 3. **Check every row** in one read-only transaction, streaming the CSV: a row is read as
-//!    `/user_add` reads a person ([`parse_person`]); duplicates within the file are found from
+//!    `/user_add` reads a person (`parse_person`); duplicates within the file are found from
 //!    the emails, phones and external IDs seen so far (that is all that is kept per row), and
 //!    against the people already stored with one query per [`CHUNK`] rows. One bad row and
 //!    nothing is imported (all or nothing, as before): the answer names the first
@@ -45,6 +45,10 @@
 //!   were added, and from which line to send the rows again; no chunk is ever half added. A
 //!   process killed mid-import (a crash, a deploy that does not wait for it) leaves the chunks
 //!   it committed and sends no answer; its last progress message says how far it got.
+//! - **The uploader's next messages** do not wait for the import: once it is claimed (step 4)
+//!   its chat's next update is the head of the chat's lane and runs (the lanes of
+//!   docs/chat-edge.md), so a `/user_list` sent meanwhile is answered before the summary and
+//!   sees the people added so far. Updates still start in the order they came.
 //! - **Memory**: the file is read three times from the bytes that came with the command (no
 //!   copy); what is kept is the emails, phones and external IDs seen, the problems found, and
 //!   one chunk of rows at a time. Only the first [`KEPT_QUEUED`] queued messages are handed

@@ -275,20 +275,29 @@ async fn a_file_over_the_row_cap_is_refused_naming_the_limit(app: &TestApp) {
     );
 }
 
+/// A 3 000-row import by the super admin, started in its own task and returned once its first
+/// chunk is in (or it ended).
+async fn import_under_way(
+    app: &TestApp,
+) -> tokio::task::JoinHandle<Result<mentorops_core::reply::Reply, mentorops_core::Error>> {
+    let engine = app.shared_engine();
+    let admin = app.caller_for(app.admin_id);
+    let import =
+        tokio::spawn(async move { import_as(&engine, &admin, people_csv(3000, &[])).await });
+    while imported_people(app).await == 0 && !import.is_finished() {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    import
+}
+
 /// While a 3 000-row import runs, a program manager's commands (adding people, showing one)
 /// all succeed, and at least one of their writes lands between the import's first and last
 /// audit entries: the import's chunks let them in.
 async fn other_callers_are_served_while_a_big_import_runs(app: &TestApp) {
     app.with_program().await;
     let pm = app.caller_for(app.user_id("pm@example.org").await);
-    let engine = app.shared_engine();
-    let admin = app.caller_for(app.admin_id);
-    let import =
-        tokio::spawn(async move { import_as(&engine, &admin, people_csv(3000, &[])).await });
     // Wait until the import is adding people, so the commands below run during it.
-    while imported_people(app).await == 0 && !import.is_finished() {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let import = import_under_way(app).await;
     let mut served = 0;
     while !import.is_finished() {
         let add = app
@@ -339,14 +348,8 @@ async fn other_callers_are_served_while_a_big_import_runs(app: &TestApp) {
 async fn a_person_added_by_someone_else_during_the_import_is_skipped_and_named(app: &TestApp) {
     app.with_program().await;
     let pm = app.caller_for(app.user_id("pm@example.org").await);
-    let engine = app.shared_engine();
-    let admin = app.caller_for(app.admin_id);
-    let import =
-        tokio::spawn(async move { import_as(&engine, &admin, people_csv(3000, &[])).await });
     // The first chunk is in: the file was checked, the last row's chunk is still to come.
-    while imported_people(app).await == 0 && !import.is_finished() {
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    let import = import_under_way(app).await;
     let twin = app
         .run(
             &pm,

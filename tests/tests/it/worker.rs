@@ -422,14 +422,7 @@ async fn healthz_and_metrics_answer_on_the_configured_address() {
     let client = reqwest::Client::new();
     // Before anything failed, the failure counters are there: Prometheus sees no increase in
     // a series that first appears at 1, so an alert on them would miss the first failures.
-    let first = client
-        .get(format!("http://{addr}/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let first = metrics_of(&client, addr).await;
     let lines: Vec<&str> = first.lines().collect();
     // The recorder is the process's: another test in this binary may have counted a failed
     // email already, so here any count will do; no job of kind noop ever fails.
@@ -452,14 +445,7 @@ async fn healthz_and_metrics_answer_on_the_configured_address() {
         .await
         .expect("healthz");
     assert_eq!(health.status().as_u16(), 200);
-    let metrics = client
-        .get(format!("http://{addr}/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = metrics_of(&client, addr).await;
     for name in [
         "mentorops_jobs_processed_total{kind=\"deliver_email\"}",
         "mentorops_emails_sent_total",
@@ -681,4 +667,16 @@ async fn the_reconciler_requeues_a_stuck_item_at_most_once_per_grace_period() {
     assert!(!again.is_empty());
     drop(c);
     app.finish().await;
+}
+
+/// The worker's `/metrics` page.
+async fn metrics_of(client: &reqwest::Client, addr: std::net::SocketAddr) -> String {
+    client
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text")
 }

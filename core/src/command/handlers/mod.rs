@@ -29,7 +29,11 @@ pub(crate) async fn dispatch(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Repl
         Id::ProgramSet => orgs::program_set(ctx, inv).await,
         Id::StaffAdd => orgs::staff_add(ctx, inv).await,
         Id::UserAdd => people::user_add(ctx, inv).await,
-        Id::UserImport => people::user_import(ctx, inv).await,
+        // Runs through `crate::import::run` (chunks, each its own transaction); the engine
+        // never hands it to a command's transaction.
+        Id::UserImport => Err(crate::Error::Internal(
+            "/user_import runs through import::run, never inside a command's transaction".into(),
+        )),
         Id::UserShow => people::user_show(ctx, inv).await,
         Id::UserList => people::user_list(ctx, inv).await,
         Id::Inactive => people::inactive(ctx, inv).await,

@@ -46,16 +46,6 @@ pub async fn user_add(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
     )))
 }
 
-/// `/user_import` does not run in a command's transaction: one transaction for a big file held
-/// the database for minutes. The engine hands it to [`crate::import`], which checks the whole
-/// file, then adds people in chunks, each in a transaction of its own. This entry of the
-/// dispatch table is therefore never reached; if it ever is, it changes nothing.
-pub async fn user_import(_ctx: &mut Ctx<'_>, _inv: &Invocation) -> Result<Reply> {
-    Err(Error::Internal(
-        "/user_import runs through import::run, never inside a command's transaction".into(),
-    ))
-}
-
 pub async fn user_show(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
     let user = ctx
         .find_user(inv.required("person")?, Capability::ReadUsers)
