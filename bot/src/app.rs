@@ -13,6 +13,8 @@ use mentorops_worker::Worker;
 use secrecy::ExposeSecret;
 use tracing::info;
 
+/// The built-in defaults, then `config_dir/default.toml` and `config_dir/<profile>.toml` where
+/// they exist, then `MENTOROPS__…` variables (`Settings::load`).
 pub fn load_settings(config_dir: &Path, profile: &str) -> anyhow::Result<Settings> {
     Ok(Settings::load(config_dir, profile)?)
 }

@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use mentorops_core::command::registry::ArgKind;
+use mentorops_core::command::spec::ArgKind;
 use mentorops_core::command::{Caller, Engine, parse};
 use mentorops_core::reply::{Attachment, Reply};
 use mentorops_core::store::outbox::NewMessage;

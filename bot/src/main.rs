@@ -2,6 +2,7 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::bail;
 use clap::{Parser, Subcommand};
@@ -9,7 +10,6 @@ use mentorops_bot::app;
 use mentorops_bot::console::Console;
 use mentorops_core::bootstrap;
 use mentorops_core::command::{Caller, Engine, Frontend, Who};
-use mentorops_core::values::Email;
 use mentorops_worker::{Mailer, deliver_due_emails};
 
 #[derive(Parser)]
@@ -19,15 +19,11 @@ use mentorops_worker::{Mailer, deliver_due_emails};
     about = "Run a mentoring program from Discord, Telegram or the console"
 )]
 struct Cli {
-    /// Folder holding default.toml and the profile files.
-    #[arg(
-        long,
-        global = true,
-        default_value = "config",
-        env = "MENTOROPS_CONFIG_DIR"
-    )]
-    config_dir: PathBuf,
-    /// Profile: config/<profile>.toml overrides config/default.toml.
+    /// Folder of configuration files (default.toml, <profile>.toml) overriding the defaults
+    /// built into the binary [default: ./config, when there is one].
+    #[arg(long, global = true, env = "MENTOROPS_CONFIG_DIR")]
+    config_dir: Option<PathBuf>,
+    /// Profile: <config dir>/<profile>.toml, when it exists, overrides the defaults.
     #[arg(
         long,
         global = true,
@@ -90,8 +86,11 @@ enum AdminAction {
     },
 }
 
+/// Where the configuration files are looked for when no folder is named.
+const CONFIG_DIR: &str = "config";
+
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -101,7 +100,34 @@ async fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let settings = app::load_settings(&cli.config_dir, &cli.profile)?;
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line an operator can read (and a log collector keeps whole): the error and
+            // its causes, no Debug dump. Set RUST_LOG=debug for more.
+            let text = format!("{e:#}");
+            let line: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            eprintln!("mentorops: {}", line.join(" "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config_dir = match cli.config_dir {
+        // Named on purpose: a typo must not silently run on the defaults.
+        Some(dir) if !dir.is_dir() => bail!(
+            "the config folder {} (--config-dir / MENTOROPS_CONFIG_DIR) does not exist",
+            dir.display()
+        ),
+        Some(dir) => dir,
+        None => PathBuf::from(CONFIG_DIR),
+    };
+    let settings = app::load_settings(&config_dir, &cli.profile)?;
     let engine = std::sync::Arc::new(app::open(settings).await?);
     match cli.command {
         Command::Migrate => println!("The database schema is up to date."),
@@ -111,10 +137,12 @@ async fn main() -> anyhow::Result<()> {
         Command::Admin {
             action: AdminAction::Bootstrap { email, name, phone },
         } => {
+            // Before anything is created: a bad smtp.url or smtp.from stops here, not after.
+            let mailer = Mailer::from_settings(engine.settings())?;
             let (_, code) = bootstrap::bootstrap_admin(&engine, &name, &email, &phone)
                 .await
-                .map_err(|e| anyhow::anyhow!(e.user_message()))?;
-            deliver(&engine).await?;
+                .map_err(operator_error)?;
+            deliver(&engine, &mailer).await?;
             println!("Super admin {email} created. Link code: {code}");
             println!(
                 "Send /link {code} to the bot from your Discord or Telegram account, or run: mentorops console --as {email}"
@@ -125,7 +153,7 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let code = bootstrap::new_link_code(&engine, &email)
                 .await
-                .map_err(|e| anyhow::anyhow!(e.user_message()))?;
+                .map_err(operator_error)?;
             println!(
                 "New link code for {email}: {code} (valid {} days)",
                 engine.settings().link_code_ttl().num_days()
@@ -136,25 +164,22 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let done = bootstrap::reactivate(&engine, &email)
                 .await
-                .map_err(|e| anyhow::anyhow!(e.user_message()))?;
+                .map_err(operator_error)?;
             println!("{done}.");
         }
         Command::Demo {
             console: open_console,
         } => {
             let admin = bootstrap::DEMO_ADMIN;
-            let mut conn = engine.db().pool().acquire().await?;
-            let loaded = mentorops_core::store::users::by_email(&mut conn, admin)
-                .await?
-                .is_some();
-            drop(conn);
+            let loaded = bootstrap::demo_loaded(&engine)
+                .await
+                .map_err(operator_error)?;
             if loaded && open_console {
                 println!("The demo is loaded already.");
             } else {
-                let log = bootstrap::demo(&engine)
-                    .await
-                    .map_err(|e| anyhow::anyhow!(e.user_message()))?;
-                deliver(&engine).await?;
+                let mailer = Mailer::from_settings(engine.settings())?;
+                let log = bootstrap::demo(&engine).await.map_err(operator_error)?;
+                deliver(&engine, &mailer).await?;
                 for l in log {
                     println!("{l}");
                 }
@@ -174,6 +199,16 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A core error as the operator at the command line reads it: what a chat user would be told,
+/// except that an internal failure (the database) is shown as it is — the operator is the
+/// one who can fix it.
+fn operator_error(e: mentorops_core::Error) -> anyhow::Error {
+    match e {
+        mentorops_core::Error::Internal(_) => anyhow::anyhow!(e.to_string()),
+        other => anyhow::anyhow!(other.user_message()),
+    }
+}
+
 fn default_log_level(c: &Command) -> &'static str {
     match c {
         // The console and one-shot commands print their own output; keep logs for problems.
@@ -185,11 +220,10 @@ fn default_log_level(c: &Command) -> &'static str {
     }
 }
 
-async fn deliver(engine: &Engine) -> anyhow::Result<()> {
-    let mailer = Mailer::from_settings(engine.settings())?;
+async fn deliver(engine: &Engine, mailer: &Mailer) -> anyhow::Result<()> {
     deliver_due_emails(
         engine.db(),
-        &mailer,
+        mailer,
         &engine.settings().smtp.from,
         engine.now(),
         engine.settings().smtp.retry_base_secs,
@@ -200,17 +234,11 @@ async fn deliver(engine: &Engine) -> anyhow::Result<()> {
 
 async fn console(engine: &Engine, as_email: Option<String>) -> anyhow::Result<()> {
     let who = match as_email {
-        Some(raw) => {
-            let email = Email::parse(&raw).map_err(|e| anyhow::anyhow!(e.user_message()))?;
-            let mut conn = engine.db().pool().acquire().await?;
-            let user = mentorops_core::store::users::by_email(&mut conn, email.as_str()).await?;
-            match user {
-                Some(u) => Who::User(u.id),
-                None => bail!(
-                    "no user has the email {email}: create one with `mentorops admin bootstrap` or `mentorops demo`"
-                ),
-            }
-        }
+        Some(raw) => Who::User(
+            bootstrap::console_user(engine, &raw)
+                .await
+                .map_err(operator_error)?,
+        ),
         None => Who::Account {
             provider: "console".into(),
             account_id: whoami(),

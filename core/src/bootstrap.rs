@@ -1,7 +1,9 @@
-//! Operator actions outside chat: the first super admin, and the demo data set.
+//! Operator actions outside chat: the first super admin, new link codes, choosing the console's
+//! user, and the demo data set. The `mentorops` binary asks these, never `store` directly.
 
-use crate::command::engine::{Caller, Engine, Frontend, Who};
-use crate::command::ops::{self, NewPerson};
+use crate::command::{Caller, Engine, Frontend, Who};
+use crate::domain::people::{self as ops, NewPerson};
+use crate::domain::{self, Audit};
 use crate::error::{Error, Result};
 use crate::roles::StaffRole;
 use crate::status::UserStatus;
@@ -26,7 +28,7 @@ pub async fn bootstrap_admin(
             "a super admin exists already: add more staff from chat with /staff_add, or issue a new code with `mentorops admin code`",
         ));
     }
-    let mut ctx = engine.system_ctx(&mut tx, Frontend::Cli, now);
+    let mut ctx = engine.system_work(&mut tx, Frontend::Cli, now);
     let person = NewPerson {
         name,
         email,
@@ -41,13 +43,9 @@ pub async fn bootstrap_admin(
     let (user, code) = ops::create_person(&mut ctx, person).await?;
     store::staff::insert_grant(ctx.c(), user.id, StaffRole::SuperAdmin, None, now).await?;
     ctx.audit(
-        Some(user.id),
-        "user",
-        Some(user.id),
-        "staff_role",
-        None,
-        Some(StaffRole::SuperAdmin.code().into()),
-        Some("bootstrap"),
+        Audit::user(user.id, "staff_role")
+            .to(StaffRole::SuperAdmin.code())
+            .because(Some("bootstrap")),
     )
     .await?;
     drop(ctx);
@@ -67,7 +65,7 @@ pub async fn new_link_code(engine: &Engine, email: &str) -> Result<LinkCode> {
             user.full_name, user.status
         )));
     }
-    let mut ctx = engine.system_ctx(&mut tx, Frontend::Cli, now);
+    let mut ctx = engine.system_work(&mut tx, Frontend::Cli, now);
     let code = ops::issue_link_code(&mut ctx, &user).await?;
     drop(ctx);
     tx.commit().await?;
@@ -89,9 +87,9 @@ pub async fn reactivate(engine: &Engine, email: &str) -> Result<String> {
             user.full_name, user.status
         )));
     }
-    let mut ctx = engine.system_ctx(&mut tx, Frontend::Cli, now);
+    let mut ctx = engine.system_work(&mut tx, Frontend::Cli, now);
     let before = ops::status_before_deactivation(&mut ctx, &user).await?;
-    ops::change_user_status(
+    domain::statuses::change_user_status(
         &mut ctx,
         &user,
         before,
@@ -103,6 +101,28 @@ pub async fn reactivate(engine: &Engine, email: &str) -> Result<String> {
     drop(ctx);
     tx.commit().await?;
     Ok(format!("{} is back to {before}", user.full_name))
+}
+
+/// The user `mentorops console --as EMAIL` acts as: their id, or why there is none.
+pub async fn console_user(engine: &Engine, email: &str) -> Result<i64> {
+    let email = Email::parse(email)?;
+    let mut conn = engine.db().pool().acquire().await?;
+    store::users::by_email(&mut conn, email.as_str())
+        .await?
+        .map(|u| u.id)
+        .ok_or_else(|| {
+            Error::not_found(format!(
+                "no user has the email {email}: create one with `mentorops admin bootstrap` or `mentorops demo`"
+            ))
+        })
+}
+
+/// Whether the demo set is loaded (its super admin exists).
+pub async fn demo_loaded(engine: &Engine) -> Result<bool> {
+    let mut conn = engine.db().pool().acquire().await?;
+    Ok(store::users::by_email(&mut conn, DEMO_ADMIN)
+        .await?
+        .is_some())
 }
 
 async fn user_by_email(c: &mut store::Conn, email: &Email) -> Result<store::users::User> {

@@ -4,8 +4,10 @@
 //! or PostgreSQL. No chat SDK, queue or SMTP client lives here: front-ends translate into
 //! [`command::Engine`] calls, and the worker delivers what the outbox holds.
 //!
-//! Modules that do I/O: `db` and `store` (SQL), `settings` (reads config files), `command::engine`
-//! and the handlers (through `store`). The rest is pure.
+//! Layers, each using only those below it: `store` (the only SQL) ← `domain` (the workflows,
+//! on one unit of work) ← `command` (declared commands, the engine, the handlers) ← `timers`,
+//! `bootstrap`. Modules that do I/O: `db` and `store` (SQL), `settings` (reads config files),
+//! and the layers above `store`. The rest is pure.
 
 pub mod assignment;
 pub mod bootstrap;
@@ -13,8 +15,8 @@ pub mod clock;
 pub mod command;
 pub mod csv_safe;
 pub mod db;
+pub mod domain;
 pub mod error;
-pub mod import;
 pub mod messages;
 pub mod program;
 pub mod questionnaire;
@@ -24,6 +26,7 @@ pub mod roles;
 pub mod settings;
 pub mod status;
 pub mod store;
+pub mod text;
 pub mod timers;
 pub mod values;
 

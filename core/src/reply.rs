@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::text::{ECHO_CHARS, LISTED, clip, echo, listed};
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Button {
     pub label: String,
@@ -55,63 +57,6 @@ impl Reply {
     pub fn with_attachment(mut self, a: Attachment) -> Self {
         self.attachments.push(a);
         self
-    }
-}
-
-/// `s` cut to `max` characters (as Discord and Telegram count them for names, descriptions
-/// and suggestions), with an ellipsis when cut.
-pub fn clip(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
-
-/// How many characters of something a person typed a message quotes back. Enough to recognise
-/// the value; a reply to 100 KB of text must not be 100 KB long (chat platforms cut or refuse
-/// it, and the person learns nothing more from the rest).
-pub const ECHO_CHARS: usize = 60;
-
-/// `typed` as a message quotes it back to the person who typed it: its first [`ECHO_CHARS`]
-/// characters and `…` when it is longer (never more than `ECHO_CHARS + 1` in all, the length
-/// at which cutting starts to save anything), with invisible characters (controls, format
-/// characters such as the right-to-left override, which would reorder the message around
-/// them) shown as `�`. Every message that interpolates user text puts it through this.
-pub fn echo(typed: &str) -> String {
-    // Only the head can be shown, so only the head is looked at (the rest may be 100 KB): one
-    // character more than fits tells `clip` whether to cut.
-    let head: String = typed
-        .chars()
-        .take(ECHO_CHARS + 2)
-        .map(|c| {
-            if c.is_control() || crate::values::is_format_char(c) {
-                '\u{FFFD}'
-            } else {
-                c
-            }
-        })
-        .collect();
-    clip(&head, ECHO_CHARS + 1)
-}
-
-/// How many names a refusal lists (the programs there are, the people a name matches): enough
-/// to spot the one meant; the whole list grows with the database, and a person reads a
-/// message rather than searches it.
-pub const LISTED: usize = 10;
-
-/// `names` joined by commas, at most [`LISTED`] of them, then "and N more".
-pub fn listed(names: &[String]) -> String {
-    let head = names
-        .iter()
-        .take(LISTED)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(", ");
-    match names.len().checked_sub(LISTED) {
-        Some(more) if more > 0 => format!("{head} and {more} more"),
-        _ => head,
     }
 }
 

@@ -1,20 +1,29 @@
-//! Configuration, layered like zero2prod: `config/default.toml`, then `config/<profile>.toml`,
-//! then environment variables `MENTOROPS__SECTION__KEY` (SPEC §10). Validated once at start;
-//! an error names the key (file name and environment name) and what it should hold.
+//! Configuration, layered like zero2prod: the defaults built into the binary (a copy of
+//! `config/default.toml`), then `<config dir>/default.toml` and `<config dir>/<profile>.toml`
+//! where they exist, then environment variables `MENTOROPS__SECTION__KEY` (SPEC §10). Parsed
+//! and checked once at start into typed values (modes, addresses, URLs, ids); an error names
+//! the key (file name and environment name), the value and what it should hold.
 //!
 //! Secrets (tokens, passwords inside URLs) are [`SecretString`]s: `Debug` prints
 //! `[REDACTED]`, so a logged `Settings` never leaks them.
 
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
+pub use url::Url;
 
 use crate::program::{ProgramSettings, parse_timezone};
 use crate::questionnaire::Questionnaire;
 use crate::values::parse_duration;
+
+/// `config/default.toml` as it was at build time: the first layer of every load, so the binary
+/// runs from any folder.
+pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
@@ -88,8 +97,9 @@ pub struct QueueSettings {
     pub sweep_cron: String,
     pub digest_cron: String,
     pub reconcile_cron: String,
-    /// Where `/healthz` and `/metrics` are served; empty = not served.
-    pub health_addr: String,
+    /// Where `/healthz` and `/metrics` are served; empty (None) = not served.
+    #[serde(deserialize_with = "health_addr")]
+    pub health_addr: Option<SocketAddr>,
     /// This worker's name; unset = `<host>-<pid>` (apalis trap 5: names must be unique).
     pub worker_name: Option<String>,
 }
@@ -110,7 +120,7 @@ impl Default for QueueSettings {
             sweep_cron: "0 0 * * * *".into(),
             digest_cron: "0 0 * * * *".into(),
             reconcile_cron: "30 * * * * *".into(),
-            health_addr: "127.0.0.1:9464".into(),
+            health_addr: Some(DEFAULT_HEALTH_ADDR),
             worker_name: None,
         }
     }
@@ -132,38 +142,145 @@ fn default_retry_base_secs() -> u64 {
     30
 }
 
+/// `/healthz` and `/metrics` when `queue.health_addr` is not set: loopback only.
+pub const DEFAULT_HEALTH_ADDR: SocketAddr =
+    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, 1), 9464));
+
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct TelegramSettings {
     /// The bot token from BotFather; the front-end runs when it is set.
     pub token: Option<SecretString>,
-    /// The Bot API base URL; unset = `https://api.telegram.org` (tests point it at a fake).
-    pub api_url: Option<String>,
+    /// The Bot API base URL; None = `https://api.telegram.org` (tests point it at a fake).
+    #[serde(deserialize_with = "telegram_api_url")]
+    pub api_url: Option<Url>,
     /// Checked against `X-Telegram-Bot-Api-Secret-Token` on every webhook request.
     pub webhook_secret: Option<SecretString>,
-    /// `polling` (the default) or `webhook`.
-    pub mode: Option<String>,
+    /// How updates arrive: polling unless set.
+    pub mode: TelegramMode,
     /// Webhook mode: the address the HTTP server listens on, like `0.0.0.0:8443`.
-    pub webhook_addr: Option<String>,
+    #[serde(deserialize_with = "webhook_addr")]
+    pub webhook_addr: Option<SocketAddr>,
     /// Webhook mode: the public `https://` URL Telegram posts updates to; its path is the
     /// path the server answers on.
-    pub webhook_url: Option<String>,
+    #[serde(deserialize_with = "webhook_url")]
+    pub webhook_url: Option<Url>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+/// How Telegram updates reach us (`telegram.mode`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TelegramMode {
+    /// Long polling under a lease: nothing to expose.
+    #[default]
+    Polling,
+    /// Telegram POSTs each update to `telegram.webhook_url`.
+    Webhook,
+}
+
+impl TelegramMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Polling => "polling",
+            Self::Webhook => "webhook",
+        }
+    }
+}
+
+impl FromStr for TelegramMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "polling" => Ok(Self::Polling),
+            "webhook" => Ok(Self::Webhook),
+            other => Err(format!(
+                "must be polling or webhook, not '{}'",
+                quoted(other)
+            )),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for TelegramMode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        text(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// How Discord interactions reach us (`discord.transport`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DiscordTransport {
+    /// serenity's websocket client under a lease: nothing to expose.
+    #[default]
+    Gateway,
+    /// Discord POSTs each interaction to `discord.interactions_addr`.
+    Http,
+}
+
+impl DiscordTransport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Gateway => "gateway",
+            Self::Http => "http",
+        }
+    }
+}
+
+impl FromStr for DiscordTransport {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "gateway" => Ok(Self::Gateway),
+            "http" => Ok(Self::Http),
+            other => Err(format!("must be gateway or http, not '{}'", quoted(other))),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for DiscordTransport {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        text(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Where the Discord interactions endpoint listens when `discord.interactions_addr` is not set.
+pub const DEFAULT_INTERACTIONS_ADDR: SocketAddr =
+    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, 1), 8080));
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
 pub struct DiscordSettings {
     pub token: Option<SecretString>,
     /// A snowflake: the environment gives it as a number, a file may quote it.
-    #[serde(default, deserialize_with = "string_or_number")]
-    pub application_id: Option<String>,
-    #[serde(default, deserialize_with = "string_or_number")]
+    #[serde(deserialize_with = "application_id")]
+    pub application_id: Option<u64>,
+    /// Checked where it is used (`bot::discord::endpoint::verifier`), which says what is wrong.
+    #[serde(deserialize_with = "string_or_number")]
     pub public_key: Option<String>,
-    pub transport: Option<String>,
-    pub interactions_addr: Option<String>,
-    pub api_url: Option<String>,
+    pub transport: DiscordTransport,
+    /// The HTTP transport's listen address; empty = [`DEFAULT_INTERACTIONS_ADDR`].
+    #[serde(deserialize_with = "interactions_addr")]
+    pub interactions_addr: SocketAddr,
+    /// Replaces `https://discord.com` (a proxy, or the tests' fakes); None = Discord itself.
+    #[serde(deserialize_with = "discord_api_url")]
+    pub api_url: Option<Url>,
     /// Register the commands in this server only (they show at once; for trying things out)
     /// instead of globally.
-    #[serde(default, deserialize_with = "string_or_number")]
-    pub guild_id: Option<String>,
+    #[serde(deserialize_with = "guild_id")]
+    pub guild_id: Option<u64>,
+}
+
+impl Default for DiscordSettings {
+    fn default() -> Self {
+        Self {
+            token: None,
+            application_id: None,
+            public_key: None,
+            transport: DiscordTransport::default(),
+            interactions_addr: DEFAULT_INTERACTIONS_ADDR,
+            api_url: None,
+            guild_id: None,
+        }
+    }
 }
 
 /// Telegram messages a second one process sends by default: 93 % of the about 30 Telegram
@@ -197,19 +314,138 @@ impl Default for ChatSettings {
 
 /// Reads a value that is text but may arrive as a number (figment parses `MENTOROPS__…=123`
 /// from the environment as an integer).
-fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Raw {
         Text(String),
         Unsigned(u64),
         Signed(i64),
+        Float(f64),
+        Flag(bool),
     }
-    Ok(Option::<Raw>::deserialize(d)?.map(|r| match r {
+    // The untagged enum's own error ("did not match any variant") names nothing useful.
+    let raw = Raw::deserialize(d)
+        .map_err(|_| serde::de::Error::custom("must be a single value, not a list or a table"))?;
+    Ok(match raw {
         Raw::Text(s) => s,
         Raw::Unsigned(n) => n.to_string(),
         Raw::Signed(n) => n.to_string(),
-    }))
+        Raw::Float(n) => n.to_string(),
+        Raw::Flag(b) => b.to_string(),
+    })
+}
+
+/// [`text`], where empty (or only spaces) means unset.
+fn optional_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let s = text(d)?;
+    let s = s.trim();
+    Ok((!s.is_empty()).then(|| s.to_string()))
+}
+
+fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Some(text(d)?))
+}
+
+/// A value quoted back in an error, cut so a pasted file does not fill the screen.
+fn quoted(raw: &str) -> String {
+    const MAX: usize = 60;
+    match raw.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &raw[..cut]),
+        None => raw.to_string(),
+    }
+}
+
+fn listen_addr<E: serde::de::Error>(raw: &str, example: &str) -> Result<SocketAddr, E> {
+    raw.parse().map_err(|_| {
+        E::custom(format!(
+            "must be a listen address (an IP and a port) like {example}, not '{}'",
+            quoted(raw)
+        ))
+    })
+}
+
+fn health_addr<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    optional_text(d)?
+        .map(|raw| {
+            listen_addr(
+                &raw,
+                "127.0.0.1:9464, or empty to serve no /healthz and /metrics",
+            )
+        })
+        .transpose()
+}
+
+fn webhook_addr<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    optional_text(d)?
+        .map(|raw| listen_addr(&raw, "0.0.0.0:8443"))
+        .transpose()
+}
+
+fn interactions_addr<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    Ok(match optional_text(d)? {
+        Some(raw) => listen_addr(&raw, "127.0.0.1:8080")?,
+        None => DEFAULT_INTERACTIONS_ADDR,
+    })
+}
+
+/// An `http://` or `https://` URL with a host (anything else would be a typo: `Url` alone
+/// takes `localhost:8081` as the scheme `localhost`).
+fn web_url<E: serde::de::Error>(raw: &str, example: &str) -> Result<Url, E> {
+    let bad = || {
+        E::custom(format!(
+            "must be an http:// or https:// URL like {example}, not '{}'",
+            quoted(raw)
+        ))
+    };
+    let url = Url::parse(raw).map_err(|_| bad())?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err(bad());
+    }
+    Ok(url)
+}
+
+fn telegram_api_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Url>, D::Error> {
+    optional_text(d)?
+        .map(|raw| web_url(&raw, "https://api.telegram.org"))
+        .transpose()
+}
+
+fn webhook_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Url>, D::Error> {
+    optional_text(d)?
+        .map(|raw| web_url(&raw, "https://bot.example.org/telegram"))
+        .transpose()
+}
+
+fn discord_api_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Url>, D::Error> {
+    optional_text(d)?
+        .map(|raw| web_url(&raw, "https://discord.com"))
+        .transpose()
+}
+
+/// A Discord snowflake: a number above 0, given as a number or as text.
+fn snowflake<E: serde::de::Error>(raw: &str, what: &str) -> Result<u64, E> {
+    raw.parse::<u64>()
+        .ok()
+        .filter(|n| *n != 0)
+        .ok_or_else(|| E::custom(format!("must be {what}, not '{}'", quoted(raw))))
+}
+
+fn application_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    optional_text(d)?
+        .map(|raw| {
+            snowflake(
+                &raw,
+                "the application's numeric id (Developer Portal → General Information → Application ID)",
+            )
+        })
+        .transpose()
+}
+
+fn guild_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    optional_text(d)?
+        .map(|raw| snowflake(&raw, "the server's numeric id"))
+        .transpose()
 }
 
 /// Defaults for new programs, as text so that the file reads like `/program_set` does.
@@ -327,12 +563,6 @@ impl Settings {
                 ));
             }
         }
-        if !q.health_addr.is_empty() && q.health_addr.parse::<std::net::SocketAddr>().is_err() {
-            return Err(key_error(
-                "queue.health_addr",
-                "must be a listen address like 127.0.0.1:9464, or empty to serve no /healthz and /metrics",
-            ));
-        }
         Ok(())
     }
 
@@ -344,20 +574,23 @@ impl Settings {
             .unwrap_or_else(|| self.app.data_dir.join("queue.db"))
     }
 
-    /// Loads `dir/default.toml`, then `dir/<profile>.toml` if it exists, then the environment.
+    /// Loads the built-in defaults, then `dir/default.toml` and `dir/<profile>.toml` where they
+    /// exist, then the environment. No file is needed: an installed binary or a container runs
+    /// on the built-in defaults and `MENTOROPS__…` variables alone.
     pub fn load(dir: &Path, profile: &str) -> Result<Self, ConfigError> {
-        let default = dir.join("default.toml");
-        if !default.exists() {
-            return Err(ConfigError(format!(
-                "{} is missing: run mentorops from the project folder or pass --config-dir",
-                default.display()
-            )));
+        let mut figment = Figment::new().merge(Toml::string(DEFAULT_TOML));
+        for file in [
+            dir.join("default.toml"),
+            dir.join(format!("{profile}.toml")),
+        ] {
+            // `file_exact`: figment's `file` would also search every parent folder, so a stray
+            // config/ above the working directory could change a production setting. It
+            // refuses a missing file, hence the check.
+            if file.is_file() {
+                figment = figment.merge(Toml::file_exact(file));
+            }
         }
-        let figment = Figment::new()
-            .merge(Toml::file(default))
-            .merge(Toml::file(dir.join(format!("{profile}.toml"))))
-            .merge(Env::prefixed("MENTOROPS__").split("__"));
-        Self::from_figment(figment)
+        Self::from_figment(figment.merge(Env::prefixed("MENTOROPS__").split("__")))
     }
 
     pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
@@ -426,45 +659,30 @@ impl Settings {
                 ));
             }
         }
-        if let Some(m) = &self.telegram.mode
-            && m != "polling"
-            && m != "webhook"
-        {
-            return Err(key_error(
-                "telegram.mode",
-                format!("must be polling or webhook, not '{m}'"),
-            ));
-        }
-        if self.telegram.mode.as_deref() == Some("webhook") {
+        if self.telegram.mode == TelegramMode::Webhook {
             if self.telegram.webhook_secret.is_none() {
                 return Err(key_error(
                     "telegram.webhook_secret",
                     "must be set when telegram.mode = webhook: every update is checked against it",
                 ));
             }
-            let addr = self.telegram.webhook_addr.as_deref().unwrap_or_default();
-            if addr.parse::<std::net::SocketAddr>().is_err() {
+            if self.telegram.webhook_addr.is_none() {
                 return Err(key_error(
                     "telegram.webhook_addr",
                     "must be the listen address like 0.0.0.0:8443 when telegram.mode = webhook",
                 ));
             }
-            let url = self.telegram.webhook_url.as_deref().unwrap_or_default();
-            if !url.starts_with("https://") || url.len() <= "https://".len() {
+            if self
+                .telegram
+                .webhook_url
+                .as_ref()
+                .is_none_or(|u| u.scheme() != "https")
+            {
                 return Err(key_error(
                     "telegram.webhook_url",
                     "must be the public https:// URL Telegram posts to when telegram.mode = webhook",
                 ));
             }
-        }
-        if let Some(t) = &self.discord.transport
-            && t != "gateway"
-            && t != "http"
-        {
-            return Err(key_error(
-                "discord.transport",
-                format!("must be gateway or http, not '{t}'"),
-            ));
         }
         if !self.app.phone_region.is_empty()
             && self
@@ -537,7 +755,14 @@ mod tests {
     use figment::providers::Serialized;
 
     fn base() -> Figment {
-        Figment::new().merge(Toml::string(include_str!("../../config/default.toml")))
+        Figment::new().merge(Toml::string(DEFAULT_TOML))
+    }
+
+    fn error_of(f: Figment) -> String {
+        Settings::from_figment(f)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
     }
 
     #[test]
@@ -601,10 +826,7 @@ mod tests {
             );
             assert_eq!(s.program_defaults.max_choices, 2);
             assert!(s.telegram.token.is_some());
-            assert_eq!(
-                s.discord.application_id.as_deref(),
-                Some("1234567890123456789")
-            );
+            assert_eq!(s.discord.application_id, Some(1_234_567_890_123_456_789));
             jail.set_env("MENTOROPS__DATABASE__MAX_CONNECTIONS", "none");
             let msg = Settings::load(Path::new("config"), "staging")
                 .err()
@@ -655,5 +877,197 @@ mod tests {
         let s = Settings::from_figment(f).ok();
         let shown = format!("{s:?}");
         assert!(!shown.contains("SECRET-TOKEN"), "{shown}");
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail fixes the closure's error type
+    fn without_a_config_folder_the_built_in_defaults_load_and_the_environment_wins() {
+        figment::Jail::expect_with(|jail| {
+            // The jail's working directory is empty: no config/ anywhere.
+            let s = Settings::load(Path::new("config"), "production").map_err(|e| e.to_string())?;
+            assert_eq!(
+                s.database.url.expose_secret(),
+                "sqlite://data/mentorops.db?mode=rwc"
+            );
+            assert_eq!(s.queue.health_addr, Some(DEFAULT_HEALTH_ADDR));
+            assert_eq!(s.telegram.mode, TelegramMode::Polling);
+            assert_eq!(s.discord.transport, DiscordTransport::Gateway);
+            assert_eq!(s.discord.interactions_addr, DEFAULT_INTERACTIONS_ADDR);
+            assert_eq!(s.program_defaults.max_choices, 3);
+            assert!(!s.questionnaire.questions.is_empty());
+
+            jail.set_env("MENTOROPS__DATABASE__URL", "sqlite:///tmp/x.db?mode=rwc");
+            jail.set_env("MENTOROPS__QUEUE__HEALTH_ADDR", "");
+            jail.set_env("MENTOROPS__TELEGRAM__MODE", "webhook");
+            jail.set_env("MENTOROPS__TELEGRAM__WEBHOOK_SECRET", "abc");
+            jail.set_env("MENTOROPS__TELEGRAM__WEBHOOK_ADDR", "0.0.0.0:8443");
+            jail.set_env(
+                "MENTOROPS__TELEGRAM__WEBHOOK_URL",
+                "https://bot.example.org/tg",
+            );
+            jail.set_env("MENTOROPS__DISCORD__TRANSPORT", "http");
+            jail.set_env("MENTOROPS__DISCORD__GUILD_ID", "42");
+            let s = Settings::load(Path::new("config"), "local").map_err(|e| e.to_string())?;
+            assert_eq!(
+                s.database.url.expose_secret(),
+                "sqlite:///tmp/x.db?mode=rwc"
+            );
+            assert_eq!(s.queue.health_addr, None);
+            assert_eq!(s.telegram.mode, TelegramMode::Webhook);
+            assert_eq!(s.telegram.webhook_addr, "0.0.0.0:8443".parse().ok());
+            assert_eq!(
+                s.telegram.webhook_url.as_ref().map(Url::as_str),
+                Some("https://bot.example.org/tg")
+            );
+            assert_eq!(s.discord.transport, DiscordTransport::Http);
+            assert_eq!(s.discord.guild_id, Some(42));
+
+            // A folder, when there is one, sits between the built-in defaults and the environment.
+            jail.create_dir("config")?;
+            jail.create_file("config/local.toml", "[database]\nmax_connections = 7\n")?;
+            jail.set_env("MENTOROPS__DATABASE__MAX_CONNECTIONS", "8");
+            jail.create_file(
+                "config/staging.toml",
+                "[smtp]\nfrom = \"x <x@example.org>\"\n",
+            )?;
+            let s = Settings::load(Path::new("config"), "local").map_err(|e| e.to_string())?;
+            assert_eq!(s.database.max_connections, 8);
+            let s = Settings::load(Path::new("config"), "staging").map_err(|e| e.to_string())?;
+            assert_eq!(s.smtp.from, "x <x@example.org>");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn addresses_urls_modes_and_ids_are_typed_once_with_one_clear_message() {
+        use std::net::SocketAddr;
+        let with = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .fold(base(), |f, (k, v)| f.merge(Serialized::default(k, v)))
+        };
+        let ok =
+            |pairs: &[(&str, &str)]| Settings::from_figment(with(pairs)).map_err(|e| e.to_string());
+
+        // Empty means off (or the default) where it did before.
+        let s = ok(&[("queue.health_addr", "")]);
+        assert_eq!(s.as_ref().map(|s| s.queue.health_addr), Ok(None));
+        let s = ok(&[("queue.health_addr", "127.0.0.1:0")]);
+        assert_eq!(
+            s.as_ref().map(|s| s.queue.health_addr),
+            Ok("127.0.0.1:0".parse::<SocketAddr>().ok())
+        );
+        let s = ok(&[
+            ("discord.interactions_addr", ""),
+            ("discord.api_url", " "),
+            ("discord.guild_id", ""),
+            ("telegram.api_url", ""),
+        ]);
+        assert!(
+            s.as_ref()
+                .is_ok_and(|s| s.discord.interactions_addr == DEFAULT_INTERACTIONS_ADDR
+                    && s.discord.api_url.is_none()
+                    && s.discord.guild_id.is_none()
+                    && s.telegram.api_url.is_none())
+        );
+        let s = ok(&[
+            ("discord.application_id", "1300000000000000002"),
+            ("discord.api_url", "http://127.0.0.1:9/"),
+            ("telegram.api_url", "http://127.0.0.1:8/bot"),
+        ]);
+        assert!(s.as_ref().is_ok_and(|s| s.discord.application_id
+            == Some(1_300_000_000_000_000_002)
+            && s.discord.api_url.as_ref().map(Url::as_str) == Some("http://127.0.0.1:9/")
+            && s.telegram.api_url.as_ref().map(Url::as_str) == Some("http://127.0.0.1:8/bot")));
+
+        // A bad value: the key both ways, the value, and what it should be.
+        for (key, bad, env, expect) in [
+            (
+                "telegram.mode",
+                "push",
+                "MENTOROPS__TELEGRAM__MODE",
+                "must be polling or webhook, not 'push'",
+            ),
+            (
+                "discord.transport",
+                "websocket",
+                "MENTOROPS__DISCORD__TRANSPORT",
+                "must be gateway or http, not 'websocket'",
+            ),
+            (
+                "queue.health_addr",
+                "9464",
+                "MENTOROPS__QUEUE__HEALTH_ADDR",
+                "'9464'",
+            ),
+            (
+                "telegram.webhook_addr",
+                "8443",
+                "MENTOROPS__TELEGRAM__WEBHOOK_ADDR",
+                "like 0.0.0.0:8443, not '8443'",
+            ),
+            (
+                "discord.interactions_addr",
+                "localhost",
+                "MENTOROPS__DISCORD__INTERACTIONS_ADDR",
+                "'localhost'",
+            ),
+            (
+                "telegram.api_url",
+                "localhost:8081",
+                "MENTOROPS__TELEGRAM__API_URL",
+                "http:// or https://",
+            ),
+            (
+                "discord.api_url",
+                "not a url",
+                "MENTOROPS__DISCORD__API_URL",
+                "'not a url'",
+            ),
+            (
+                "discord.application_id",
+                "my-app",
+                "MENTOROPS__DISCORD__APPLICATION_ID",
+                "numeric id",
+            ),
+            (
+                "discord.guild_id",
+                "0",
+                "MENTOROPS__DISCORD__GUILD_ID",
+                "the server's numeric id, not '0'",
+            ),
+        ] {
+            let msg = error_of(with(&[(key, bad)]));
+            assert!(
+                msg.contains(key) && msg.contains(env) && msg.contains(expect),
+                "{key}: {msg}"
+            );
+            assert_eq!(msg.lines().count(), 1, "{msg}");
+        }
+        // The environment gives numbers as numbers.
+        let msg = error_of(base().merge(Serialized::default("telegram.webhook_addr", 8443)));
+        assert!(
+            msg.contains("MENTOROPS__TELEGRAM__WEBHOOK_ADDR") && msg.contains("'8443'"),
+            "{msg}"
+        );
+
+        let webhook = [
+            ("telegram.mode", "webhook"),
+            ("telegram.webhook_secret", "abc_DEF-1"),
+            ("telegram.webhook_addr", "0.0.0.0:8443"),
+            ("telegram.webhook_url", "https://bot.example.org/telegram"),
+        ];
+        assert!(ok(&webhook).is_ok());
+        let msg = error_of(with(&webhook[..3]));
+        assert!(msg.contains("MENTOROPS__TELEGRAM__WEBHOOK_URL"), "{msg}");
+        let msg = error_of(with(&[webhook[0], webhook[1], webhook[3]]));
+        assert!(msg.contains("MENTOROPS__TELEGRAM__WEBHOOK_ADDR"), "{msg}");
+        let msg = error_of(with(&[
+            webhook[0],
+            webhook[1],
+            webhook[2],
+            ("telegram.webhook_url", "http://bot.example.org/telegram"),
+        ]));
+        assert!(msg.contains("MENTOROPS__TELEGRAM__WEBHOOK_URL"), "{msg}");
     }
 }

@@ -1,16 +1,15 @@
-//! The domain's timers, run by the worker (and by the in-process loop of `mentorops run`):
+//! The domain's timers, run by the worker's jobs:
 //! expire offers past their deadline, remind mentors before it, remind sessions 24 h and 1 h
 //! ahead; and the hourly inactivity sweep and the daily staff digest (SPEC §7). Each item runs
 //! in its own transaction, so one failure does not hold up the rest,
 //! and each is idempotent (compare-and-swap on state), so two workers may run them at once.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use futures_util::{Stream, TryStreamExt};
 use tracing::warn;
 
-use crate::command::engine::{Engine, Frontend};
-use crate::command::handlers::sessions;
-use crate::command::matching;
+use crate::command::engine::Engine;
+use crate::domain::{Frontend, inactivity, offers, sessions};
 use crate::error::Result;
 use crate::store::sessions::ReminderColumn;
 use crate::store::{self};
@@ -35,13 +34,13 @@ pub enum Job {
 /// compare-and-swap, so a repeated or concurrent run changes nothing.
 pub async fn run_one(engine: &Engine, job: Job, id: i64, now: DateTime<Utc>) -> Result<bool> {
     let mut tx = engine.db().begin().await?;
-    let mut ctx = engine.system_ctx(&mut tx, Frontend::Worker, now);
+    let mut w = engine.system_work(&mut tx, Frontend::Worker, now);
     let done = match job {
-        Job::Expire => matching::expire(&mut ctx, id).await?,
-        Job::RemindOffer => matching::remind(&mut ctx, id).await?,
-        Job::RemindSession(column) => sessions::remind(&mut ctx, id, column).await?,
+        Job::Expire => offers::expire(&mut w, id).await?,
+        Job::RemindOffer => offers::remind(&mut w, id).await?,
+        Job::RemindSession(column) => sessions::remind(&mut w, id, column).await?,
     };
-    drop(ctx);
+    drop(w);
     tx.commit().await?;
     Ok(done)
 }
@@ -182,69 +181,16 @@ pub async fn find_inactive<S: CandidateSink + Send>(
     Ok(total)
 }
 
-/// One person's inactivity rule (SPEC §7), in its own transaction: if they can use the bot
-/// (A, SI) and are due under any of their personas' programs (the defaults for an unassigned
-/// persona) — inactive for that `inactivity_after`, and not reminded in this inactivity period
-/// or not for that `inactivity_repeat` — claims the reminder with a compare-and-swap and queues
-/// the chat message and the email. False when not due or another worker claimed it first, so
-/// a job may run it twice.
+/// One person's inactivity reminder, in its own transaction (the rule:
+/// `domain::inactivity::remind`). False when not due or another worker claimed it first, so a
+/// job may run it twice.
 pub async fn remind_inactive(engine: &Engine, user_id: i64, now: DateTime<Utc>) -> Result<bool> {
     let mut tx = engine.db().begin().await?;
-    let mut ctx = engine.system_ctx(&mut tx, Frontend::Worker, now);
-    let Some(user) = store::users::user(ctx.c(), user_id).await? else {
-        return Ok(false);
-    };
-    if user.status.info().bot_access != crate::status::BotAccess::Full {
-        return Ok(false);
-    }
-    let d = &engine.program_defaults;
-    let periods: Vec<(Duration, Duration)> = store::users::inactivity_periods(ctx.c(), user_id)
-        .await?
-        .into_iter()
-        .map(|p| p.unwrap_or((d.inactivity_after, d.inactivity_repeat)))
-        .collect();
-    let since = user.activity_reference();
-    let last = store::users::inactivity_reminded_at(ctx.c(), user_id).await?;
-    if !inactivity_due(since, last, &periods, now)
-        || !store::users::mark_inactivity_reminded(ctx.c(), user_id, last, now).await?
-    {
-        return Ok(false);
-    }
-    let days = (now - since).num_days();
-    let key = format!("inactive:{user_id}:{}", now.timestamp_millis());
-    let text = format!(
-        "We have not seen you for {days} days! Send /me to see where your mentoring stands."
-    );
-    ctx.chat(&user, "inactivity", &key, text, Vec::new())
-        .await?;
-    ctx.email(
-        &user,
-        "inactivity",
-        key,
-        crate::messages::inactivity_reminder(&user.full_name, days),
-    )
-    .await?;
-    drop(ctx);
+    let mut w = engine.system_work(&mut tx, Frontend::Worker, now);
+    let done = inactivity::remind(&mut w, user_id).await?;
+    drop(w);
     tx.commit().await?;
-    Ok(true)
-}
-
-/// Due under any one `(after, repeat)`: quiet for `after` since `since`, and either never
-/// reminded, reminded before `since` (active again since: a new period), or reminded at least
-/// `repeat` ago. `store::users::inactive_candidate_ids` is this in SQL; keep them together.
-fn inactivity_due(
-    since: DateTime<Utc>,
-    last: Option<DateTime<Utc>>,
-    periods: &[(Duration, Duration)],
-    now: DateTime<Utc>,
-) -> bool {
-    periods.iter().any(|&(after, repeat)| {
-        now - since >= after
-            && match last {
-                None => true,
-                Some(t) => t < since || now - t >= repeat,
-            }
-    })
+    Ok(done)
 }
 
 /// The daily digest of inactive people per program (SPEC §7), to its staff and the super
@@ -256,7 +202,7 @@ pub async fn staff_digest(engine: &Engine, now: DateTime<Utc>) -> Result<usize> 
     let mut sent = 0;
     for p in programs {
         let mut tx = engine.db().begin().await?;
-        let mut ctx = engine.system_ctx(&mut tx, Frontend::Worker, now);
+        let mut w = engine.system_work(&mut tx, Frontend::Worker, now);
         let f = store::users::UserFilter {
             program_ids: Some(vec![p.id]),
             usable_only: true,
@@ -265,7 +211,7 @@ pub async fn staff_digest(engine: &Engine, now: DateTime<Utc>) -> Result<usize> 
             sort: store::users::UserSort::Activity,
             ..Default::default()
         };
-        let people = store::users::list_users(ctx.c(), &f).await?;
+        let people = store::users::list_users(w.c(), &f).await?;
         if people.is_empty() {
             continue;
         }
@@ -283,13 +229,13 @@ pub async fn staff_digest(engine: &Engine, now: DateTime<Utc>) -> Result<usize> 
             .collect::<Vec<_>>()
             .join("\n");
         let day = now.with_timezone(&p.settings.timezone).format("%Y-%m-%d");
-        for staff_id in store::staff::staff_user_ids_of_program(ctx.c(), p.id).await? {
-            let Some(staff) = store::users::user(ctx.c(), staff_id).await? else {
+        for staff_id in store::staff::staff_user_ids_of_program(w.c(), p.id).await? {
+            let Some(staff) = store::users::user(w.c(), staff_id).await? else {
                 continue;
             };
             let key = format!("digest:{}:{day}:{staff_id}", p.id);
             let mail = crate::messages::staff_digest(&p.full_name(), &lines, people.len());
-            ctx.email(&staff, "staff_digest", key.clone(), mail).await?;
+            w.email(&staff, "staff_digest", key.clone(), mail).await?;
             let text = format!(
                 "{}: {} people inactive for {}+ days. /inactive program:\"{}\" lists them.",
                 p.full_name(),
@@ -297,62 +243,12 @@ pub async fn staff_digest(engine: &Engine, now: DateTime<Utc>) -> Result<usize> 
                 p.settings.inactivity_after.num_days(),
                 p.name
             );
-            ctx.chat(&staff, "staff_digest", &key, text, Vec::new())
+            w.chat(&staff, "staff_digest", &key, text, Vec::new())
                 .await?;
         }
-        drop(ctx);
+        drop(w);
         tx.commit().await?;
         sent += 1;
     }
     Ok(sent)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone;
-
-    fn at(day: i64) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
-            .single()
-            .unwrap_or_default()
-            + Duration::days(day)
-    }
-
-    #[test]
-    fn due_once_the_threshold_is_reached_not_a_millisecond_before() {
-        let p = [(Duration::days(15), Duration::days(15))];
-        assert!(inactivity_due(at(0), None, &p, at(15)));
-        assert!(!inactivity_due(
-            at(0),
-            None,
-            &p,
-            at(15) - Duration::milliseconds(1)
-        ));
-        assert!(
-            !inactivity_due(at(0), None, &[], at(99)),
-            "no persona, no reminder"
-        );
-    }
-
-    #[test]
-    fn one_reminder_per_period_then_per_repeat() {
-        let p = [(Duration::days(15), Duration::days(10))];
-        assert!(!inactivity_due(at(0), Some(at(15)), &p, at(24)));
-        assert!(inactivity_due(at(0), Some(at(15)), &p, at(25)));
-        // Active again at day 20 after a reminder at 15: a new period, due at 35, not at 25.
-        assert!(!inactivity_due(at(20), Some(at(15)), &p, at(34)));
-        assert!(inactivity_due(at(20), Some(at(15)), &p, at(35)));
-    }
-
-    #[test]
-    fn due_under_any_of_several_programs() {
-        let p = [
-            (Duration::days(30), Duration::days(30)),
-            (Duration::days(7), Duration::days(7)),
-        ];
-        assert!(inactivity_due(at(0), None, &p, at(7)));
-        assert!(!inactivity_due(at(0), Some(at(7)), &p, at(13)));
-        assert!(inactivity_due(at(0), Some(at(7)), &p, at(14)));
-    }
 }

@@ -9,68 +9,7 @@ use std::str::FromStr;
 use rand::Rng;
 
 use crate::error::Error;
-use crate::reply::echo;
-
-/// Unicode's format characters (general category Cf), as of Unicode 15.1. They are invisible:
-/// the bidirectional controls (U+202A–202E, U+2066–2069) reorder the text around them, so a
-/// name holding U+202E shows as another name; zero-width spaces and joiners make two names
-/// that look the same differ. The standard library knows Cc (`char::is_control`) but not Cf,
-/// hence the table.
-const FORMAT_CHARS: &[(char, char)] = &[
-    ('\u{00AD}', '\u{00AD}'),
-    ('\u{0600}', '\u{0605}'),
-    ('\u{061C}', '\u{061C}'),
-    ('\u{06DD}', '\u{06DD}'),
-    ('\u{070F}', '\u{070F}'),
-    ('\u{0890}', '\u{0891}'),
-    ('\u{08E2}', '\u{08E2}'),
-    ('\u{180E}', '\u{180E}'),
-    ('\u{200B}', '\u{200F}'),
-    ('\u{202A}', '\u{202E}'),
-    ('\u{2060}', '\u{2064}'),
-    ('\u{2066}', '\u{206F}'),
-    ('\u{FEFF}', '\u{FEFF}'),
-    ('\u{FFF9}', '\u{FFFB}'),
-    ('\u{110BD}', '\u{110BD}'),
-    ('\u{110CD}', '\u{110CD}'),
-    ('\u{13430}', '\u{1343F}'),
-    ('\u{1BCA0}', '\u{1BCA3}'),
-    ('\u{1D173}', '\u{1D17A}'),
-    ('\u{E0001}', '\u{E0001}'),
-    ('\u{E0020}', '\u{E007F}'),
-];
-
-/// Zero-width non-joiner and joiner: format characters, but part of how Persian, Arabic and
-/// Indic scripts spell words (names among them) and of emoji sequences, so names keep them.
-const SPELLING_JOINERS: [char; 2] = ['\u{200C}', '\u{200D}'];
-
-/// True for a Unicode format character (Cf).
-pub fn is_format_char(c: char) -> bool {
-    FORMAT_CHARS.iter().any(|(lo, hi)| (*lo..=*hi).contains(&c))
-}
-
-/// A character no name or identifier may hold, because it cannot be seen: a control
-/// character (Cc: NUL, which PostgreSQL cannot store at all, escapes, line breaks) or a format
-/// character (Cf) other than the two joiners some scripts spell with.
-///
-/// Decision (issue 11): names and identifiers refuse Cf, U+202E (right-to-left override)
-/// included, since one can make a name display as a different one; free text (reasons,
-/// answers) keeps Cf, as right-to-left text legitimately holds direction marks.
-pub fn is_hidden_char(c: char) -> bool {
-    c.is_control() || (is_format_char(c) && !SPELLING_JOINERS.contains(&c))
-}
-
-/// How a refused character is named in a message: a visible one as itself, an invisible one
-/// by its code point (printing it would show nothing, or reorder the message).
-pub fn describe_char(c: char) -> String {
-    if c.is_control() || is_format_char(c) {
-        format!("the invisible character U+{:04X}", u32::from(c))
-    } else if c.is_alphabetic() {
-        format!("the letter '{c}'")
-    } else {
-        format!("'{c}'")
-    }
-}
+pub use crate::text::{describe_char, echo, is_format_char, is_hidden_char};
 
 /// Refuses `raw` when it holds a character [`is_hidden_char`] names, saying which one and
 /// where it was (`what`, like "the name").

@@ -198,7 +198,7 @@ impl Fake {
     pub fn settings(&self) -> TelegramSettings {
         TelegramSettings {
             token: Some(SecretString::from(TOKEN)),
-            api_url: Some(self.url.clone()),
+            api_url: self.url.parse().ok(),
             ..TelegramSettings::default()
         }
     }

@@ -15,9 +15,9 @@ use mentorops_core::store::jobs;
 use mentorops_core::timers;
 use tracing::{info, warn};
 
+use crate::context::Runtime;
 use crate::jobs::Job;
 use crate::queue::QueueError;
-use crate::runtime::Runtime;
 
 /// Rows fed per round trip to SQL.
 const FEED_BATCH: i64 = 500;

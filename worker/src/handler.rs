@@ -14,10 +14,10 @@ use chrono::Utc;
 use mentorops_core::timers;
 use tracing::{info, warn};
 
+use crate::context::Runtime;
 use crate::delivery::{Attempt, deliver_email};
 use crate::feed;
 use crate::jobs::Job;
-use crate::runtime::Runtime;
 
 /// A job handed out early by at most this much is held until it is due: apalis schedules in
 /// whole seconds, and replicas' clocks may differ by a few seconds (the host that promotes a

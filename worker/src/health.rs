@@ -12,8 +12,8 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
+use crate::context::Runtime;
 use crate::jobs::Job;
-use crate::runtime::Runtime;
 
 /// The outbox channels `mentorops_outbox_backlog` is labelled with.
 const CHANNELS: [&str; 3] = ["email", "chat:telegram", "chat:discord"];

@@ -4,6 +4,7 @@
 //! and the reconciler. Email goes through lettre's SMTP transport (retries with backoff on 4xx
 //! and connection trouble, none on 5xx), or to `.eml` files when no SMTP server is configured.
 
+pub mod context;
 pub mod delivery;
 pub mod feed;
 pub mod handler;

@@ -45,7 +45,10 @@ impl std::fmt::Debug for Mailer {
 }
 
 impl Mailer {
+    /// The mailer of the settings. `smtp.from` is checked here, once, where lettre is at hand:
+    /// a bad one would otherwise only show as every email refused for good.
     pub fn from_settings(settings: &Settings) -> Result<Self, MailError> {
+        sender(&settings.smtp.from)?;
         match &settings.smtp.url {
             Some(url) => Self::smtp(url.expose_secret()),
             None => Ok(Self::Files(settings.app.data_dir.join("mail"))),
@@ -106,9 +109,20 @@ async fn write_eml(
     Ok(path)
 }
 
+/// `smtp.from` as lettre's mailbox.
+pub fn sender(from: &str) -> Result<Mailbox, MailError> {
+    from.parse().map_err(|e| {
+        MailError::Config(format!(
+            "smtp.from (MENTOROPS__SMTP__FROM) must be an address like \"mentorops <noreply@example.org>\", not '{from}' ({e})"
+        ))
+    })
+}
+
 /// Builds the email of an outbox row: plain text and HTML, a Message-ID derived from the row
 /// (stable across retries, so receivers can drop duplicates), dated when it was queued.
 pub fn build(row: &outbox::Message, from: &str) -> Result<Message, MailError> {
+    // Checked at start (`Mailer::from_settings`); callers handing another one in still get
+    // the row refused rather than a panic.
     let from: Mailbox = from
         .parse()
         .map_err(|e| MailError::Permanent(format!("smtp.from '{from}': {e}")))?;

@@ -1,9 +1,8 @@
 //! The worker process: the apalis job worker, the feeder, the cron schedules and the
 //! `/healthz` + `/metrics` endpoint, until shutdown.
 
-use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use apalis::prelude::*;
@@ -13,59 +12,13 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+pub use crate::context::{Runtime, Stats};
 use crate::feed;
 use crate::handler;
 use crate::health;
 use crate::jobs::Job;
 use crate::mail::Mailer;
 use crate::queue::{Queue, QueueError, Tuning};
-
-/// What every job sees.
-pub struct Runtime {
-    pub engine: Arc<Engine>,
-    pub mailer: Mailer,
-    pub from: String,
-    pub queue: Queue,
-    pub grace: chrono::Duration,
-    pub stats: Stats,
-}
-
-/// What this worker has done, for its log and for tests that run several in one process
-/// (the Prometheus counters are process-wide).
-#[derive(Default)]
-pub struct Stats {
-    processed: Mutex<HashMap<&'static str, u64>>,
-    sweep_ticks: Mutex<Vec<u64>>,
-}
-
-impl Stats {
-    pub fn record(&self, job: &Job) {
-        if let Ok(mut p) = self.processed.lock() {
-            *p.entry(job.kind()).or_default() += 1;
-        }
-        if let (Job::Sweep { tick }, Ok(mut t)) = (job, self.sweep_ticks.lock()) {
-            // The recent ones are enough; a long-running worker must not grow without bound.
-            if t.len() >= 1000 {
-                t.remove(0);
-            }
-            t.push(*tick);
-        }
-    }
-    /// Jobs of this kind that ran to the end.
-    pub fn processed(&self, kind: &str) -> u64 {
-        self.processed
-            .lock()
-            .map(|p| p.get(kind).copied().unwrap_or(0))
-            .unwrap_or(0)
-    }
-    /// The cron ticks of the sweeps this worker ran.
-    pub fn sweep_ticks(&self) -> Vec<u64> {
-        self.sweep_ticks
-            .lock()
-            .map(|t| t.clone())
-            .unwrap_or_default()
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -77,7 +30,7 @@ pub enum StartError {
     Config(String),
     #[error("cannot serve /healthz and /metrics on {addr} (queue.health_addr): {source}")]
     Health {
-        addr: String,
+        addr: std::net::SocketAddr,
         source: std::io::Error,
     },
 }
@@ -173,18 +126,16 @@ impl Worker {
                 shutdown.clone(),
             ));
         }
-        let health_addr = if q.health_addr.is_empty() {
-            None
-        } else {
-            let listener = tokio::net::TcpListener::bind(&q.health_addr)
-                .await
-                .map_err(|source| StartError::Health {
-                    addr: q.health_addr.clone(),
-                    source,
-                })?;
-            let addr = listener.local_addr().ok();
-            tasks.spawn(health::serve(listener, runtime.clone(), shutdown.clone()));
-            addr
+        let health_addr = match q.health_addr {
+            None => None,
+            Some(addr) => {
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartError::Health { addr, source })?;
+                let bound = listener.local_addr().ok();
+                tasks.spawn(health::serve(listener, runtime.clone(), shutdown.clone()));
+                bound
+            }
         };
         info!(worker = %name, queue = if runtime.queue.is_redis() { "redis" } else { "sqlite" }, ?health_addr, "worker started");
         Ok(Self {

@@ -2,7 +2,8 @@
 //! text line every front-end feeds the core's one parser: `/name key:value key:"quoted value"`.
 
 use anyhow::Context;
-use mentorops_core::command::registry::{ArgKind, ArgSpec, COMMANDS, CommandSpec};
+use mentorops_core::command::COMMANDS;
+use mentorops_core::command::spec::{ArgKind, ArgSpec, CommandSpec};
 use mentorops_core::command::{quote, suggests};
 use mentorops_core::reply::clip;
 use serenity::builder::{CreateCommand, CreateCommandOption};
@@ -19,7 +20,7 @@ pub const MAX_OPTIONS: usize = 25;
 /// The Discord option type that carries an argument of this kind.
 pub fn option_type(kind: ArgKind) -> CommandOptionType {
     match kind {
-        ArgKind::Number => CommandOptionType::Integer,
+        ArgKind::Number | ArgKind::Offer => CommandOptionType::Integer,
         ArgKind::YesNo => CommandOptionType::Boolean,
         ArgKind::Attachment => CommandOptionType::Attachment,
         _ => CommandOptionType::String,
@@ -72,7 +73,7 @@ pub fn application_command(spec: &CommandSpec) -> CreateCommand {
 
 /// Every registry command, for `PUT /applications/{id}/commands` (global) or a guild.
 pub fn application_commands() -> Vec<CreateCommand> {
-    COMMANDS.iter().map(application_command).collect()
+    COMMANDS.iter().copied().map(application_command).collect()
 }
 
 /// Publishes every registry command as the application's commands — globally (they reach every
@@ -87,9 +88,7 @@ pub async fn register(
     if application_id == 0 {
         anyhow::bail!("discord.application_id (MENTOROPS__DISCORD__APPLICATION_ID) must not be 0");
     }
-    let commands = serde_json::to_value(application_commands())
-        .context("cannot write the application commands")?;
-    rest.put_commands(application_id, guild, &commands)
+    rest.put_commands(application_id, guild, &application_commands())
         .await
         .context("Discord refused the application commands")
 }
@@ -203,7 +202,7 @@ mod tests {
                 assert!(!d.is_empty() && d.chars().count() <= MAX_DESCRIPTION);
                 let kind = o["type"].as_u64().unwrap_or_default();
                 let want = match arg.kind {
-                    ArgKind::Number => 4,
+                    ArgKind::Number | ArgKind::Offer => 4,
                     ArgKind::YesNo => 5,
                     ArgKind::Attachment => 11,
                     _ => 3,
@@ -233,7 +232,7 @@ mod tests {
     /// A sample value of the kind an argument takes, awkward on purpose for text.
     fn sample(arg: &ArgSpec, i: usize) -> OptionValue {
         match arg.kind {
-            ArgKind::Number => OptionValue::Integer(7 + i as i64),
+            ArgKind::Number | ArgKind::Offer => OptionValue::Integer(7 + i as i64),
             ArgKind::YesNo => OptionValue::Boolean(i.is_multiple_of(2)),
             ArgKind::Attachment => OptionValue::File(format!("people {i}.csv")),
             ArgKind::Choice(list) => OptionValue::Text(list[i % list.len()].to_string()),

@@ -1,4 +1,5 @@
-//! The outbox's `chat:discord` rows as direct messages over Discord's REST API, through the
+//! The outbox's `chat:discord` rows over Discord's REST API — direct messages, and (rows with a
+//! target) what follows an interaction's first answer, over its webhook — through the
 //! one chat delivery driver (`crate::chat::outbox`): marked sent only after Discord accepted
 //! every part; a refusal that will not change (DMs closed, unknown user: a 4xx other than 429)
 //! marks it failed; anything else (5xx, network) is retried with backoff, and that person's
@@ -12,6 +13,7 @@ use mentorops_core::reply::Attachment;
 use mentorops_core::settings::DiscordSettings;
 use mentorops_core::store::outbox;
 use secrecy::ExposeSecret;
+use serenity::builder::CreateMessage;
 use serenity::http::{Http, HttpBuilder};
 
 use super::rest::Rest;
@@ -30,7 +32,7 @@ pub fn http_from_settings(settings: &DiscordSettings) -> anyhow::Result<Http> {
         .context("discord.token (MENTOROPS__DISCORD__TOKEN) is not set")?;
     http(
         token.expose_secret(),
-        settings.api_url.as_deref().filter(|u| !u.trim().is_empty()),
+        settings.api_url.as_ref().map(url::Url::as_str),
     )
 }
 
@@ -55,8 +57,9 @@ pub fn http(token: &str, api_url: Option<&str>) -> anyhow::Result<Http> {
         .build())
 }
 
-/// Discord as a [`Platform`](chat::Platform) of the chat delivery driver: DMs over our paced
-/// REST client (which waits out 429s itself, per Discord's bucket headers).
+/// Discord as a [`Platform`](chat::Platform) of the chat delivery driver: DMs and interaction
+/// webhook calls over our paced REST client (which waits out 429s itself, per Discord's bucket
+/// headers).
 pub struct Discord {
     pub rest: Arc<Rest>,
 }
@@ -66,9 +69,12 @@ pub enum DmPart {
     /// A DM: a part of at most 2000 characters, the buttons under the last.
     Dm {
         user: u64,
-        message: serde_json::Value,
+        message: Box<CreateMessage>,
     },
-    /// What follows an interaction's first answer, over its webhook (valid 15 minutes).
+    /// What follows an interaction's first answer, over its webhook (valid 15 minutes). The
+    /// message is the row's JSON as serenity's builder wrote it when it was queued
+    /// (`EditInteractionResponse` or `CreateInteractionResponseFollowup`); builders cannot be
+    /// read back, so it is sent as stored.
     Webhook {
         hook: InteractionHook,
         message: serde_json::Value,
@@ -129,11 +135,7 @@ impl chat::Platform for Discord {
             .enumerate()
             .map(|(i, part)| DmPart::Dm {
                 user,
-                message: render::message_json(
-                    &part,
-                    if i == last { &rows[..] } else { &[] },
-                    false,
-                ),
+                message: Box::new(render::dm(&part, if i == last { &rows[..] } else { &[] })),
             })
             .collect())
     }

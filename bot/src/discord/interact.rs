@@ -8,13 +8,13 @@
 //!   that held it is updated in place with the outcome; a refusal goes to the presser alone and
 //!   leaves the message as it was. A `form:` button opens a form (modal) instead.
 //! - A form submission → its command with the text typed, like a press.
-//! - Autocomplete → `Engine::suggest` (type 8).
+//! - Autocomplete → `Engine::suggest` (type 8, APPLICATION_COMMAND_AUTOCOMPLETE_RESULT).
 //!
 //! The core call runs in its own task. If it has not finished after [`DEFER_AFTER`] (Discord
-//! allows 3 s for the first answer) the first answer is a deferral — type 5 (ephemeral) for a
-//! command, type 6 for a press — and the result replaces it later (`PATCH …/messages/@original`),
-//! or, for a refused press, comes as an ephemeral follow-up. Text over 2000 characters and files
-//! go as follow-ups.
+//! allows 3 s for the first answer) the first answer is a deferral — type 5 (ephemeral,
+//! serenity's `CreateInteractionResponse::Defer`) for a command, type 6 (`Acknowledge`) for a
+//! press — and the result replaces it later (`PATCH …/messages/@original`), or, for a refused
+//! press, comes as an ephemeral follow-up. Text over 2000 characters and files go as follow-ups.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -25,7 +25,10 @@ use futures::future::BoxFuture;
 use mentorops_core::command::{Caller, Engine, Frontend, Inbound, Outcome, Who, parse, quote};
 use mentorops_core::reply::Attachment;
 use mentorops_core::store::inbox;
-use serde_json::{Value, json};
+use serenity::builder::{
+    CreateInteractionResponse, CreateInteractionResponseFollowup, CreateInteractionResponseMessage,
+    EditInteractionResponse,
+};
 use serenity::model::application::{
     ActionRowComponent, CommandInteraction, CommandOptionType, ComponentInteraction, Interaction,
     ModalInteraction,
@@ -37,7 +40,7 @@ use tracing::warn;
 use super::PROVIDER;
 use super::commands::{command_line, options_of};
 use super::delivery::{Discord, HookOp, InteractionHook};
-use super::render::{self, FORM_PREFIX, Rendered};
+use super::render::{self, FORM_PREFIX, Rendered, Response};
 use super::rest::Rest;
 use crate::chat;
 use mentorops_core::store::outbox;
@@ -64,12 +67,12 @@ pub struct Interactions {
 /// The first answer to an interaction, and what to do once Discord has it (follow-ups, or the
 /// result of deferred work). Run `later` only after `first` was delivered.
 pub struct Answered {
-    pub first: Value,
+    pub first: Response,
     pub later: Option<BoxFuture<'static, ()>>,
 }
 
 impl Answered {
-    fn now(first: Value) -> Self {
+    fn now(first: Response) -> Self {
         Self { first, later: None }
     }
 }
@@ -117,7 +120,7 @@ impl Interactions {
     /// The first answer to `interaction` and what follows it.
     pub async fn answer(self: &Arc<Self>, interaction: Interaction) -> Answered {
         match interaction {
-            Interaction::Ping(_) => Answered::now(json!({ "type": 1 })),
+            Interaction::Ping(_) => Answered::now(Response(CreateInteractionResponse::Pong)),
             Interaction::Autocomplete(c) => Answered::now(self.autocomplete(&c).await),
             Interaction::Command(c) => self.command(c).await,
             Interaction::Component(c) => self.press(c).await,
@@ -215,6 +218,7 @@ impl Interactions {
                 lane: match &caller.who {
                     Who::Account { account_id, .. } => account_id.clone(),
                     Who::User(id) => id.to_string(),
+                    Who::System => String::new(),
                 },
             },
             received: false,
@@ -254,7 +258,7 @@ impl Interactions {
                 let more: Vec<After> = rendered
                     .followups()
                     .into_iter()
-                    .map(|(m, f)| (HookOp::Followup, m, f))
+                    .map(|(m, f)| After::Followup(m, f))
                     .collect();
                 Answered {
                     first: rendered.response(),
@@ -262,30 +266,28 @@ impl Interactions {
                 }
             }
             Err(_) => {
-                let first = if on_message {
-                    json!({ "type": 6 })
+                let first = Response(if on_message {
+                    CreateInteractionResponse::Acknowledge
                 } else {
-                    json!({ "type": 5, "data": { "flags": render::EPHEMERAL } })
-                };
+                    CreateInteractionResponse::Defer(
+                        CreateInteractionResponseMessage::new().ephemeral(true),
+                    )
+                });
                 let later: BoxFuture<'static, ()> = Box::pin(async move {
                     let rendered = task.await.unwrap_or_else(|_| render::refusal(BROKE));
-                    let mut message = rendered.first_message();
-                    let op = if rendered.update || !on_message {
+                    let first = if rendered.update || !on_message {
                         // The deferral's own message (a command's), or the pressed message.
-                        if let Some(m) = message.as_object_mut() {
-                            m.remove("flags");
-                        }
-                        HookOp::Edit
+                        After::Edit(rendered.first_edit())
                     } else {
                         // A refused press: to the presser alone, the message left as it was.
-                        HookOp::Followup
+                        After::Followup(rendered.first_followup(), Vec::new())
                     };
-                    let mut all: Vec<After> = vec![(op, message, Vec::new())];
+                    let mut all: Vec<After> = vec![first];
                     all.extend(
                         rendered
                             .followups()
                             .into_iter()
-                            .map(|(m, f)| (HookOp::Followup, m, f)),
+                            .map(|(m, f)| After::Followup(m, f)),
                     );
                     queue.send(all).await;
                 });
@@ -297,7 +299,7 @@ impl Interactions {
         }
     }
 
-    async fn autocomplete(&self, c: &CommandInteraction) -> Value {
+    async fn autocomplete(&self, c: &CommandInteraction) -> Response {
         let Some(focused) = c.data.autocomplete() else {
             return render::choices(&[], false);
         };
@@ -323,8 +325,13 @@ impl Interactions {
     }
 }
 
-/// One message after the first answer: how it goes, its JSON, its files.
-type After = (HookOp, Value, Vec<Attachment>);
+/// One message after the first answer.
+enum After {
+    /// Replaces the first answer (`PATCH …/messages/@original`).
+    Edit(EditInteractionResponse),
+    /// One more message (`POST /webhooks/{application}/{token}`), with its files.
+    Followup(CreateInteractionResponseFollowup, Vec<Attachment>),
+}
 
 /// An interaction's webhook and who it is for (the outbox lane: that person's messages stay in
 /// order with their DMs).
@@ -340,6 +347,7 @@ impl Hook {
         let lane = match &caller.who {
             Who::Account { account_id, .. } => account_id.clone(),
             Who::User(id) => id.to_string(),
+            Who::System => String::new(),
         };
         Self {
             app,
@@ -379,7 +387,12 @@ impl AfterQueue {
     async fn queue(&self, items: Vec<After>) -> anyhow::Result<()> {
         let now = self.engine.now();
         let mut tx = self.engine.db().begin().await?;
-        for (n, (op, message, files)) in items.into_iter().enumerate() {
+        for (n, item) in items.into_iter().enumerate() {
+            // The row holds the builder's JSON; delivery sends it as it is.
+            let (op, message, files) = match item {
+                After::Edit(m) => (HookOp::Edit, serde_json::to_string(&m)?, Vec::new()),
+                After::Followup(m, f) => (HookOp::Followup, serde_json::to_string(&m)?, f),
+            };
             let target = serde_json::to_string(&InteractionHook {
                 app: self.hook.app,
                 token: self.hook.token.clone(),
@@ -391,7 +404,7 @@ impl AfterQueue {
                 recipient_user_id: None,
                 recipient: self.hook.lane.clone(),
                 subject: String::new(),
-                body_text: message.to_string(),
+                body_text: message,
                 body_html: None,
                 buttons: Vec::new(),
                 idempotency_key: format!("reply:discord:{}:{n}", self.hook.interaction),

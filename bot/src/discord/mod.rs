@@ -10,9 +10,9 @@
 //!   one `Engine` call, deferral past 2.5 s, follow-ups, autocomplete, forms.
 //! - [`gateway`]: the gateway transport (serenity's `Client`; the default).
 //! - [`endpoint`]: the HTTP interactions transport (`POST /interactions`, Ed25519-verified).
-//! - [`render`]: a `Reply` as message JSON, parts, components, forms, choices.
+//! - [`render`]: a `Reply` as serenity's builders: parts, components, forms, choices.
 //! - [`rest`] and [`pace`]: every REST call we make, paced by us (50/s global, Discord's bucket
-//!   headers, 429 `retry_after`).
+//!   headers per route template and top-level resource, 429 `retry_after`).
 //! - [`delivery`]: the outbox's `chat:discord` rows as DMs.
 //! - [`run`]: what `mentorops run` starts when `discord.token` is set.
 
@@ -39,6 +39,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use mentorops_core::command::Engine;
+use mentorops_core::settings::DiscordTransport;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -48,29 +49,17 @@ use tracing::{info, warn};
 /// HTTPS proxy) — and delivers `chat:discord` DMs every 2 seconds, until `shutdown` is cancelled.
 pub async fn run(engine: Arc<Engine>, shutdown: CancellationToken) -> anyhow::Result<()> {
     let s = engine.settings().discord.clone();
-    let transport = s.transport.as_deref().unwrap_or("gateway");
-    let application_id: u64 = s
-        .application_id
-        .as_deref()
-        .and_then(|v| v.trim().parse().ok())
-        .context("discord.application_id (MENTOROPS__DISCORD__APPLICATION_ID) must be the application's numeric id")?;
-    let public_key = match transport {
-        "http" => Some(s.public_key.clone().context(
+    let transport = s.transport.as_str();
+    let application_id = s.application_id.context(
+        "discord.application_id (MENTOROPS__DISCORD__APPLICATION_ID) must be set to the application's numeric id",
+    )?;
+    let public_key = match s.transport {
+        DiscordTransport::Http => Some(s.public_key.clone().context(
             "discord.public_key (MENTOROPS__DISCORD__PUBLIC_KEY) is needed to verify interactions",
         )?),
-        _ => None,
+        DiscordTransport::Gateway => None,
     };
-    let guild = match s
-        .guild_id
-        .as_deref()
-        .map(str::trim)
-        .filter(|g| !g.is_empty())
-    {
-        None => None,
-        Some(g) => Some(g.parse::<u64>().ok().filter(|g| *g != 0).context(
-            "discord.guild_id (MENTOROPS__DISCORD__GUILD_ID) must be the server's numeric id",
-        )?),
-    };
+    let guild = s.guild_id;
     let rest = Arc::new(Rest::from_settings(&s)?);
     let n = register(&rest, application_id, guild)
         .await
@@ -90,15 +79,10 @@ pub async fn run(engine: Arc<Engine>, shutdown: CancellationToken) -> anyhow::Re
     let front = async {
         match public_key {
             Some(key) => {
-                let addr = s
-                    .interactions_addr
-                    .clone()
-                    .unwrap_or_else(|| "127.0.0.1:8080".into());
-                let listener = tokio::net::TcpListener::bind(&addr)
-                    .await
-                    .with_context(|| {
-                        format!("cannot listen on discord.interactions_addr {addr}")
-                    })?;
+                let addr = s.interactions_addr;
+                let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+                    format!("cannot listen on discord.interactions_addr {addr}")
+                })?;
                 info!(%addr, "Discord interactions endpoint listening on /interactions");
                 serve(interactions, &key, listener, shutdown.clone()).await
             }

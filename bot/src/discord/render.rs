@@ -1,11 +1,19 @@
 //! A `Reply` as what answers an interaction: the text in parts of Discord's 2000 characters,
 //! the buttons as components (custom_id = the button's command), files as attachments of a
-//! follow-up, a form (modal) for free-text answers; never a ping.
+//! follow-up, a form (modal) for free-text answers; never a ping. Every payload is one of
+//! serenity's builders (`CreateInteractionResponse`, `EditInteractionResponse`,
+//! `CreateInteractionResponseFollowup`, `CreateMessage`, `CreateModal`, …), serialized with
+//! serde; the only change made to serenity's JSON is [`Response`]'s (see there).
 
 use mentorops_core::reply::{Attachment, Button, Reply};
-use serde_json::{Value, json};
-use serenity::all::ButtonStyle;
-use serenity::builder::{CreateActionRow, CreateButton};
+use serde::{Serialize, Serializer};
+use serde_json::Value;
+use serenity::builder::{
+    CreateActionRow, CreateAllowedMentions, CreateAutocompleteResponse, CreateButton,
+    CreateInputText, CreateInteractionResponse, CreateInteractionResponseFollowup,
+    CreateInteractionResponseMessage, CreateMessage, CreateModal, EditInteractionResponse,
+};
+use serenity::model::application::{ButtonStyle, InputTextStyle};
 use tracing::warn;
 
 use mentorops_core::reply::clip;
@@ -83,21 +91,69 @@ pub struct Rendered {
     pub files: Vec<Attachment>,
 }
 
-/// The JSON of one message: content, components, never a ping; ephemeral when asked.
-pub fn message_json(content: &str, rows: &[CreateActionRow], ephemeral: bool) -> Value {
-    let mut m = json!({
-        "content": content,
-        "components": serde_json::to_value(rows).unwrap_or_else(|_| json!([])),
-        "allowed_mentions": { "parse": [] },
-    });
-    if ephemeral {
-        m["flags"] = json!(EPHEMERAL);
-    }
-    m
+/// Nobody is pinged by what we send: `allowed_mentions` with nothing to parse.
+fn no_pings() -> CreateAllowedMentions {
+    CreateAllowedMentions::new()
 }
 
-/// The `flags` bit that shows a message to the caller only.
-pub const EPHEMERAL: u64 = 64;
+/// A direct message (`POST /channels/{channel}/messages`): content, components, never a ping.
+pub fn dm(content: &str, rows: &[CreateActionRow]) -> CreateMessage {
+    CreateMessage::new()
+        .content(content)
+        .components(rows.to_vec())
+        .allowed_mentions(no_pings())
+}
+
+/// One more message for an interaction (`POST /webhooks/{application}/{token}`), only the caller
+/// sees it when `ephemeral`.
+pub fn followup(
+    content: &str,
+    rows: &[CreateActionRow],
+    ephemeral: bool,
+) -> CreateInteractionResponseFollowup {
+    CreateInteractionResponseFollowup::new()
+        .content(content)
+        .components(rows.to_vec())
+        .allowed_mentions(no_pings())
+        .ephemeral(ephemeral)
+}
+
+/// An interaction response (serenity's builder) as it goes to Discord, in a response body or
+/// to `POST /interactions/{id}/{token}/callback`.
+///
+/// serenity writes `"data": null` for the responses that carry no data (PONG, the deferred
+/// update) and `"attachments": []` into every message's data; both are left out here. Discord's
+/// `data` is optional, and an empty `attachments` on an UPDATE_MESSAGE would tell Discord to drop
+/// the pressed message's files (ours never carry files in a response: they go in a follow-up).
+/// So the body is Discord's documented minimum: `{"type": 6}`, `{"type": 5, "data": {"flags": 64}}`.
+#[derive(Debug, Clone)]
+pub struct Response(pub CreateInteractionResponse);
+
+impl From<CreateInteractionResponse> for Response {
+    fn from(r: CreateInteractionResponse) -> Self {
+        Self(r)
+    }
+}
+
+impl Serialize for Response {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut v = serde_json::to_value(&self.0).map_err(serde::ser::Error::custom)?;
+        if let Some(top) = v.as_object_mut() {
+            if top.get("data").is_some_and(Value::is_null) {
+                top.remove("data");
+            }
+            if let Some(data) = top.get_mut("data").and_then(Value::as_object_mut)
+                && data
+                    .get("attachments")
+                    .and_then(Value::as_array)
+                    .is_some_and(Vec::is_empty)
+            {
+                data.remove("attachments");
+            }
+        }
+        v.serialize(serializer)
+    }
+}
 
 impl Rendered {
     fn new(update: bool, text: String, rows: Vec<CreateActionRow>, files: Vec<Attachment>) -> Self {
@@ -126,25 +182,47 @@ impl Rendered {
         }
     }
 
-    /// The first part as a message body (for the first response or the edit after a deferral).
-    pub fn first_message(&self) -> Value {
-        let first = self.parts.first().map(String::as_str).unwrap_or("Done.");
-        message_json(first, self.rows_of(0), self.ephemeral())
+    fn first_part(&self) -> &str {
+        self.parts.first().map(String::as_str).unwrap_or("Done.")
     }
 
-    /// The first response when the work finished in time: type 4 (new message) or 7 (update).
-    pub fn response(&self) -> Value {
-        json!({ "type": if self.update { 7 } else { 4 }, "data": self.first_message() })
+    /// The first response when the work finished in time: a new message only the caller sees
+    /// (CHANNEL_MESSAGE_WITH_SOURCE), or the pressed message updated (UPDATE_MESSAGE).
+    pub fn response(&self) -> Response {
+        let data = CreateInteractionResponseMessage::new()
+            .content(self.first_part())
+            .components(self.rows_of(0).to_vec())
+            .allowed_mentions(no_pings());
+        Response(if self.update {
+            CreateInteractionResponse::UpdateMessage(data)
+        } else {
+            CreateInteractionResponse::Message(data.ephemeral(true))
+        })
     }
 
-    /// The messages after the first: the other parts, then the files.
-    pub fn followups(&self) -> Vec<(Value, Vec<Attachment>)> {
-        let mut out: Vec<(Value, Vec<Attachment>)> = self
+    /// The first part replacing a deferral's message (`PATCH …/messages/@original`): the
+    /// deferral already said who sees it, so no flags.
+    pub fn first_edit(&self) -> EditInteractionResponse {
+        EditInteractionResponse::new()
+            .content(self.first_part())
+            .components(self.rows_of(0).to_vec())
+            .allowed_mentions(no_pings())
+    }
+
+    /// The first part as a follow-up of its own (a refused press answered after a deferral).
+    pub fn first_followup(&self) -> CreateInteractionResponseFollowup {
+        followup(self.first_part(), self.rows_of(0), self.ephemeral())
+    }
+
+    /// The messages after the first: the other parts, then the files (the follow-up's JSON
+    /// names none: `rest` lists them in `payload_json` when it sends them).
+    pub fn followups(&self) -> Vec<(CreateInteractionResponseFollowup, Vec<Attachment>)> {
+        let mut out: Vec<(CreateInteractionResponseFollowup, Vec<Attachment>)> = self
             .parts
             .iter()
             .enumerate()
             .skip(1)
-            .map(|(i, p)| (message_json(p, self.rows_of(i), true), Vec::new()))
+            .map(|(i, p)| (followup(p, self.rows_of(i), true), Vec::new()))
             .collect();
         if !self.files.is_empty() {
             let names: Vec<String> = self
@@ -152,10 +230,7 @@ impl Rendered {
                 .iter()
                 .map(|f| format!("📎 {}", f.file_name))
                 .collect();
-            out.push((
-                message_json(&names.join("\n"), &[], true),
-                self.files.clone(),
-            ));
+            out.push((followup(&names.join("\n"), &[], true), self.files.clone()));
         }
         out
     }
@@ -228,47 +303,45 @@ pub const MAX_INPUT_LABEL: usize = 45;
 /// The longest answer a form takes.
 pub const MAX_INPUT: u16 = 1000;
 
-/// The form a "form:" button opens (type 9): one paragraph field named after the argument the
-/// text goes into; the submission's custom_id is the command it completes.
-pub fn form(command: &str, arg: &str, label: &str) -> Value {
-    json!({
-        "type": 9,
-        "data": {
-            "custom_id": command,
-            "title": clip("Your answer", MAX_MODAL_TITLE),
-            "components": [{ "type": 1, "components": [{
-                "type": 4,
-                "custom_id": arg,
-                "label": clip(label, MAX_INPUT_LABEL),
-                "style": 2,
-                "min_length": 1,
-                "max_length": MAX_INPUT,
-                "required": true
-            }]}]
-        }
-    })
+/// The form a "form:" button opens (a MODAL response): one paragraph field named after the
+/// argument the text goes into; the submission's custom_id is the command it completes.
+pub fn form(command: &str, arg: &str, label: &str) -> Response {
+    let input = CreateInputText::new(InputTextStyle::Paragraph, clip(label, MAX_INPUT_LABEL), arg)
+        .min_length(1)
+        .max_length(MAX_INPUT)
+        .required(true);
+    Response(CreateInteractionResponse::Modal(
+        CreateModal::new(command, clip("Your answer", MAX_MODAL_TITLE))
+            .components(vec![CreateActionRow::InputText(input)]),
+    ))
 }
 
-/// Autocomplete choices (type 8). Integer options need integer values; a value that is not
-/// one is left out.
-pub fn choices(suggestions: &[(String, String)], integer: bool) -> Value {
-    let list: Vec<Value> = suggestions
-        .iter()
-        .filter_map(|(label, value)| {
-            let value = if integer {
-                json!(value.parse::<i64>().ok()?)
-            } else {
-                json!(value)
-            };
-            Some(json!({ "name": label, "value": value }))
-        })
-        .collect();
-    json!({ "type": 8, "data": { "choices": list } })
+/// Autocomplete choices (APPLICATION_COMMAND_AUTOCOMPLETE_RESULT). Integer options need
+/// integer values; a value that is not one is left out.
+pub fn choices(suggestions: &[(String, String)], integer: bool) -> Response {
+    let mut list = CreateAutocompleteResponse::new();
+    for (label, value) in suggestions {
+        list = if integer {
+            match value.parse::<i64>() {
+                Ok(n) => list.add_int_choice(label, n),
+                Err(_) => list,
+            }
+        } else {
+            list.add_string_choice(label, value)
+        };
+    }
+    Response(CreateInteractionResponse::Autocomplete(list))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    /// The JSON a payload is sent as.
+    fn wire(payload: &impl Serialize) -> Value {
+        serde_json::to_value(payload).unwrap_or_default()
+    }
 
     #[test]
     fn replies_are_ephemeral_split_and_carry_their_commands() {
@@ -277,7 +350,7 @@ mod tests {
             .with_button("Accept", "/accept 3")
             .with_button("Too long", format!("/revert 1 reason:{}", "y".repeat(120)));
         let r = super::reply(&reply);
-        let first = r.response();
+        let first = wire(&r.response());
         assert_eq!(first["type"], 4);
         let j = &first["data"];
         assert_eq!(j["flags"], 64);
@@ -286,7 +359,7 @@ mod tests {
         assert_eq!(j["components"], json!([]));
         let more = r.followups();
         assert_eq!(more.len(), 1);
-        let last = &more[0].0;
+        let last = &wire(&more[0].0);
         assert_eq!(last["flags"], 64);
         assert!(
             last["content"]
@@ -320,11 +393,11 @@ mod tests {
             bytes: b"a,b\n".to_vec(),
         });
         let r = super::reply(&reply);
-        assert_eq!(r.response()["data"]["content"], "Exported 3 people.");
+        assert_eq!(wire(&r.response())["data"]["content"], "Exported 3 people.");
         let more = r.followups();
         assert_eq!(more.len(), 1);
         assert_eq!(more[0].1.len(), 1);
-        assert_eq!(more[0].0["content"], "📎 export.csv");
+        assert_eq!(wire(&more[0].0)["content"], "📎 export.csv");
     }
 
     #[test]
@@ -345,13 +418,13 @@ mod tests {
     #[test]
     fn a_press_appends_its_outcome_and_drops_the_buttons() {
         let r = outcome("You have an offer.", &Reply::text("Matched."));
-        let j = r.response();
+        let j = wire(&r.response());
         assert_eq!(j["type"], 7);
         assert_eq!(j["data"]["content"], "You have an offer.\n\n✅ Matched.");
         assert_eq!(j["data"]["components"], json!([]));
         assert!(j["data"].get("flags").is_none_or(|f| f.is_null()));
         let next = Reply::text("Question 3 of 7").with_button("1", "/apply q:goals answer:1");
-        let j = outcome(&"q".repeat(1990), &next).response();
+        let j = wire(&outcome(&"q".repeat(1990), &next).response());
         assert_eq!(j["data"]["content"], "Question 3 of 7");
         assert_eq!(
             j["data"]["components"][0]["components"][0]["custom_id"],
@@ -367,12 +440,12 @@ mod tests {
             command: "/apply q:goals".into(),
             arg: "answer".into(),
         });
-        let j = super::reply(&r).response();
+        let j = wire(&super::reply(&r).response());
         assert_eq!(
             j["data"]["components"][0]["components"][0]["custom_id"],
             "form:answer:/apply q:goals"
         );
-        let f = form("/apply q:goals", "answer", &"w".repeat(60));
+        let f = wire(&form("/apply q:goals", "answer", &"w".repeat(60)));
         assert_eq!(f["type"], 9);
         assert_eq!(f["data"]["custom_id"], "/apply q:goals");
         let input = &f["data"]["components"][0]["components"][0];
@@ -387,9 +460,58 @@ mod tests {
             ("x".into(), "x".into()),
         ];
         assert_eq!(
-            choices(&s, true),
+            wire(&choices(&s, true)),
             json!({"type": 8, "data": {"choices": [{"name": "#4 from Ana", "value": 4}]}})
         );
-        assert_eq!(choices(&s, false)["data"]["choices"][1]["value"], "x");
+        assert_eq!(
+            wire(&choices(&s, false))["data"]["choices"][1]["value"],
+            "x"
+        );
+    }
+
+    #[test]
+    fn responses_without_a_message_are_discords_minimal_bodies() {
+        assert_eq!(
+            wire(&Response(CreateInteractionResponse::Pong)),
+            json!({ "type": 1 })
+        );
+        assert_eq!(
+            wire(&Response(CreateInteractionResponse::Acknowledge)),
+            json!({ "type": 6 })
+        );
+        assert_eq!(
+            wire(&Response(CreateInteractionResponse::Defer(
+                CreateInteractionResponseMessage::new().ephemeral(true)
+            ))),
+            json!({ "type": 5, "data": { "flags": 64 } })
+        );
+        // A form: a paragraph input (type 4, style 2) in an action row (type 1).
+        assert_eq!(
+            wire(&form("/apply q:goals", "answer", "Your goals?")),
+            json!({ "type": 9, "data": {
+                "custom_id": "/apply q:goals",
+                "title": "Your answer",
+                "components": [{ "type": 1, "components": [{
+                    "type": 4, "custom_id": "answer", "label": "Your goals?", "style": 2,
+                    "min_length": 1, "max_length": 1000, "required": true
+                }]}]
+            }})
+        );
+    }
+
+    #[test]
+    fn an_edit_after_a_deferral_carries_no_flags_and_a_refused_press_is_ephemeral() {
+        let r = refusal("not yours");
+        let edit = wire(&r.first_edit());
+        assert!(edit.get("flags").is_none(), "{edit}");
+        assert_eq!(edit["content"], "✗ not yours");
+        assert_eq!(edit["allowed_mentions"]["parse"], json!([]));
+        let f = wire(&r.first_followup());
+        assert_eq!(f["flags"], 64);
+        assert_eq!(f["content"], "✗ not yours");
+        let d = wire(&dm("Hello", &[]));
+        assert_eq!(d["content"], "Hello");
+        assert!(d.get("flags").is_none(), "{d}");
+        assert_eq!(d["allowed_mentions"]["parse"], json!([]));
     }
 }

@@ -1,8 +1,16 @@
 //! The REST calls the Discord front-end makes, every one through one [`Pacer`]: interaction
 //! responses and follow-ups, DMs, the command list. Bodies are the JSON of serenity's builders
-//! (or Discord's documented shapes); files go as `multipart/form-data` with `payload_json`.
+//! (`CreateInteractionResponse`, `EditInteractionResponse`, `CreateInteractionResponseFollowup`,
+//! `CreateMessage`, `CreateCommand`); files go as `multipart/form-data` with `payload_json`.
 //!
-//! Errors never carry the URL: interaction and webhook URLs hold tokens.
+//! Why our own client and not serenity's `Http`: every call must keep one pace we control
+//! ([`Pacer`]: the global window, buckets per route template and top-level resource, bounded
+//! memory, 429s waited out and resent here), the outbox driver needs Discord's answer as a
+//! status it can classify (a 4xx is `Refused`, anything else `Later`), errors must never carry a
+//! URL (webhook and callback URLs hold tokens; `reqwest::Error::without_url`), and the tests point
+//! it at a fake on 127.0.0.1, where serenity's `Http` works only with its rate limiter off (the
+//! limiter builds its requests without the proxy). serenity's `Http` only fetches the gateway URL
+//! for its gateway client.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,10 +20,14 @@ use mentorops_core::reply::Attachment;
 use mentorops_core::settings::DiscordSettings;
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use serenity::builder::{CreateCommand, CreateMessage};
+use serenity::model::id::UserId;
 use tracing::warn;
 
 use super::pace::{Pacer, retry_after};
+use super::render::Response;
 
 /// Discord's REST API when `discord.api_url` is not set.
 pub const DISCORD_API: &str = "https://discord.com";
@@ -39,6 +51,8 @@ pub enum RestError {
     },
     /// No answer (connection, timeout, unreadable body).
     Network(String),
+    /// The request's body could not be written (never sent; a retry would not help).
+    Unsendable(String),
 }
 
 impl std::fmt::Display for RestError {
@@ -50,6 +64,7 @@ impl std::fmt::Display for RestError {
                 message,
             } => write!(f, "Discord answered {status} (code {code}): {message}"),
             Self::Network(e) => write!(f, "Discord could not be reached: {e}"),
+            Self::Unsendable(e) => write!(f, "the request to Discord could not be written: {e}"),
         }
     }
 }
@@ -57,9 +72,14 @@ impl std::fmt::Display for RestError {
 impl std::error::Error for RestError {}
 
 impl RestError {
-    /// A refusal a retry will not change (DMs closed, unknown user, a bad request); not a 429.
+    /// A refusal a retry will not change (DMs closed, unknown user, a bad request; not a 429),
+    /// or a body that cannot be written.
     pub fn is_permanent(&self) -> bool {
-        matches!(self, Self::Status { status, .. } if (400..500).contains(status) && *status != 429)
+        match self {
+            Self::Status { status, .. } => (400..500).contains(status) && *status != 429,
+            Self::Network(_) => false,
+            Self::Unsendable(_) => true,
+        }
     }
 }
 
@@ -69,6 +89,18 @@ pub enum Body<'a> {
     Json(&'a Value),
     /// `payload_json` plus `files[n]`.
     Files(&'a Value, &'a [Attachment]),
+}
+
+/// A builder's JSON.
+fn to_json(payload: &impl Serialize) -> Result<Value, RestError> {
+    serde_json::to_value(payload).map_err(|e| RestError::Unsendable(e.to_string()))
+}
+
+/// The body of `POST /users/@me/channels` (serenity has no builder for it; its own `Http`
+/// writes the same map).
+#[derive(Serialize)]
+struct OpenDm {
+    recipient_id: UserId,
 }
 
 pub struct Rest {
@@ -116,7 +148,10 @@ impl Rest {
             .token
             .as_ref()
             .context("discord.token (MENTOROPS__DISCORD__TOKEN) is not set")?;
-        Self::new(token.expose_secret(), s.api_url.as_deref())
+        Self::new(
+            token.expose_secret(),
+            s.api_url.as_ref().map(url::Url::as_str),
+        )
     }
 
     /// The base URL the calls go to, `…/api/v10`.
@@ -132,7 +167,7 @@ impl Rest {
         path: &str,
         body: Body<'_>,
     ) -> Result<Value, RestError> {
-        let route = format!("{method} {path}");
+        let route = self.pacer.route(&method, path);
         let url = format!("{}{path}", self.base);
         let mut tries = 0;
         loop {
@@ -150,7 +185,7 @@ impl Rest {
                 Body::Json(v) => req
                     .header("content-type", "application/json")
                     .body(serde_json::to_vec(v).unwrap_or_default()),
-                Body::Files(payload, files) => req.multipart(form(payload, files)),
+                Body::Files(payload, files) => req.multipart(form(payload, files)?),
             };
             let resp = req
                 .send()
@@ -172,7 +207,7 @@ impl Rest {
                 tries += 1;
                 let (wait, global) = retry_after(&headers, &value);
                 warn!(
-                    route = %route_name(&method, path),
+                    route = %route.template,
                     wait_ms = wait.as_millis() as u64,
                     global,
                     "Discord rate limit hit; waiting and sending again"
@@ -215,17 +250,23 @@ impl Rest {
     }
 
     /// The first answer to an interaction (gateway transport): `POST /interactions/{id}/{token}/callback`.
-    pub async fn callback(&self, id: u64, token: &str, response: &Value) -> Result<(), RestError> {
+    pub async fn callback(
+        &self,
+        id: u64,
+        token: &str,
+        response: &Response,
+    ) -> Result<(), RestError> {
         self.call(
             Method::POST,
             &format!("/interactions/{id}/{token}/callback"),
-            Body::Json(response),
+            Body::Json(&to_json(response)?),
         )
         .await
         .map(drop)
     }
 
     /// Replaces the first answer (after a deferral): `PATCH /webhooks/{app}/{token}/messages/@original`.
+    /// `message` is an `EditInteractionResponse`'s JSON (as the outbox row holds it).
     pub async fn edit_original(
         &self,
         app: u64,
@@ -242,6 +283,7 @@ impl Rest {
     }
 
     /// One more message for an interaction: `POST /webhooks/{app}/{token}`, with files if any.
+    /// `message` is a `CreateInteractionResponseFollowup`'s JSON (as the outbox row holds it).
     pub async fn followup(
         &self,
         app: u64,
@@ -273,7 +315,9 @@ impl Rest {
             .call(
                 Method::POST,
                 "/users/@me/channels",
-                Body::Json(&json!({ "recipient_id": user.to_string() })),
+                Body::Json(&to_json(&OpenDm {
+                    recipient_id: UserId::new(user),
+                })?),
             )
             .await?;
         let id = match &v["id"] {
@@ -302,11 +346,15 @@ impl Rest {
     }
 
     /// Posts a message in a channel.
-    pub async fn send_message(&self, channel: &str, message: &Value) -> Result<(), RestError> {
+    pub async fn send_message(
+        &self,
+        channel: &str,
+        message: &CreateMessage,
+    ) -> Result<(), RestError> {
         self.call(
             Method::POST,
             &format!("/channels/{channel}/messages"),
-            Body::Json(message),
+            Body::Json(&to_json(message)?),
         )
         .await
         .map(drop)
@@ -317,13 +365,15 @@ impl Rest {
         &self,
         app: u64,
         guild: Option<u64>,
-        commands: &Value,
+        commands: &[CreateCommand],
     ) -> Result<usize, RestError> {
         let path = match guild {
             Some(g) => format!("/applications/{app}/guilds/{g}/commands"),
             None => format!("/applications/{app}/commands"),
         };
-        let v = self.call(Method::PUT, &path, Body::Json(commands)).await?;
+        let v = self
+            .call(Method::PUT, &path, Body::Json(&to_json(&commands)?))
+            .await?;
         Ok(v.as_array().map(Vec::len).unwrap_or(0))
     }
 }
@@ -336,22 +386,27 @@ fn reborrow<'a>(b: &'a Body<'_>) -> Body<'a> {
     }
 }
 
-/// The route for logs: the path's first two parts, never a token.
-fn route_name(method: &Method, path: &str) -> String {
-    let head: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).take(1).collect();
-    format!("{method} /{}", head.join("/"))
+/// An entry of `payload_json`'s `attachments`: the `n` of the part `files[n]` and its name.
+/// serenity's `CreateAttachment` serializes the same fields, but its id is set only inside
+/// serenity's own `Http` (every file would be id 0 here), so the list is written by us.
+#[derive(Serialize)]
+struct FileSlot<'a> {
+    id: usize,
+    filename: &'a str,
 }
 
 /// `payload_json` with an `attachments` entry per file, and the files as `files[n]`.
-fn form(payload: &Value, files: &[Attachment]) -> reqwest::multipart::Form {
+fn form(payload: &Value, files: &[Attachment]) -> Result<reqwest::multipart::Form, RestError> {
     let mut payload = payload.clone();
-    payload["attachments"] = Value::Array(
-        files
-            .iter()
-            .enumerate()
-            .map(|(i, f)| json!({ "id": i, "filename": f.file_name }))
-            .collect(),
-    );
+    let slots: Vec<FileSlot<'_>> = files
+        .iter()
+        .enumerate()
+        .map(|(id, f)| FileSlot {
+            id,
+            filename: &f.file_name,
+        })
+        .collect();
+    payload["attachments"] = to_json(&slots)?;
     let mut form = reqwest::multipart::Form::new().text("payload_json", payload.to_string());
     for (i, f) in files.iter().enumerate() {
         let part = reqwest::multipart::Part::bytes(f.bytes.clone()).file_name(f.file_name.clone());
@@ -363,5 +418,5 @@ fn form(payload: &Value, files: &[Attachment]) -> reqwest::multipart::Form {
         };
         form = form.part(format!("files[{i}]"), part);
     }
-    form
+    Ok(form)
 }

@@ -3,12 +3,12 @@
 //! runs the button's command as the presser — and the reply is queued in the outbox in the
 //! command's own transaction, for the delivery driver to send.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use futures::StreamExt;
 use mentorops_core::Error;
-use mentorops_core::command::registry::{ArgKind, find};
+use mentorops_core::command::registry::find;
+use mentorops_core::command::spec::ArgKind;
 use mentorops_core::command::{
     Caller, Engine, Frontend, Inbound, Invocation, Outcome, ReplyRoute, ReplyTarget, Who, parse,
     quote,
@@ -37,26 +37,10 @@ pub(super) struct State {
     /// Wakes this process's outbox delivery when a command queued a Telegram message.
     pub wake_delivery: Arc<Notify>,
     /// The command menu last published per private chat.
-    pub menus: Mutex<HashMap<u64, Vec<&'static str>>>,
+    pub menus: menus::Published,
     /// How long an update is ours once claimed, and how often it is tried before giving up.
     pub lease: chrono::Duration,
     pub max_attempts: i64,
-}
-
-impl State {
-    pub fn published_menu(&self, chat: u64) -> Option<Vec<&'static str>> {
-        self.menus
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&chat)
-            .cloned()
-    }
-    pub fn remember_menu(&self, chat: u64, names: Vec<&'static str>) {
-        self.menus
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(chat, names);
-    }
 }
 
 /// The Telegram user as the core's caller: account id = the numeric user id.
@@ -339,7 +323,7 @@ async fn on_message(state: &State, inbound: Inbound, msg: Message) -> Ran {
     };
     let outcome = state.engine.run_inbound(&caller, parsed, &inbound).await;
     let result = ran(state, &outcome);
-    menus::refresh_chat(state, from.id).await;
+    menus::refresh_chat(&state.bot, &state.engine, &state.menus, from.id).await;
     result
 }
 
@@ -389,7 +373,7 @@ async fn on_callback(state: &State, inbound: Inbound, q: CallbackQuery) -> Ran {
     }
     let result = ran(state, &outcome);
     if message.is_none_or(|m| m.chat.is_private()) {
-        menus::refresh_chat(state, q.from.id).await;
+        menus::refresh_chat(&state.bot, &state.engine, &state.menus, q.from.id).await;
     }
     result
 }

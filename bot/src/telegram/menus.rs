@@ -1,21 +1,22 @@
-//! `setMyCommands` from the registry. The default scope lists what an unlinked account may run
-//! (`menus()`'s "unlinked"); each private chat gets the commands its own user may run —
-//! `registry::visible_to` with their link, status and staff roles, so the menu is exactly what
-//! `/help` shows them. A chat's menu is recomputed after each of its updates and published only
-//! when it changed since the last one published by this process (so once per chat after a
-//! start, and again after /link, a role grant or a status change).
+//! `setMyCommands` from the registry. The default scope lists what an unlinked account may run;
+//! each private chat gets the commands its own user may run — `Engine::visible_commands`, the
+//! same list `/help` shows them. A chat's menu is recomputed after each of its updates and
+//! published only when it changed since the last one published by this process (so once per
+//! chat after a start, and again after /link, a role grant or a status change).
 
-use mentorops_core::command::CommandSpec;
-use mentorops_core::command::registry::{Audience, menus, visible_to};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use mentorops_core::command::registry::visible_to;
+use mentorops_core::command::spec::Audience;
+use mentorops_core::command::{Caller, CommandSpec, Engine, Frontend, Who};
 use mentorops_core::reply::clip;
-use mentorops_core::store;
 use teloxide::RequestError;
 use teloxide::prelude::*;
 use teloxide::types::{BotCommand, BotCommandScope, Recipient, UserId};
 use tracing::warn;
 
 use super::PROVIDER;
-use super::handlers::State;
 use teloxide::Bot as TgBot;
 
 /// Telegram's limit on a command description.
@@ -37,11 +38,11 @@ pub fn command_list(specs: &[&CommandSpec]) -> Vec<BotCommand> {
 }
 
 fn unlinked() -> Vec<&'static CommandSpec> {
-    menus()
-        .into_iter()
-        .find(|(audience, _)| *audience == "unlinked")
-        .map(|(_, specs)| specs)
-        .unwrap_or_default()
+    visible_to(Audience {
+        linked: false,
+        status: None,
+        staff_roles: &[],
+    })
 }
 
 pub(super) async fn publish_default(bot: &TgBot) -> Result<(), RequestError> {
@@ -51,31 +52,48 @@ pub(super) async fn publish_default(bot: &TgBot) -> Result<(), RequestError> {
 
 /// The commands the user behind this Telegram account may run (unlinked: /start, /help, /link).
 pub async fn menu_for_account(
-    engine: &mentorops_core::command::Engine,
+    engine: &Engine,
     account_id: &str,
 ) -> anyhow::Result<Vec<&'static CommandSpec>> {
-    let mut c = engine.db().pool().acquire().await?;
-    let Some(link) = store::links::link_of_account(&mut c, PROVIDER, account_id).await? else {
-        return Ok(unlinked());
+    let caller = Caller {
+        frontend: Frontend::Telegram,
+        who: Who::Account {
+            provider: PROVIDER.into(),
+            account_id: account_id.to_string(),
+            handle: None,
+        },
     };
-    let Some(user) = store::users::user(&mut c, link.user_id).await? else {
-        return Ok(unlinked());
-    };
-    let roles: Vec<_> = store::staff::grants_of(&mut c, user.id)
-        .await?
-        .into_iter()
-        .map(|g| g.role)
-        .collect();
-    Ok(visible_to(Audience {
-        linked: true,
-        status: Some(user.status),
-        staff_roles: &roles,
-    }))
+    Ok(engine.visible_commands(&caller).await?)
+}
+
+/// The command menu last published per private chat, by this process.
+#[derive(Default)]
+pub(super) struct Published(Mutex<HashMap<u64, Vec<&'static str>>>);
+
+impl Published {
+    fn get(&self, chat: u64) -> Option<Vec<&'static str>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&chat)
+            .cloned()
+    }
+    fn remember(&self, chat: u64, names: Vec<&'static str>) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(chat, names);
+    }
 }
 
 /// Publishes this private chat's menu if it differs from the last one published.
-pub(super) async fn refresh_chat(state: &State, user: UserId) {
-    let specs = match menu_for_account(&state.engine, &user.0.to_string()).await {
+pub(super) async fn refresh_chat(
+    bot: &TgBot,
+    engine: &Engine,
+    published: &Published,
+    user: UserId,
+) {
+    let specs = match menu_for_account(engine, &user.0.to_string()).await {
         Ok(s) => s,
         Err(e) => {
             warn!(error = %e, "could not work out a Telegram chat's command menu");
@@ -83,23 +101,19 @@ pub(super) async fn refresh_chat(state: &State, user: UserId) {
         }
     };
     let names: Vec<&'static str> = specs.iter().map(|c| c.name).collect();
-    if state.published_menu(user.0) == Some(names.clone()) {
+    if published.get(user.0) == Some(names.clone()) {
         return;
     }
     let scope = BotCommandScope::Chat {
         chat_id: Recipient::Id(ChatId::from(user)),
     };
     let result = if specs.is_empty() {
-        state.bot.delete_my_commands().scope(scope).await
+        bot.delete_my_commands().scope(scope).await
     } else {
-        state
-            .bot
-            .set_my_commands(command_list(&specs))
-            .scope(scope)
-            .await
+        bot.set_my_commands(command_list(&specs)).scope(scope).await
     };
     match result {
-        Ok(_) => state.remember_menu(user.0, names),
+        Ok(_) => published.remember(user.0, names),
         Err(e) => warn!(error = %e, "could not publish a Telegram chat's command menu"),
     }
 }

@@ -22,13 +22,12 @@ mod poll;
 mod render;
 mod webhook;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use mentorops_core::command::Engine;
-use mentorops_core::settings::TelegramSettings;
+use mentorops_core::settings::{TelegramMode, TelegramSettings};
 use secrecy::ExposeSecret;
 use teloxide::prelude::*;
 use tokio::net::TcpListener;
@@ -138,14 +137,12 @@ impl Telegram {
 
     /// Polling or webhook, as configured; returns after `shutdown` is cancelled.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        if self.settings.mode.as_deref() == Some("webhook") {
-            let addr: SocketAddr = self
-                .settings
-                .webhook_addr
-                .as_deref()
-                .unwrap_or_default()
-                .parse()
-                .context("telegram.webhook_addr (MENTOROPS__TELEGRAM__WEBHOOK_ADDR) is not a listen address like 0.0.0.0:8443")?;
+        if self.settings.mode == TelegramMode::Webhook {
+            // Settings loaded from the configuration have it (checked at load); these may have
+            // been built by hand.
+            let addr = self.settings.webhook_addr.context(
+                "telegram.webhook_addr (MENTOROPS__TELEGRAM__WEBHOOK_ADDR) must be set in webhook mode, like 0.0.0.0:8443",
+            )?;
             let listener = TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("cannot listen on {addr} for the Telegram webhook"))?;
@@ -185,13 +182,9 @@ impl Telegram {
         let secret = self.settings.webhook_secret.clone().context(
             "telegram.webhook_secret (MENTOROPS__TELEGRAM__WEBHOOK_SECRET) must be set in webhook mode",
         )?;
-        let url: url::Url = self
-            .settings
-            .webhook_url
-            .as_deref()
-            .unwrap_or_default()
-            .parse()
-            .context("telegram.webhook_url (MENTOROPS__TELEGRAM__WEBHOOK_URL) must be the public https:// URL of the webhook")?;
+        let url = self.settings.webhook_url.clone().context(
+            "telegram.webhook_url (MENTOROPS__TELEGRAM__WEBHOOK_URL) must be the public https:// URL of the webhook",
+        )?;
         let started = self.start().await?;
         let addr = listener.local_addr()?;
         let path = match url.path() {
@@ -351,10 +344,7 @@ fn bot_with(settings: &TelegramSettings, client: reqwest::ClientBuilder) -> anyh
         .build()
         .context("cannot build the HTTP client for Telegram")?;
     let mut bot = Bot::with_client(token.expose_secret(), client);
-    if let Some(api) = settings.api_url.as_deref().filter(|u| !u.is_empty()) {
-        let url = url::Url::parse(api).with_context(|| {
-            format!("telegram.api_url (MENTOROPS__TELEGRAM__API_URL) is not a URL: {api}")
-        })?;
+    if let Some(url) = settings.api_url.clone() {
         bot = bot.set_api_url(url);
     }
     Ok(bot)

@@ -1,20 +1,17 @@
-//! What a handler works with: the transaction, the actor and their scope, the clock, and the
-//! helpers every command shares — finding people and programs within the actor's scope,
-//! writing the audit log, queueing messages.
+//! What a handler works with: the domain's unit of work ([`Work`]: transaction, clock, audit
+//! log, outbox) plus who is asking and their scope — and the lookups every command shares,
+//! finding people and programs within that scope.
 
-use chrono::{DateTime, Utc};
-use sqlx::{Any, AnyConnection, Transaction};
+use std::ops::{Deref, DerefMut};
 
-use super::engine::{Caller, Engine, Who};
+use super::access::Actor;
+use super::caller::Caller;
+use super::spec::CommandSpec;
+use crate::domain::Work;
 use crate::error::{Error, Result};
-use crate::program::ProgramSettings;
-use crate::reply::{Button, echo, listed};
-use crate::roles::{Capability, role_has};
-use crate::settings::Settings;
-use crate::store::audit::NewAudit;
+use crate::reply::{echo, listed};
+use crate::roles::Capability;
 use crate::store::orgs::{Organization, Program};
-use crate::store::outbox::{self, NewMessage};
-use crate::store::staff::Grant;
 use crate::store::users::{Persona, User};
 use crate::store::{self, links};
 use crate::values::{Email, Phone};
@@ -25,107 +22,47 @@ use crate::values::{Email, Phone};
 /// LIKE pattern "too complex").
 pub const MAX_PERSON_REFERENCE: usize = 254;
 
-pub struct Actor {
-    pub user: Option<User>,
-    pub grants: Vec<Grant>,
-}
-
-impl Actor {
-    pub(crate) async fn load(c: &mut AnyConnection, caller: &Caller) -> Result<Self> {
-        let user_id = match &caller.who {
-            Who::User(id) => Some(*id),
-            Who::Account {
-                provider,
-                account_id,
-                ..
-            } => links::link_of_account(c, provider, account_id)
-                .await?
-                .map(|l| l.user_id),
-        };
-        let user = match user_id {
-            Some(id) => store::users::user(c, id).await?,
-            None => None,
-        };
-        let grants = match &user {
-            Some(u) => store::staff::grants_of(c, u.id).await?,
-            None => Vec::new(),
-        };
-        Ok(Self { user, grants })
-    }
-
-    fn grants_with(&self, cap: Capability) -> impl Iterator<Item = &Grant> {
-        self.grants.iter().filter(move |g| role_has(g.role, cap))
-    }
-
-    /// True when the actor holds `cap` everywhere (a super admin).
-    pub fn is_global(&self, cap: Capability) -> bool {
-        self.grants_with(cap).any(|g| g.role.is_global())
-    }
-
-    /// The programs where the actor holds `cap`; None = all of them.
-    pub fn programs_for(&self, cap: Capability) -> Option<Vec<i64>> {
-        if self.is_global(cap) {
-            return None;
-        }
-        Some(self.grants_with(cap).filter_map(|g| g.program_id).collect())
-    }
-
-    /// The organizations of those programs (for people not yet assigned to a program).
-    pub fn orgs_for(&self, cap: Capability) -> Vec<i64> {
-        let mut orgs: Vec<i64> = self.grants_with(cap).filter_map(|g| g.org_id).collect();
-        orgs.sort_unstable();
-        orgs.dedup();
-        orgs
-    }
-}
-
+/// A command's context: the unit of work it changes things in, and who asks. It dereferences
+/// to the [`Work`], so a handler hands itself to a domain workflow as it is.
 pub struct Ctx<'a> {
-    pub engine: &'a Engine,
-    tx: &'a mut Transaction<'static, Any>,
+    work: Work<'a>,
     pub actor: Actor,
     pub caller: Caller,
-    pub now: DateTime<Utc>,
-    queued: Vec<NewMessage>,
-    /// While `/revert` runs: the entry being reverted, written into each new entry's `reverts`.
-    pub reverting: Option<i64>,
-    /// The newest audit entry this command wrote.
-    pub last_audit: Option<i64>,
+    /// Every command there is (what `/help` lists): handed in by the engine, which reads the
+    /// registry, so the handlers need not import the registry that lists them.
+    pub commands: &'static [&'static CommandSpec],
+}
+
+impl<'a> Deref for Ctx<'a> {
+    type Target = Work<'a>;
+    fn deref(&self) -> &Work<'a> {
+        &self.work
+    }
+}
+
+impl DerefMut for Ctx<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.work
+    }
 }
 
 impl<'a> Ctx<'a> {
     pub(crate) fn new(
-        engine: &'a Engine,
-        tx: &'a mut Transaction<'static, Any>,
+        work: Work<'a>,
         actor: Actor,
         caller: Caller,
-        now: DateTime<Utc>,
+        commands: &'static [&'static CommandSpec],
     ) -> Self {
         Self {
-            engine,
-            tx,
+            work,
             actor,
             caller,
-            now,
-            queued: Vec::new(),
-            reverting: None,
-            last_audit: None,
+            commands,
         }
     }
 
-    /// The transaction's connection.
-    pub fn c(&mut self) -> &mut AnyConnection {
-        &mut *self.tx
-    }
-
-    pub fn settings(&self) -> &Settings {
-        &self.engine.settings
-    }
-    pub fn program_defaults(&self) -> &ProgramSettings {
-        &self.engine.program_defaults
-    }
-
-    pub(crate) fn into_queued(self) -> Vec<NewMessage> {
-        self.queued
+    pub(crate) fn into_work(self) -> Work<'a> {
+        self.work
     }
 
     /// The linked user running the command (the registry has already made sure there is one
@@ -384,101 +321,6 @@ impl<'a> Ctx<'a> {
             "#{} {} in {program}, {}, {}",
             p.id, p.role, p.status, p.match_status
         ))
-    }
-
-    // ---- audit log ------------------------------------------------------------------------
-
-    #[allow(clippy::too_many_arguments)]
-    pub async fn audit(
-        &mut self,
-        subject_user_id: Option<i64>,
-        entity: &'static str,
-        entity_id: Option<i64>,
-        field: &str,
-        old_value: Option<String>,
-        new_value: Option<String>,
-        reason: Option<&str>,
-    ) -> Result<i64> {
-        let entry = NewAudit {
-            actor_user_id: self.actor_id(),
-            frontend: self.caller.frontend.code().to_string(),
-            subject_user_id,
-            entity,
-            entity_id,
-            field: field.to_string(),
-            old_value,
-            new_value,
-            reason: reason.map(str::to_string),
-            reverts: self.reverting,
-        };
-        let now = self.now;
-        let id = store::audit::insert(self.c(), &entry, now).await?;
-        self.last_audit = Some(id);
-        Ok(id)
-    }
-
-    // ---- messages -------------------------------------------------------------------------
-
-    /// Queues an email to `user` (never to a deactivated one). `key` makes it idempotent.
-    pub async fn email(
-        &mut self,
-        user: &User,
-        kind: &'static str,
-        key: String,
-        m: crate::messages::Mail,
-    ) -> Result<()> {
-        if user.status.is_deactivated() {
-            return Ok(());
-        }
-        let msg = NewMessage {
-            channel: outbox::EMAIL.to_string(),
-            kind,
-            recipient_user_id: Some(user.id),
-            recipient: user.email.clone(),
-            subject: m.subject,
-            body_text: m.text,
-            body_html: Some(m.html),
-            buttons: Vec::new(),
-            idempotency_key: key,
-        };
-        self.queue(msg).await
-    }
-
-    /// Queues a chat message to every chat account `user` has linked (none linked: none sent).
-    pub async fn chat(
-        &mut self,
-        user: &User,
-        kind: &'static str,
-        key: &str,
-        text: String,
-        buttons: Vec<Button>,
-    ) -> Result<()> {
-        if user.status.is_deactivated() {
-            return Ok(());
-        }
-        for link in links::links_of_user(self.c(), user.id).await? {
-            let msg = NewMessage {
-                channel: outbox::chat_channel(&link.provider),
-                kind,
-                recipient_user_id: Some(user.id),
-                recipient: link.account_id.clone(),
-                subject: String::new(),
-                body_text: text.clone(),
-                body_html: None,
-                buttons: buttons.clone(),
-                idempotency_key: format!("{key}:{}:{}", link.provider, link.account_id),
-            };
-            self.queue(msg).await?;
-        }
-        Ok(())
-    }
-
-    async fn queue(&mut self, msg: NewMessage) -> Result<()> {
-        let now = self.now;
-        if outbox::insert(self.c(), &msg, now).await?.is_some() {
-            self.queued.push(msg);
-        }
-        Ok(())
     }
 }
 

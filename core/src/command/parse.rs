@@ -1,42 +1,12 @@
 //! The text form of a command, shared by Telegram, the console and button payloads:
 //! `/name arg arg key:value key:"quoted value"`.
 
-use std::collections::BTreeMap;
-
-use super::registry::{ArgKind, ArgSpec, COMMANDS, CommandSpec, find};
+use super::args::Invocation;
+use super::registry::{COMMANDS, find};
+use super::spec::{ArgKind, ArgSpec, CommandSpec};
 use crate::error::Error;
-use crate::reply::{Attachment, echo};
+use crate::reply::echo;
 use crate::values::describe_char;
-
-/// A parsed command: the spec it names and its arguments by name, still as text (each handler
-/// parses them into typed values, so the error names the argument).
-#[derive(Debug, Clone)]
-pub struct Invocation {
-    pub spec: &'static CommandSpec,
-    pub args: BTreeMap<&'static str, String>,
-    pub attachments: Vec<Attachment>,
-}
-
-impl Invocation {
-    pub fn new(spec: &'static CommandSpec) -> Self {
-        Self {
-            spec,
-            args: BTreeMap::new(),
-            attachments: Vec::new(),
-        }
-    }
-
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.args.get(name).map(String::as_str)
-    }
-
-    /// A required argument; the parser already checked it is there, but a front-end that
-    /// builds invocations itself gets the same message.
-    pub fn required(&self, name: &str) -> Result<&str, Error> {
-        self.get(name)
-            .ok_or_else(|| Error::input(format!("missing {name}: usage {}", self.spec.usage())))
-    }
-}
 
 /// One word of a command line; `literal` when it began with a quote, so `"a:b"` is a value
 /// and never an option.

@@ -6,9 +6,11 @@
 //!
 //! Nothing is written: suggestions run on a plain connection, outside any transaction.
 
-use super::ctx::Actor;
-use super::engine::{Caller, Engine};
-use super::registry::{Access, ArgKind, ArgSpec, Audience, CommandId, CommandSpec, find, refusal};
+use super::access::Actor;
+use super::caller::Caller;
+use super::engine::Engine;
+use super::registry::find;
+use super::spec::{Access, ArgKind, ArgSpec, CommandSpec, refusal};
 use crate::error::Result;
 use crate::reply::clip;
 use crate::roles::{Capability, PersonaRole};
@@ -32,16 +34,12 @@ pub enum Suggests {
 }
 
 /// Whether (and what) a command's argument suggests while it is typed.
-pub fn suggests(spec: &CommandSpec, arg: &ArgSpec) -> Option<Suggests> {
+pub fn suggests(_spec: &CommandSpec, arg: &ArgSpec) -> Option<Suggests> {
     match arg.kind {
         ArgKind::Person => Some(Suggests::People),
         ArgKind::Program => Some(Suggests::Programs),
         ArgKind::Organization => Some(Suggests::Organizations),
-        ArgKind::Number
-            if matches!(spec.id, CommandId::Accept | CommandId::Decline) && arg.name == "offer" =>
-        {
-            Some(Suggests::Offers)
-        }
+        ArgKind::Offer => Some(Suggests::Offers),
         _ => None,
     }
 }
@@ -72,13 +70,7 @@ impl Engine {
         };
         let mut c = self.db.pool().acquire().await?;
         let actor = Actor::load(&mut c, caller).await?;
-        let roles: Vec<_> = actor.grants.iter().map(|g| g.role).collect();
-        let audience = Audience {
-            linked: actor.user.is_some(),
-            status: actor.user.as_ref().map(|u| u.status),
-            staff_roles: &roles,
-        };
-        if refusal(spec, audience).is_some() {
+        if refusal(spec, actor.audience()).is_some() {
             return Ok(Vec::new());
         }
         let Some(me) = actor.user.clone() else {

@@ -7,13 +7,43 @@ use sqlx::any::AnyRow;
 use super::{Conn, get_opt_time, get_time, ms};
 use crate::error::Result;
 
+/// Where a session stands: booked (reminded, cancellable) or cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionState {
+    Booked,
+    Cancelled,
+}
+
+impl SessionState {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Booked => "booked",
+            Self::Cancelled => "cancelled",
+        }
+    }
+    /// The stored code; only `booked` is ever written besides `cancelled`.
+    fn from_code(code: &str) -> Self {
+        if code == "booked" {
+            Self::Booked
+        } else {
+            Self::Cancelled
+        }
+    }
+}
+
+impl std::fmt::Display for SessionState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Session {
     pub id: i64,
     pub match_id: i64,
     pub starts_at: DateTime<Utc>,
     pub booked_by_user_id: Option<i64>,
-    pub state: String,
+    pub state: SessionState,
     pub reminded_24h_at: Option<DateTime<Utc>>,
     pub reminded_1h_at: Option<DateTime<Utc>>,
 }
@@ -27,7 +57,7 @@ fn from_row(r: &AnyRow) -> Result<Session> {
         match_id: r.try_get("match_id")?,
         starts_at: get_time(r, "starts_at")?,
         booked_by_user_id: r.try_get("booked_by_user_id")?,
-        state: r.try_get("state")?,
+        state: SessionState::from_code(&r.try_get::<String, _>("state")?),
         reminded_24h_at: get_opt_time(r, "reminded_24h_at")?,
         reminded_1h_at: get_opt_time(r, "reminded_1h_at")?,
     })

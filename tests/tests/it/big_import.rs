@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use mentorops_core::Error;
+use mentorops_core::command::import::CHUNK;
 use mentorops_core::command::{Caller, Engine, Inbound, Outcome, ReplyRoute, ReplyTarget, parse};
-use mentorops_core::import::CHUNK;
 use mentorops_core::reply::{Attachment, Reply};
 use mentorops_core::store::inbox;
 use sqlx::Row;
@@ -198,7 +198,7 @@ async fn many_bad_rows_are_listed_twenty_and_sent_whole_as_problems_csv_to_a_cha
     app: &TestApp,
 ) {
     app.with_program().await;
-    let chat = linked_admin(app, "9101").await;
+    let chat = app.link_chat("admin@example.org", "9101").await;
     let bad: Vec<(usize, String)> = (0..30)
         .map(|k| {
             (
@@ -374,7 +374,7 @@ async fn a_person_added_by_someone_else_during_the_import_is_skipped_and_named(a
 /// answer comes after all of those, in the same chat. The update is handled once.
 async fn a_telegram_uploader_gets_progress_messages_before_the_final_answer(app: &TestApp) {
     app.with_program().await;
-    let chat = linked_admin(app, "9001").await;
+    let chat = app.link_chat("admin@example.org", "9001").await;
     let key = inbox::Key {
         platform: "telegram".into(),
         update_key: "777001".into(),
@@ -466,17 +466,6 @@ async fn a_telegram_uploader_gets_progress_messages_before_the_final_answer(app:
     );
     assert_eq!(imported_people(app).await, 3000);
     assert_eq!(chat_rows(app, "9001").await.len(), rows.len());
-}
-
-/// The super admin, linked to Telegram account `account`.
-async fn linked_admin(app: &TestApp, account: &str) -> Caller {
-    let code = mentorops_core::bootstrap::new_link_code(&app.engine, "admin@example.org")
-        .await
-        .expect("code");
-    let chat = app.chat(account);
-    let linked = app.run(&chat, &format!("/link {code}")).await;
-    assert!(linked.is_ok(), "{linked:?}");
-    chat
 }
 
 /// The Telegram rows queued to chat `account`, oldest first: (id, key, text).

@@ -10,8 +10,7 @@ use mentorops_core::store::{self, matches::MatchState, offers::OfferState};
 use mentorops_core::timers;
 use proptest::prelude::*;
 
-use crate::matching::{World, world};
-use crate::support::TestApp;
+use crate::support::{TestApp, World, world};
 
 const MENTEES: [&str; 2] = ["ana@example.org", "ben@example.org"];
 const MENTORS: [&str; 3] = ["maria@example.org", "lee@example.org", "tom@example.org"];

@@ -12,11 +12,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
+use crate::fakes::telegram::{Fake, TOKEN, chat_of};
 use mentorops_core::db::Backend;
 use mentorops_core::store::outbox;
-use mentorops_tests::fake_telegram::{Fake, TOKEN, chat_of};
 use serde_json::Value;
 
+use crate::support::wait::until;
 use crate::support::{TestApp, uuid_like};
 
 /// How long before a SIGKILL a message may have been accepted and not yet marked sent.
@@ -81,21 +82,6 @@ fn free_port() -> u16 {
     l.local_addr().expect("addr").port()
 }
 
-/// Polls `check` every 100 ms until it gives something, or fails after `within`.
-async fn until<T>(within: Duration, what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            start.elapsed() < within,
-            "timed out after {within:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// Accepted `sendMessage` texts per chat, in the order the fake took them, with when.
 fn replies(fake: &Fake) -> BTreeMap<i64, Vec<(String, Instant)>> {
     let mut out: BTreeMap<i64, Vec<(String, Instant)>> = BTreeMap::new();
@@ -154,11 +140,7 @@ async fn linked_staff(app: &TestApp, n: i64, base: i64) {
             86_000_000 + i
         ))
         .await;
-        let code = app.code_for(&email).await;
-        let linked = app
-            .run(&app.chat(&(base + i).to_string()), &format!("/link {code}"))
-            .await;
-        assert!(linked.is_ok(), "{linked:?}");
+        app.link_chat(&email, &(base + i).to_string()).await;
     }
 }
 

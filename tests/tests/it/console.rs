@@ -1,30 +1,9 @@
 //! The console front-end, driven through a pipe as a person (or a script) would.
 
-use mentorops_bot::console::Console;
-use mentorops_core::command::{Caller, Frontend, Who};
+use mentorops_core::command::Who;
 use mentorops_core::db::Backend;
-use mentorops_worker::Mailer;
 
 use crate::support::TestApp;
-
-async fn console_output(app: &TestApp, who: Who, input: &str) -> String {
-    let console = Console {
-        engine: &app.engine,
-        caller: Caller {
-            frontend: Frontend::Console,
-            who,
-        },
-        mailer: Mailer::Files(app.dir.path().join("mail")),
-        downloads: app.dir.path().join("exports"),
-        prompt: false,
-    };
-    let mut out = Vec::new();
-    console
-        .run(tokio::io::BufReader::new(input.as_bytes()), &mut out)
-        .await
-        .expect("console runs");
-    String::from_utf8(out).expect("utf8")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_prints_replies_buttons_other_peoples_messages_and_writes_emails() {
@@ -39,7 +18,9 @@ async fn the_console_prints_replies_buttons_other_peoples_messages_and_writes_em
                   /export format:json\n\
                   quit\n\
                   /user_list\n";
-    let out = console_output(&app, Who::User(app.admin_id), script).await;
+    let out = app
+        .console_output(Who::User(app.admin_id), script.as_bytes())
+        .await;
     assert!(out.contains("Added Ana Lima <ana@example.org>"), "{out}");
     assert!(
         out.contains("→ email to ana@example.org: Welcome to the mentoring program"),
@@ -78,7 +59,9 @@ async fn the_console_prints_replies_buttons_other_peoples_messages_and_writes_em
         account_id: "tester".into(),
         handle: None,
     };
-    let out = console_output(&app, who, &format!("/me\n/link {code}\n/me\n")).await;
+    let out = app
+        .console_output(who, format!("/me\n/link {code}\n/me\n").as_bytes())
+        .await;
     assert!(
         out.contains("needs a linked account")
             && out.contains("Linked!")

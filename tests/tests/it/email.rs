@@ -6,7 +6,7 @@ use mentorops_core::db::Backend;
 use mentorops_core::store;
 use mentorops_worker::{Mailer, deliver_due_emails};
 
-use crate::smtp_server::SmtpServer;
+use crate::fakes::smtp::SmtpServer;
 use crate::support::TestApp;
 
 async fn welcome_row(app: &TestApp, email: &str) -> store::outbox::Message {
@@ -23,14 +23,18 @@ async fn flush_queued(app: &TestApp, from: &str) {
         .expect("pass");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_4xx_answer_is_retried_with_backoff_and_the_email_is_delivered_exactly_once() {
-    let Some(app) = TestApp::start(Backend::Sqlite).await else {
-        return;
-    };
+/// A SQLite app with Spring and its staff, their welcome emails sent already; the sender.
+async fn program_with_staff_mailed() -> (TestApp, String) {
+    let app = TestApp::sqlite().await;
     app.with_program().await;
     let from = app.engine.settings().smtp.from.clone();
     flush_queued(&app, &from).await;
+    (app, from)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_4xx_answer_is_retried_with_backoff_and_the_email_is_delivered_exactly_once() {
+    let (app, from) = program_with_staff_mailed().await;
     let server = SmtpServer::start(&[
         "451 4.3.0 mailbox busy, try later",
         "421 4.7.0 too many connections",
@@ -95,12 +99,7 @@ async fn a_4xx_answer_is_retried_with_backoff_and_the_email_is_delivered_exactly
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_5xx_answer_is_not_retried_and_staff_see_the_reason() {
-    let Some(app) = TestApp::start(Backend::Sqlite).await else {
-        return;
-    };
-    app.with_program().await;
-    let from = app.engine.settings().smtp.from.clone();
-    flush_queued(&app, &from).await;
+    let (app, from) = program_with_staff_mailed().await;
     app.admin("/user_add \"Ana Lima\" ana@example.org +14155550901 mentee program:Spring")
         .await;
     let server = SmtpServer::start(&["550 5.1.1 no such mailbox"]).await;

@@ -3,10 +3,9 @@
 //! Each gets one clear message naming the problem and the fix, never "something went wrong",
 //! and changes nothing — on SQLite and PostgreSQL alike.
 
-use mentorops_bot::console::{Console, NOT_UTF8};
+use mentorops_bot::console::NOT_UTF8;
 use mentorops_core::Error;
-use mentorops_core::command::{Caller, Frontend, Who};
-use mentorops_worker::Mailer;
+use mentorops_core::command::Who;
 
 use crate::both_backends;
 use crate::support::TestApp;
@@ -37,29 +36,19 @@ async fn refusal(app: &TestApp, line: &str) -> String {
     m
 }
 
-async fn console_output(app: &TestApp, input: &[u8]) -> String {
-    let console = Console {
-        engine: &app.engine,
-        caller: Caller {
-            frontend: Frontend::Console,
-            who: Who::User(app.admin_id),
-        },
-        mailer: Mailer::Files(app.dir.path().join("mail")),
-        downloads: app.dir.path().join("exports"),
-        prompt: false,
-    };
-    let mut out = Vec::new();
-    console
-        .run(tokio::io::BufReader::new(input), &mut out)
+/// The message `/user_import` of `csv` is refused with (empty if it was not).
+async fn import_refusal(app: &TestApp, csv: &str) -> String {
+    app.admin_with_file("/user_import file:people.csv", "people.csv", csv.as_bytes())
         .await
-        .expect("the console reads to the end");
-    String::from_utf8(out).expect("utf8")
+        .err()
+        .map(|e| e.user_message())
+        .unwrap_or_default()
 }
 
 async fn a_line_that_is_not_utf8_is_refused_and_the_console_reads_on(app: &TestApp) {
     let mut input = b"/user_list \xff\xfe broken\r\n".to_vec();
     input.extend_from_slice(b"/help\n");
-    let out = console_output(app, &input).await;
+    let out = app.console_output(Who::User(app.admin_id), &input).await;
     let refused = out.find(&format!("✗ {NOT_UTF8}"));
     let help = out.find("Commands you can use");
     assert!(
@@ -140,12 +129,7 @@ async fn control_characters_are_refused_before_anything_is_stored(app: &TestApp)
     assert!(m.contains("person: holds a line break"), "{m}");
     // A file does not go through the command parser: the name's own rule refuses it.
     let csv = "name,email,phone,role,program\n\"Ana\u{0}Lima\",ana@example.org,+14155550140,mentee,Spring\n";
-    let e = app
-        .admin_with_file("/user_import file:people.csv", "people.csv", csv.as_bytes())
-        .await
-        .err()
-        .map(|e| e.user_message())
-        .unwrap_or_default();
+    let e = import_refusal(app, csv).await;
     assert!(
         e.contains("line 2: the name holds the invisible character U+0000"),
         "{e}"
@@ -292,12 +276,7 @@ async fn a_phone_with_letters_or_a_trailing_nul_is_refused(app: &TestApp) {
     let csv = "name,email,phone,role,program\n\
                Ana Lima,ana@example.org,+1 415 555 ABCD,mentee,Spring\n\
                Rui Costa,rui@example.org,\"+14155550141\u{0}\",mentee,Spring\n";
-    let e = app
-        .admin_with_file("/user_import file:people.csv", "people.csv", csv.as_bytes())
-        .await
-        .err()
-        .map(|e| e.user_message())
-        .unwrap_or_default();
+    let e = import_refusal(app, csv).await;
     assert!(
         e.contains("line 2: '+1 415 555 ABCD' holds the letter 'A'")
             && e.contains("line 3: '+14155550141\u{FFFD}' holds the invisible character U+0000")

@@ -1,8 +1,10 @@
 //! Black-box tests of mentorops: the real engine, real SQLite and PostgreSQL, real files.
 //! One test binary (link time); each test gets a fresh database.
 
+mod fakes;
 mod support;
 
+mod architecture;
 mod big_import;
 mod chains;
 mod chat_edge;
@@ -21,9 +23,7 @@ mod people;
 mod permissions;
 mod properties;
 mod races;
-mod redis_server;
 mod removal;
 mod schema;
-mod smtp_server;
 mod telegram;
 mod worker;

@@ -9,113 +9,7 @@ use mentorops_core::store::{self, offers::OfferState};
 use mentorops_core::timers;
 
 use crate::both_backends;
-use crate::support::TestApp;
-
-// Answers in questionnaire order: field, languages, goals, meeting, rhythm, structure, about.
-pub const ANA: &[&str] = &[
-    "1",
-    "1,2",
-    "1",
-    "1",
-    "1",
-    "3",
-    "I want my first job in software",
-];
-pub const MARIA: &[&str] = &[
-    "1",
-    "1,2",
-    "1,6",
-    "1",
-    "1",
-    "3",
-    "Backend engineer, 10 years",
-];
-pub const LEE: &[&str] = &["1", "1", "6", "1", "2", "2", "Frontend lead"];
-pub const TOM: &[&str] = &["5", "1", "3", "2", "3", "5", "Banker"];
-pub const BEN: &[&str] = &["5", "1", "3", "2", "3", "5", "Finance student"];
-
-pub struct World {
-    pub ana: Caller,
-    pub ben: Caller,
-    pub maria: Caller,
-    pub lee: Caller,
-    pub tom: Caller,
-}
-
-pub async fn world(app: &TestApp) -> World {
-    app.with_program().await;
-    World {
-        maria: app
-            .ready_person(
-                "Maria Mentor",
-                "maria@example.org",
-                "+14155550601",
-                "mentor",
-                MARIA,
-                "m-maria",
-            )
-            .await,
-        lee: app
-            .ready_person(
-                "Lee Mentor",
-                "lee@example.org",
-                "+14155550602",
-                "mentor",
-                LEE,
-                "m-lee",
-            )
-            .await,
-        tom: app
-            .ready_person(
-                "Tom Mentor",
-                "tom@example.org",
-                "+14155550603",
-                "mentor",
-                TOM,
-                "m-tom",
-            )
-            .await,
-        ana: app
-            .ready_person(
-                "Ana Mentee",
-                "ana@example.org",
-                "+14155550611",
-                "mentee",
-                ANA,
-                "e-ana",
-            )
-            .await,
-        ben: app
-            .ready_person(
-                "Ben Mentee",
-                "ben@example.org",
-                "+14155550612",
-                "mentee",
-                BEN,
-                "e-ben",
-            )
-            .await,
-    }
-}
-
-pub async fn persona_of(app: &TestApp, email: &str) -> i64 {
-    app.personas(email).await[0].id
-}
-
-pub async fn offers_of(app: &TestApp, email: &str) -> Vec<store::offers::Offer> {
-    let pid = persona_of(app, email).await;
-    let mut c = app.engine.db().pool().acquire().await.expect("conn");
-    let mut v = store::offers::of_mentee(&mut c, pid).await.expect("offers");
-    v.sort_by_key(|o| (o.round, o.rank));
-    v
-}
-
-pub async fn pending_of(app: &TestApp, email: &str) -> Option<store::offers::Offer> {
-    offers_of(app, email)
-        .await
-        .into_iter()
-        .find(|o| o.state == OfferState::Pending)
-}
+use crate::support::{ANA, TestApp, offers_of, pending_of, persona_of, world, world_mentors};
 
 async fn outbox_count(app: &TestApp, kind: &str, recipient: &str) -> i64 {
     let id = app.user_id(recipient).await;
@@ -224,11 +118,7 @@ async fn mentees_see_the_best_available_mentors_with_reasons(app: &TestApp) {
 
 async fn an_offer_cascades_on_decline_expiry_and_withdrawal_then_tells_everyone(app: &TestApp) {
     let w = world(app).await;
-    let (maria, lee, tom) = (
-        persona_of(app, "maria@example.org").await,
-        persona_of(app, "lee@example.org").await,
-        persona_of(app, "tom@example.org").await,
-    );
+    let (maria, lee, tom) = world_mentors(app).await;
     let e = app
         .run(&w.ana, &format!("/choose #{maria} #{lee} #{tom} #{maria}"))
         .await
@@ -374,11 +264,7 @@ async fn an_offer_cascades_on_decline_expiry_and_withdrawal_then_tells_everyone(
 
 async fn accept_pairs_cancels_the_other_choices_and_moves_other_mentees_on(app: &TestApp) {
     let w = world(app).await;
-    let (maria, lee, tom) = (
-        persona_of(app, "maria@example.org").await,
-        persona_of(app, "lee@example.org").await,
-        persona_of(app, "tom@example.org").await,
-    );
+    let (maria, lee, tom) = world_mentors(app).await;
     ok(app, &w.ana, &format!("/choose #{maria} #{lee}")).await;
     ok(app, &w.ben, &format!("/choose #{maria} #{tom}")).await;
     let ana_offer = pending_of(app, "ana@example.org")

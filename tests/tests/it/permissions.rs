@@ -2,7 +2,7 @@
 
 use mentorops_core::Error;
 use mentorops_core::command::COMMANDS;
-use mentorops_core::command::registry::{Audience, refusal};
+use mentorops_core::command::spec::{Audience, refusal};
 use mentorops_core::db::Backend;
 use mentorops_core::roles::StaffRole;
 use mentorops_core::status::UserStatus;
@@ -152,7 +152,7 @@ async fn every_command_as_every_role_matches_the_permission_table() {
                 "/{} as {label}: table says {expected:?}, got {got:?}",
                 spec.name
             );
-            if let Some(mentorops_core::command::registry::Refusal::Deactivated) = expected {
+            if let Some(mentorops_core::command::spec::Refusal::Deactivated) = expected {
                 assert!(
                     matches!(got, Err(Error::Deactivated)),
                     "/{} as {label}: {got:?}",

@@ -9,8 +9,7 @@ use mentorops_core::store::offers::{Offer, OfferState};
 use mentorops_core::timers;
 
 use crate::both_backends;
-use crate::matching::{World, offers_of, pending_of, persona_of, world};
-use crate::support::TestApp;
+use crate::support::{TestApp, World, offers_of, pending_of, persona_of, world, world_mentors};
 
 async fn many_concurrent_accepts_of_one_offer_make_one_match(app: &TestApp) {
     let w = world(app).await;
@@ -202,11 +201,7 @@ struct Chosen {
 /// The world, with Ana and Ben each choosing two mentors (by first name, lower case).
 async fn two_mentees_choose(app: &TestApp, ana_picks: [&str; 2], ben_picks: [&str; 2]) -> Chosen {
     let w = world(app).await;
-    let (maria, lee, tom) = (
-        persona_of(app, "maria@example.org").await,
-        persona_of(app, "lee@example.org").await,
-        persona_of(app, "tom@example.org").await,
-    );
+    let (maria, lee, tom) = world_mentors(app).await;
     let id = |name: &str| match name {
         "maria" => maria,
         "lee" => lee,

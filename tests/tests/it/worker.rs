@@ -13,10 +13,10 @@ use mentorops_core::store::{self, offers::OfferState};
 use mentorops_worker::{Queue, Worker};
 use tokio_util::sync::CancellationToken;
 
-use crate::matching::{offers_of, persona_of, world};
-use crate::redis_server::RedisServer;
-use crate::smtp_server::SmtpServer;
-use crate::support::{TestApp, uuid_like};
+use crate::fakes::redis::RedisServer;
+use crate::fakes::smtp::SmtpServer;
+use crate::support::wait::eventually;
+use crate::support::{TestApp, offers_of, persona_of, uuid_like, world};
 
 /// Fast settings for tests: poll often, short heartbeats, reconcile every second, and no
 /// sweep or digest unless a test asks for them.
@@ -50,22 +50,6 @@ async fn start_worker(app: &TestApp) -> (Worker, CancellationToken) {
         .await
         .expect("worker starts");
     (w, stop)
-}
-
-/// Polls `check` every 100 ms until it holds or `within` has passed.
-async fn eventually<F, Fut>(within: Duration, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let start = Instant::now();
-    while start.elapsed() < within {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{what}: not within {within:?}");
 }
 
 /// Has Ana choose Maria then Lee, with the first offer due `in_secs` from now.

@@ -1,20 +1,29 @@
 //! `/start`, `/help`, `/link`, `/me`: what everybody can run.
 
-use super::super::ctx::Ctx;
-use super::super::engine::Who;
-use super::super::matching;
-use super::super::parse::Invocation;
-use super::super::registry::{Audience, COMMANDS, find, refusal, visible_to};
 use super::ago;
-use crate::error::{Error, Result};
-use crate::reply::{Reply, echo};
+use super::prelude::*;
+use crate::command::caller::Who;
+use crate::command::spec::refusal;
+use crate::domain;
+use crate::domain::Audit;
+use crate::reply::echo;
 use crate::roles::PersonaRole;
 use crate::status::BotAccess;
 use crate::store;
 use crate::store::offers::OfferState;
 use crate::values::LinkCode;
 
-pub async fn start(ctx: &mut Ctx<'_>) -> Result<Reply> {
+command! {
+    pub struct Start {
+        name: "start",
+        about: "Say hello and see how to link your account",
+        access: Access::Open,
+        example: "/start",
+        args: {}
+    }
+}
+
+pub(crate) async fn start(ctx: &mut Ctx<'_>, _: Start) -> Result<Reply> {
     Ok(match ctx.actor.user.as_ref() {
         Some(u) => Reply::text(format!(
             "Hello {}! You are linked to mentorops. Send /me to see where you are and /help for what you can do.",
@@ -28,21 +37,32 @@ pub async fn start(ctx: &mut Ctx<'_>) -> Result<Reply> {
     })
 }
 
-pub async fn help(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
-    let roles: Vec<_> = ctx.actor.grants.iter().map(|g| g.role).collect();
-    let who = Audience {
-        linked: ctx.actor.user.is_some(),
-        status: ctx.actor.user.as_ref().map(|u| u.status),
-        staff_roles: &roles,
-    };
-    if let Some(name) = inv.get("command") {
+command! {
+    pub struct Help {
+        name: "help",
+        about: "List the commands you can use, or explain one",
+        access: Access::Open,
+        example: "/help user_add",
+        args: {
+            command: Option<String> = opt_pos(K::Line, "a command name"),
+        }
+    }
+}
+
+pub(crate) async fn help(ctx: &mut Ctx<'_>, a: Help) -> Result<Reply> {
+    let who = ctx.actor.audience();
+    if let Some(name) = a.command.as_deref() {
         let name = name.trim().trim_start_matches('/').to_lowercase();
-        let spec = find(&name).ok_or_else(|| {
-            Error::input(format!(
-                "there is no command /{}: send /help for the list",
-                echo(&name)
-            ))
-        })?;
+        let spec = ctx
+            .commands
+            .iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| {
+                Error::input(format!(
+                    "there is no command /{}: send /help for the list",
+                    echo(&name)
+                ))
+            })?;
         let mut text = format!("/{} — {}\nUsage: {}\n", spec.name, spec.about, spec.usage());
         for a in spec.args {
             text.push_str(&format!(
@@ -58,12 +78,16 @@ pub async fn help(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
         }
         return Ok(Reply::text(text));
     }
-    let visible = visible_to(who);
+    let visible: Vec<_> = ctx
+        .commands
+        .iter()
+        .filter(|c| refusal(c, who).is_none())
+        .collect();
     let mut text = String::from("Commands you can use:\n");
     for c in &visible {
         text.push_str(&format!("/{} — {}\n", c.name, c.about));
     }
-    if visible.len() < COMMANDS.len() && ctx.actor.user.is_none() {
+    if visible.len() < ctx.commands.len() && ctx.actor.user.is_none() {
         text.push_str("\nLink your account with /link CODE to see more.");
     } else {
         text.push_str("\nSend /help NAME for the details of one command.");
@@ -97,7 +121,19 @@ async fn refuse_if_guessing(ctx: &mut Ctx<'_>, provider: &str, account_id: &str)
     Ok(())
 }
 
-pub async fn link(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
+command! {
+    pub struct Link {
+        name: "link",
+        about: "Link this chat account with the code from your welcome email",
+        access: Access::Open,
+        example: "/link K7PQ2MZX",
+        args: {
+            code: LinkCode = pos(K::Code, "the 8-character code"),
+        }
+    }
+}
+
+pub(crate) async fn link(ctx: &mut Ctx<'_>, a: Link) -> Result<Reply> {
     let Who::Account {
         provider,
         account_id,
@@ -114,7 +150,7 @@ pub async fn link(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
             u.full_name
         )));
     }
-    let code = LinkCode::parse(inv.required("code")?)?;
+    let code = a.code;
     refuse_if_guessing(ctx, &provider, &account_id).await?;
     let row = store::links::code(ctx.c(), code.as_str())
         .await?
@@ -139,16 +175,8 @@ pub async fn link(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
         now,
     )
     .await?;
-    ctx.audit(
-        Some(user.id),
-        "user",
-        Some(user.id),
-        "chat_link",
-        None,
-        Some(provider.clone()),
-        None,
-    )
-    .await?;
+    ctx.audit(Audit::user(user.id, "chat_link").to(provider.clone()))
+        .await?;
     // Linking is the person's first act: it counts as activity.
     store::users::touch_activity(ctx.c(), user.id, now).await?;
     let next = if user.status.info().bot_access == BotAccess::ApplicationOnly {
@@ -162,7 +190,17 @@ pub async fn link(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
     )))
 }
 
-pub async fn me(ctx: &mut Ctx<'_>) -> Result<Reply> {
+command! {
+    pub struct Me {
+        name: "me",
+        about: "Your status, personas and roles",
+        access: Access::Member { during_application: true },
+        example: "/me",
+        args: {}
+    }
+}
+
+pub(crate) async fn me(ctx: &mut Ctx<'_>, _: Me) -> Result<Reply> {
     let user = ctx.me()?.clone();
     let info = user.status.info();
     let mut text = format!(
@@ -178,20 +216,21 @@ pub async fn me(ctx: &mut Ctx<'_>) -> Result<Reply> {
         let line = ctx.describe_persona(p).await?;
         text.push_str(&format!("Persona {line}\n"));
         // Where their mentoring stands: requests waiting for them, or theirs waiting on a mentor.
-        let program = matching::program_of(ctx, p).await?;
+        let program = domain::people::program_of(ctx, p).await?;
         match p.role {
             PersonaRole::Mentor => {
                 for o in store::offers::pending_for_mentor(ctx.c(), p.id).await? {
-                    let (_, mentee) = matching::persona_user(ctx, o.mentee_persona_id).await?;
+                    let (_, mentee) =
+                        domain::people::persona_user(ctx, o.mentee_persona_id).await?;
                     let until = o
                         .deadline_at
-                        .map(|d| matching::when(program.as_ref(), d))
+                        .map(|d| domain::show::when(program.as_ref(), d))
                         .unwrap_or_default();
                     text.push_str(&format!(
                         "  Request #{} from {} — answer by {until}\n",
                         o.id, mentee.full_name
                     ));
-                    for b in matching::offer_buttons(o.id) {
+                    for b in domain::offers::offer_buttons(o.id) {
                         reply = reply.with_button(format!("{} #{}", b.label, o.id), b.command);
                     }
                 }
@@ -202,10 +241,11 @@ pub async fn me(ctx: &mut Ctx<'_>) -> Result<Reply> {
                     .into_iter()
                     .find(|o| o.state == OfferState::Pending);
                 if let Some(o) = pending {
-                    let (_, mentor) = matching::persona_user(ctx, o.mentor_persona_id).await?;
+                    let (_, mentor) =
+                        domain::people::persona_user(ctx, o.mentor_persona_id).await?;
                     let until = o
                         .deadline_at
-                        .map(|d| matching::when(program.as_ref(), d))
+                        .map(|d| domain::show::when(program.as_ref(), d))
                         .unwrap_or_default();
                     text.push_str(&format!(
                         "  Your request is with {} until {until}\n",
@@ -216,7 +256,7 @@ pub async fn me(ctx: &mut Ctx<'_>) -> Result<Reply> {
         }
     }
     let programs = store::orgs::list_programs(ctx.c()).await?;
-    let roles = super::super::ops::staff_summary(&ctx.actor.grants, &programs);
+    let roles = domain::people::staff_summary(&ctx.actor.grants, &programs);
     if !roles.is_empty() {
         text.push_str(&format!("Staff: {}\n", roles.join(", ")));
     }

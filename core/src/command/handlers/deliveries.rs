@@ -1,16 +1,26 @@
 //! `/deliveries`: what the outbox could not deliver, and why (SPEC §8; staff act on it).
 
-use super::super::ctx::Ctx;
-use super::super::parse::Invocation;
-use super::number;
-use crate::error::{Error, Result};
-use crate::reply::{Reply, echo};
-use crate::roles::Capability;
+use super::prelude::*;
+use crate::reply::echo;
 use crate::store;
 
-pub async fn deliveries(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
-    let state = inv
-        .get("state")
+command! {
+    pub struct Deliveries {
+        name: "deliveries",
+        about: "Messages that could not be delivered (or pending / sent ones), with the reason",
+        access: Access::Staff(Capability::ReadUsers),
+        example: "/deliveries state:failed",
+        args: {
+            state: Option<String> = opt(K::Choice(&["failed", "pending", "sent"]), "failed (default), pending or sent"),
+            limit: Limit<30, 500> = opt(K::Number, "how many (default 30)"),
+        }
+    }
+}
+
+pub(crate) async fn deliveries(ctx: &mut Ctx<'_>, a: Deliveries) -> Result<Reply> {
+    let state = a
+        .state
+        .as_deref()
         .map(|s| s.trim().to_lowercase())
         .unwrap_or_else(|| "failed".into());
     if !["failed", "pending", "sent"].contains(&state.as_str()) {
@@ -19,7 +29,7 @@ pub async fn deliveries(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
             echo(&state)
         )));
     }
-    let limit = number(inv, "limit", 30, 500)?;
+    let limit = a.limit.get();
     let global = ctx.actor.is_global(Capability::ReadUsers);
     let rows =
         store::outbox::in_state(ctx.c(), &state, if global { limit } else { limit * 10 }).await?;

@@ -1,12 +1,11 @@
 //! Organizations, programs and staff.
 
-use super::super::ctx::Ctx;
-use super::super::ops::{self, NewPerson};
-use super::super::parse::Invocation;
-use crate::error::{Error, Result};
+use super::prelude::*;
+use crate::domain::people::NewPerson;
+use crate::domain::{self, Audit};
 use crate::program::SETTINGS;
-use crate::reply::{Reply, echo};
-use crate::roles::{Capability, StaffRole};
+use crate::reply::echo;
+use crate::roles::StaffRole;
 use crate::status::UserStatus;
 use crate::store;
 use crate::values::{Email, FullName, Phone, refuse_hidden};
@@ -28,8 +27,20 @@ fn org_or_program_name(raw: &str, what: &str) -> Result<String> {
     Ok(s)
 }
 
-pub async fn org_add(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
-    let name = org_or_program_name(inv.required("name")?, "an organization")?;
+command! {
+    pub struct OrgAdd {
+        name: "org_add",
+        about: "Create an organization",
+        access: Access::Staff(Capability::ManageOrgs),
+        example: "/org_add \"City Schools\"",
+        args: {
+            name: String = pos(K::Line, "the organization's name"),
+        }
+    }
+}
+
+pub(crate) async fn org_add(ctx: &mut Ctx<'_>, a: OrgAdd) -> Result<Reply> {
+    let name = org_or_program_name(&a.name, "an organization")?;
     if store::orgs::org_by_name(ctx.c(), &name).await?.is_some() {
         return Err(Error::conflict(format!(
             "organization '{name}' exists already: pick another name"
@@ -37,24 +48,29 @@ pub async fn org_add(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
     }
     let now = ctx.now;
     let id = store::orgs::insert_org(ctx.c(), &name, now).await?;
-    ctx.audit(
-        None,
-        "organization",
-        Some(id),
-        "created",
-        None,
-        Some(name.clone()),
-        None,
-    )
-    .await?;
+    ctx.audit(Audit::organization(id, "created").to(name.clone()))
+        .await?;
     Ok(Reply::text(format!(
         "Organization '{name}' created. Next: /program_add \"{name}\" \"Program name\""
     )))
 }
 
-pub async fn program_add(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
-    let org = ctx.find_org(inv.required("org")?).await?;
-    let name = org_or_program_name(inv.required("name")?, "a program")?;
+command! {
+    pub struct ProgramAdd {
+        name: "program_add",
+        about: "Create a program in an organization (settings start from config)",
+        access: Access::Staff(Capability::ManageOrgs),
+        example: "/program_add \"City Schools\" \"Spring 2027\"",
+        args: {
+            org: OrgRef = pos(K::Organization, "the organization"),
+            name: String = pos(K::Line, "the program's name"),
+        }
+    }
+}
+
+pub(crate) async fn program_add(ctx: &mut Ctx<'_>, a: ProgramAdd) -> Result<Reply> {
+    let org = ctx.find_org(&a.org).await?;
+    let name = org_or_program_name(&a.name, "a program")?;
     let existing = store::orgs::programs_named(ctx.c(), &name).await?;
     if existing.iter().any(|p| p.org_id == org.id) {
         return Err(Error::conflict(format!(
@@ -67,16 +83,8 @@ pub async fn program_add(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
     let questionnaire = ctx.settings().questionnaire.clone();
     let id =
         store::orgs::insert_program(ctx.c(), org.id, &name, &settings, &questionnaire, now).await?;
-    ctx.audit(
-        None,
-        "program",
-        Some(id),
-        "created",
-        None,
-        Some(format!("{}/{name}", org.name)),
-        None,
-    )
-    .await?;
+    ctx.audit(Audit::program(id, "created").to(format!("{}/{name}", org.name)))
+        .await?;
     Ok(Reply::text(format!(
         "Program {}/{name} created (#{id}) with {}.\nChange a setting with /program_set \"{name}\" SETTING VALUE.",
         org.name,
@@ -84,11 +92,25 @@ pub async fn program_add(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
     )))
 }
 
-pub async fn program_set(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
+command! {
+    pub struct ProgramSet {
+        name: "program_set",
+        about: "Show or change a program setting",
+        access: Access::Staff(Capability::ConfigurePrograms),
+        example: "/program_set \"Spring 2027\" offer_ttl 48h",
+        args: {
+            program: ProgramRef = pos(K::Program, "the program (Org/Program when names repeat)"),
+            setting: Option<String> = opt_pos(K::Choice(&["max_choices", "recommendations", "offer_ttl", "offer_reminder_before", "inactivity_after", "inactivity_repeat", "flash_mentoring", "timezone"]), "the setting"),
+            value: Option<String> = opt_pos(K::Line, "the new value"),
+        }
+    }
+}
+
+pub(crate) async fn program_set(ctx: &mut Ctx<'_>, a: ProgramSet) -> Result<Reply> {
     let program = ctx
-        .find_program(inv.required("program")?, Capability::ConfigurePrograms)
+        .find_program(&a.program, Capability::ConfigurePrograms)
         .await?;
-    let Some(setting) = inv.get("setting") else {
+    let Some(setting) = a.setting.as_deref() else {
         let lines: Vec<String> = SETTINGS
             .iter()
             .map(|(n, about)| {
@@ -105,7 +127,7 @@ pub async fn program_set(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
         )));
     };
     let setting = setting.trim().to_lowercase();
-    let Some(value) = inv.get("value") else {
+    let Some(value) = a.value.as_deref() else {
         let current = program.settings.get(&setting).ok_or_else(|| {
             Error::input(format!(
                 "'{}' is not a program setting: use one of {}",
@@ -134,13 +156,9 @@ pub async fn program_set(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
     }
     store::orgs::update_program_settings(ctx.c(), program.id, &settings).await?;
     ctx.audit(
-        None,
-        "program",
-        Some(program.id),
-        &format!("setting:{setting}"),
-        old.clone(),
-        new.clone(),
-        None,
+        Audit::program(program.id, &format!("setting:{setting}"))
+            .from_opt(old.clone())
+            .to_opt(new.clone()),
     )
     .await?;
     Ok(Reply::text(format!(
@@ -151,8 +169,24 @@ pub async fn program_set(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
     )))
 }
 
-pub async fn staff_add(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
-    let role = StaffRole::parse(inv.required("role")?)?;
+command! {
+    pub struct StaffAdd {
+        name: "staff_add",
+        about: "Add a staff member (or give an existing user a staff role)",
+        access: Access::Staff(Capability::AddCoordinators),
+        example: "/staff_add \"Rita Souza\" rita@example.org +5511987654321 program_manager program:\"Spring 2027\"",
+        args: {
+            name: String = pos(K::Name, "full name, in quotes"),
+            email: String = pos(K::Email, "email address"),
+            phone: String = pos(K::Phone, "phone, international form"),
+            role: StaffRole = pos(K::Choice(STAFF_ROLES), "super_admin, program_manager or success_coordinator"),
+            program: Option<ProgramRef> = opt(K::Program, "the program (required for program_manager and success_coordinator)"),
+        }
+    }
+}
+
+pub(crate) async fn staff_add(ctx: &mut Ctx<'_>, a: StaffAdd) -> Result<Reply> {
+    let role = a.role;
     // Adding a coordinator is open to program managers in their programs; any other role is
     // the super admin's (see roles::PERMISSIONS).
     let cap = if role == StaffRole::SuccessCoordinator {
@@ -160,12 +194,7 @@ pub async fn staff_add(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
     } else {
         Capability::ManageStaff
     };
-    if !ctx
-        .actor
-        .grants
-        .iter()
-        .any(|g| crate::roles::role_has(g.role, cap))
-    {
+    if !ctx.actor.holds(cap) {
         return Err(Error::forbidden(format!(
             "adding a {role} is for {} only",
             crate::roles::roles_with(cap)
@@ -175,7 +204,7 @@ pub async fn staff_add(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
                 .join(" or ")
         )));
     }
-    let program = match (role, inv.get("program")) {
+    let program = match (role, a.program.as_deref()) {
         (StaffRole::SuperAdmin, Some(_)) => {
             return Err(Error::input(
                 "a super_admin acts in every program: leave program: out",
@@ -189,10 +218,10 @@ pub async fn staff_add(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
         }
         (_, Some(p)) => Some(ctx.find_program(p, cap).await?),
     };
-    let email = Email::parse(inv.required("email")?)?;
+    let email = Email::parse(&a.email)?;
     let region = ctx.settings().phone_region().map(str::to_string);
-    let phone = Phone::parse(inv.required("phone")?, region.as_deref())?;
-    let name = FullName::parse(inv.required("name")?)?;
+    let phone = Phone::parse(&a.phone, region.as_deref())?;
+    let name = FullName::parse(&a.name)?;
     let now = ctx.now;
     let (user, code) = match store::users::by_email(ctx.c(), email.as_str()).await? {
         Some(existing) => {
@@ -221,7 +250,7 @@ pub async fn staff_add(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
                 tags: Vec::new(),
                 status: UserStatus::Active,
             };
-            let (u, code) = ops::create_person(ctx, person).await?;
+            let (u, code) = domain::people::create_person(ctx, person).await?;
             (u, Some(code))
         }
     };
@@ -230,16 +259,8 @@ pub async fn staff_add(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
         .as_ref()
         .map(|p| format!(" of {}", p.full_name()))
         .unwrap_or_default();
-    ctx.audit(
-        Some(user.id),
-        "user",
-        Some(user.id),
-        "staff_role",
-        None,
-        Some(format!("{role}{place}")),
-        None,
-    )
-    .await?;
+    ctx.audit(Audit::user(user.id, "staff_role").to(format!("{role}{place}")))
+        .await?;
     // The code itself goes only to the person's mailbox: whoever holds it can link as them.
     let linked = match code {
         Some(_) => " A welcome email with their link code is on its way.",

@@ -2,32 +2,48 @@
 //! is in `crate::import`, shared with `/user_import`, which runs there (not in a command
 //! transaction).
 
-use super::super::ctx::Ctx;
-use super::super::ops;
-use super::super::parse::Invocation;
-use super::{ago, number, yes_no};
-use crate::error::{Error, Result};
-use crate::import::{PersonFields, Places, parse_person};
-use crate::reply::Reply;
-use crate::roles::{Capability, PersonaRole};
+use super::ago;
+use super::prelude::*;
+use crate::command::import::{PersonFields, Places, parse_person};
+use crate::domain::{self, Audit};
+use crate::roles::PersonaRole;
 use crate::status::{MatchStatus, UserStatus};
 use crate::store::orgs::Program;
 use crate::store::users::{User, UserFilter, UserSort};
 use crate::store::{self};
 use crate::values::Tag;
 
-pub async fn user_add(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
+command! {
+    pub struct UserAdd {
+        name: "user_add",
+        about: "Add a mentor or mentee; they get a welcome email with their link code",
+        access: Access::Staff(Capability::AddUsers),
+        example: "/user_add \"Ana Lima\" ana@example.org +5511912345678 mentee program:\"Spring 2027\"",
+        args: {
+            name: String = pos(K::Name, "full name, in quotes"),
+            email: String = pos(K::Email, "email address"),
+            phone: String = pos(K::Phone, "phone, international form"),
+            role: String = pos(K::Choice(PERSONA_ROLES), "mentor or mentee"),
+            program: Option<ProgramRef> = opt(K::Program, "assign to this program now (else unassigned)"),
+            org: Option<OrgRef> = opt(K::Organization, "the organization, when no program is given"),
+            external_id: Option<String> = opt(K::Line, "the program's own ID (defaults to the phone)"),
+            tags: Option<String> = opt(K::Tags, "identifiers, like cohort=2026,lang=es (super admin)"),
+        }
+    }
+}
+
+pub(crate) async fn user_add(ctx: &mut Ctx<'_>, a: UserAdd) -> Result<Reply> {
     let person = parse_person(
         ctx,
         PersonFields {
-            name: inv.required("name")?,
-            email: inv.required("email")?,
-            phone: inv.required("phone")?,
-            role: inv.required("role")?,
-            program: inv.get("program"),
-            org: inv.get("org"),
-            external_id: inv.get("external_id"),
-            tags: inv.get("tags"),
+            name: &a.name,
+            email: &a.email,
+            phone: &a.phone,
+            role: &a.role,
+            program: a.program.as_deref(),
+            org: a.org.as_deref(),
+            external_id: a.external_id.as_deref(),
+            tags: a.tags.as_deref(),
         },
         &mut Places::default(),
     )
@@ -38,7 +54,7 @@ pub async fn user_add(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
         .as_ref()
         .map(|p| format!(" in {}", p.full_name()))
         .unwrap_or_else(|| " (unassigned: give them a program with /program_assign)".into());
-    let (user, _code) = ops::create_person(ctx, person).await?;
+    let (user, _code) = domain::people::create_person(ctx, person).await?;
     Ok(Reply::text(format!(
         "Added {} (#{}) as a {role}{place}. Status AI until their application is complete. A welcome email with their link code is on its way.",
         user.label(),
@@ -46,10 +62,20 @@ pub async fn user_add(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
     )))
 }
 
-pub async fn user_show(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
-    let user = ctx
-        .find_user(inv.required("person")?, Capability::ReadUsers)
-        .await?;
+command! {
+    pub struct UserShow {
+        name: "user_show",
+        about: "Show a person: statuses, personas, matches, tags, activity",
+        access: Access::Staff(Capability::ReadUsers),
+        example: "/user_show ana@example.org",
+        args: {
+            person: PersonRef = pos(K::Person, ABOUT_PERSON),
+        }
+    }
+}
+
+pub(crate) async fn user_show(ctx: &mut Ctx<'_>, a: UserShow) -> Result<Reply> {
+    let user = ctx.find_user(&a.person, Capability::ReadUsers).await?;
     let mut text = format!(
         "#{} {}\nPhone: {}\nExternal ID: {}\nStatus: {}{}\n",
         user.id,
@@ -77,13 +103,13 @@ pub async fn user_show(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
         let line = ctx.describe_persona(&p).await?;
         text.push_str(&format!("Persona {line}\n"));
         for m in store::matches::of_persona(ctx.c(), p.id).await? {
-            let d = ops::describe_match(ctx, &m).await?;
+            let d = domain::matches::describe_match(ctx, &m).await?;
             text.push_str(&format!("  {d}, {}\n", m.state.code()));
         }
     }
     let grants = store::staff::grants_of(ctx.c(), user.id).await?;
     let programs = store::orgs::list_programs(ctx.c()).await?;
-    let roles = ops::staff_summary(&grants, &programs);
+    let roles = domain::people::staff_summary(&grants, &programs);
     if !roles.is_empty() {
         text.push_str(&format!("Staff: {}\n", roles.join(", ")));
     }
@@ -154,13 +180,32 @@ async fn personas_brief(ctx: &mut Ctx<'_>, u: &User, programs: &[Program]) -> Re
         .join(", "))
 }
 
-pub async fn user_list(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
-    let (mut f, program) = scoped_filter(ctx, inv.get("program")).await?;
-    f.role = inv.get("role").map(PersonaRole::parse).transpose()?;
-    f.status = inv.get("status").map(UserStatus::parse).transpose()?;
-    f.tag = inv.get("tag").map(Tag::parse).transpose()?;
-    f.unassigned_only = yes_no(inv, "unassigned")?;
-    if yes_no(inv, "inactive")? {
+command! {
+    pub struct UserList {
+        name: "user_list",
+        about: "List people, filtered and sorted",
+        access: Access::Staff(Capability::ReadUsers),
+        example: "/user_list role:mentor sort:activity",
+        args: {
+            program: Option<ProgramRef> = opt(K::Program, "only this program"),
+            role: Option<PersonaRole> = opt(K::Choice(PERSONA_ROLES), "mentor or mentee"),
+            status: Option<UserStatus> = opt(K::Choice(USER_STATUS_CODES), "user status"),
+            tag: Option<Tag> = opt(K::Tag, "an identifier, like cohort=2026"),
+            unassigned: Option<bool> = opt(K::YesNo, "yes: only people with no program yet"),
+            inactive: Option<bool> = opt(K::YesNo, "yes: only people inactive past the program's threshold"),
+            sort: Option<String> = opt(K::Choice(SORTS), "first (name), last (name) or activity"),
+            limit: Limit<50, 1000> = opt(K::Number, "at most this many (default 50)"),
+        }
+    }
+}
+
+pub(crate) async fn user_list(ctx: &mut Ctx<'_>, a: UserList) -> Result<Reply> {
+    let (mut f, program) = scoped_filter(ctx, a.program.as_deref()).await?;
+    f.role = a.role;
+    f.status = a.status;
+    f.tag = a.tag;
+    f.unassigned_only = a.unassigned.unwrap_or(false);
+    if a.inactive.unwrap_or(false) {
         let after = program
             .as_ref()
             .map(|p| p.settings.inactivity_after)
@@ -169,7 +214,12 @@ pub async fn user_list(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
         f.usable_only = true;
         f.participants_only = true;
     }
-    f.sort = match inv.get("sort").map(|s| s.trim().to_lowercase()).as_deref() {
+    f.sort = match a
+        .sort
+        .as_deref()
+        .map(|s| s.trim().to_lowercase())
+        .as_deref()
+    {
         None | Some("first") | Some("first_name") => UserSort::FirstName,
         Some("last") | Some("last_name") => UserSort::LastName,
         Some("activity") | Some("last_activity") => UserSort::Activity,
@@ -180,7 +230,7 @@ pub async fn user_list(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
             )));
         }
     };
-    f.limit = number(inv, "limit", 50, 1000)?;
+    f.limit = a.limit.get();
     let users = store::users::list_users(ctx.c(), &f).await?;
     if users.is_empty() {
         return Ok(Reply::text("No one matches those filters."));
@@ -199,12 +249,25 @@ pub async fn user_list(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
     )))
 }
 
+command! {
+    pub struct Inactive {
+        name: "inactive",
+        about: "People who can use the bot but have been inactive too long, longest first",
+        access: Access::Staff(Capability::ReadUsers),
+        example: "/inactive program:\"Spring 2027\"",
+        args: {
+            program: Option<ProgramRef> = opt(K::Program, "only this program"),
+            days: Option<Limit<15, 3650>> = opt(K::Number, "inactive for at least this many days (default: the program's setting)"),
+        }
+    }
+}
+
 /// SPEC §7: mentors and mentees who can use the bot (A, SI) whose last activity — or, never seen, when they
 /// were added — is older than the threshold; longest inactive first.
-pub async fn inactive(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
-    let (mut f, program) = scoped_filter(ctx, inv.get("program")).await?;
-    let threshold = match inv.get("days") {
-        Some(_) => chrono::Duration::days(number(inv, "days", 15, 3650)?),
+pub(crate) async fn inactive(ctx: &mut Ctx<'_>, a: Inactive) -> Result<Reply> {
+    let (mut f, program) = scoped_filter(ctx, a.program.as_deref()).await?;
+    let threshold = match a.days {
+        Some(days) => chrono::Duration::days(days.get()),
         None => program
             .as_ref()
             .map(|p| p.settings.inactivity_after)
@@ -244,12 +307,24 @@ pub async fn inactive(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
     )))
 }
 
-pub async fn persona_new(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
-    let user = ctx
-        .find_user(inv.required("person")?, Capability::AddUsers)
-        .await?;
-    let role = PersonaRole::parse(inv.required("role")?)?;
-    let program = match inv.get("program") {
+command! {
+    pub struct PersonaNew {
+        name: "persona_new",
+        about: "Give a user a new persona (to come back for a new match)",
+        access: Access::Staff(Capability::AddUsers),
+        example: "/persona_new ana@example.org mentor program:\"Fall 2027\"",
+        args: {
+            person: PersonRef = pos(K::Person, ABOUT_PERSON),
+            role: PersonaRole = pos(K::Choice(PERSONA_ROLES), "mentor or mentee"),
+            program: Option<ProgramRef> = opt(K::Program, "the program"),
+        }
+    }
+}
+
+pub(crate) async fn persona_new(ctx: &mut Ctx<'_>, a: PersonaNew) -> Result<Reply> {
+    let user = ctx.find_user(&a.person, Capability::AddUsers).await?;
+    let role = a.role;
+    let program = match a.program.as_deref() {
         Some(p) => Some(ctx.find_program(p, Capability::AddUsers).await?),
         None => None,
     };
@@ -283,7 +358,9 @@ pub async fn persona_new(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
     } else {
         MatchStatus::NotApplicable
     };
-    let pid = ops::add_persona(ctx, user.id, role, program.as_ref().map(|p| p.id), start).await?;
+    let pid =
+        domain::people::add_persona(ctx, user.id, role, program.as_ref().map(|p| p.id), start)
+            .await?;
     Ok(Reply::text(format!(
         "{} has a new {role} persona #{pid}{}, match status {start}.",
         user.full_name,
@@ -293,17 +370,27 @@ pub async fn persona_new(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
     )))
 }
 
-pub async fn program_assign(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
-    let user = ctx
-        .find_user(inv.required("person")?, Capability::AddUsers)
-        .await?;
-    let program = ctx
-        .find_program(inv.required("program")?, Capability::AddUsers)
-        .await?;
+command! {
+    pub struct ProgramAssign {
+        name: "program_assign",
+        about: "Assign an unassigned persona to a program",
+        access: Access::Staff(Capability::AddUsers),
+        example: "/program_assign ana@example.org \"Spring 2027\"",
+        args: {
+            person: PersonRef = pos(K::Person, ABOUT_PERSON),
+            program: ProgramRef = pos(K::Program, "the program"),
+            persona: Option<String> = opt(K::Number, ABOUT_PERSONA),
+        }
+    }
+}
+
+pub(crate) async fn program_assign(ctx: &mut Ctx<'_>, a: ProgramAssign) -> Result<Reply> {
+    let user = ctx.find_user(&a.person, Capability::AddUsers).await?;
+    let program = ctx.find_program(&a.program, Capability::AddUsers).await?;
     let persona = ctx
         .pick_persona(
             &user,
-            inv.get("persona"),
+            a.persona.as_deref(),
             |p| p.program_id.is_none(),
             "is unassigned",
         )
@@ -315,16 +402,8 @@ pub async fn program_assign(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply
         )));
     }
     store::users::set_persona_program(ctx.c(), persona.id, program.id).await?;
-    ctx.audit(
-        Some(user.id),
-        "persona",
-        Some(persona.id),
-        "program",
-        None,
-        Some(program.full_name()),
-        None,
-    )
-    .await?;
+    ctx.audit(Audit::persona(user.id, persona.id, "program").to(program.full_name()))
+        .await?;
     Ok(Reply::text(format!(
         "{}'s {} persona #{} is now in {}.",
         user.full_name,

@@ -3,13 +3,10 @@
 use chrono::Duration;
 use serde_json::{Value, json};
 
-use super::super::ctx::Ctx;
-use super::super::ops;
-use super::super::parse::Invocation;
+use super::prelude::*;
 use crate::csv_safe;
-use crate::error::{Error, Result};
-use crate::reply::{Attachment, Reply, echo};
-use crate::roles::Capability;
+use crate::domain::{self, Audit};
+use crate::reply::{Attachment, echo};
 use crate::store::matches::MatchState;
 use crate::store::pending::PendingAction;
 use crate::store::users::User;
@@ -19,17 +16,28 @@ use crate::values::confirmation_token;
 /// How long the confirmation of a delete stays valid.
 const DELETE_CONFIRM_TTL_MINUTES: i64 = 15;
 
-pub async fn delete(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
-    let user = ctx
-        .find_user(inv.required("person")?, Capability::DeleteUsers)
-        .await?;
+command! {
+    pub struct Delete {
+        name: "delete",
+        about: "Permanently delete a user (two steps; you get an export first)",
+        access: Access::Staff(Capability::DeleteUsers),
+        example: "/delete ana@example.org",
+        args: {
+            person: PersonRef = pos(K::Person, ABOUT_PERSON),
+            confirm: Option<Confirm> = opt(K::Line, ABOUT_CONFIRM),
+        }
+    }
+}
+
+pub(crate) async fn delete(ctx: &mut Ctx<'_>, a: Delete) -> Result<Reply> {
+    let user = ctx.find_user(&a.person, Capability::DeleteUsers).await?;
     let me = ctx.me()?.id;
     if user.id == me {
         return Err(Error::conflict(
             "you cannot delete your own account: ask another super admin",
         ));
     }
-    match inv.get("confirm") {
+    match a.confirm.as_ref().map(Confirm::as_str) {
         None => ask_to_delete(ctx, &user, me).await,
         Some(token) => confirm_delete(ctx, &user, me, token.trim()).await,
     }
@@ -48,7 +56,7 @@ async fn ask_to_delete(ctx: &mut Ctx<'_>, user: &User, me: i64) -> Result<Reply>
         expires_at: now + Duration::minutes(DELETE_CONFIRM_TTL_MINUTES),
     };
     store::pending::insert(ctx.c(), &action, now).await?;
-    let open = ops::open_matches(ctx, user).await?;
+    let open = domain::matches::open_matches(ctx, user).await?;
     let closes = if open.is_empty() {
         String::new()
     } else {
@@ -92,8 +100,8 @@ async fn confirm_delete(ctx: &mut Ctx<'_>, user: &User, me: i64, token: &str) ->
             user.id
         )));
     }
-    for (m, _) in ops::open_matches(ctx, user).await? {
-        ops::close_match(ctx, &m, Some("the other person was deleted")).await?;
+    for (m, _) in domain::matches::open_matches(ctx, user).await? {
+        domain::matches::close_match(ctx, &m, Some("the other person was deleted")).await?;
     }
     store::audit::forget_user(ctx.c(), user.id).await?;
     let phone = user.phone.clone().unwrap_or_default();
@@ -101,8 +109,7 @@ async fn confirm_delete(ctx: &mut Ctx<'_>, user: &User, me: i64, token: &str) ->
     store::inbox::forget_mentions(ctx.c(), &[&user.email, &phone, &user.full_name]).await?;
     store::users::delete_user(ctx.c(), user.id).await?;
     // The one entry that stays: an id and the fact, no personal data.
-    ctx.audit(None, "user", Some(user.id), "deleted", None, None, None)
-        .await?;
+    ctx.audit(Audit::deleted_user(user.id)).await?;
     Ok(Reply::text(format!(
         "User #{} has been permanently deleted.",
         user.id
@@ -179,10 +186,24 @@ fn user_json(u: &User) -> Value {
     })
 }
 
+command! {
+    pub struct Export {
+        name: "export",
+        about: "Export people, personas and matches as CSV or JSON",
+        access: Access::Staff(Capability::ExportData),
+        example: "/export format:json",
+        args: {
+            program: Option<ProgramRef> = opt(K::Program, "only this program"),
+            format: Option<String> = opt(K::Choice(FORMATS), "csv (default) or json"),
+        }
+    }
+}
+
 /// SPEC §1: exporting raw data is the super admin's. One row per persona (staff: one row).
-pub async fn export(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
-    let format = inv
-        .get("format")
+pub(crate) async fn export(ctx: &mut Ctx<'_>, a: Export) -> Result<Reply> {
+    let format = a
+        .format
+        .as_deref()
         .map(|f| f.trim().to_lowercase())
         .unwrap_or_else(|| "csv".into());
     if format != "csv" && format != "json" {
@@ -191,7 +212,7 @@ pub async fn export(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
             echo(&format)
         )));
     }
-    let program = match inv.get("program") {
+    let program = match a.program.as_deref() {
         Some(p) => Some(ctx.find_program(p, Capability::ExportData).await?),
         None => None,
     };

@@ -3,18 +3,15 @@
 
 use chrono::{NaiveDateTime, TimeZone};
 
-use super::super::ctx::Ctx;
-use super::super::matching::{persona_user, when};
-use super::super::parse::Invocation;
-use super::number;
-use crate::error::{Error, Result};
+use super::prelude::*;
+use crate::domain::people::persona_user;
+use crate::domain::sessions::{program_of_match, session_parties};
+use crate::domain::show::when;
 use crate::messages;
-use crate::reply::{Reply, echo};
-use crate::roles::Capability;
+use crate::reply::echo;
 use crate::status::MatchStatus;
 use crate::store::matches::{Match, MatchState};
-use crate::store::orgs::Program;
-use crate::store::sessions::{ReminderColumn, Session};
+use crate::store::sessions::SessionState;
 use crate::store::users::User;
 use crate::store::{self};
 
@@ -37,17 +34,23 @@ async fn my_matches(ctx: &mut Ctx<'_>, me: &User, closed_too: bool) -> Result<Ve
     Ok(out)
 }
 
-async fn program(ctx: &mut Ctx<'_>, m: &Match) -> Result<Option<Program>> {
-    match m.program_id {
-        Some(id) => store::orgs::program(ctx.c(), id).await,
-        None => Ok(None),
+command! {
+    pub struct SessionBook {
+        name: "session_book",
+        about: "Book a session with your match (time in the program's time zone)",
+        access: Access::Member { during_application: false },
+        example: "/session_book at:\"2026-12-01 17:00\"",
+        args: {
+            with: Option<PersonRef> = opt_pos(K::Person, "your match, when you have several"),
+            at: String = req(K::Line, "date and time, like \"2026-12-01 17:00\""),
+        }
     }
 }
 
-pub async fn session_book(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
+pub(crate) async fn session_book(ctx: &mut Ctx<'_>, a: SessionBook) -> Result<Reply> {
     let me = ctx.me()?.clone();
     let mut matches = my_matches(ctx, &me, false).await?;
-    if let Some(with) = inv.get("with") {
+    if let Some(with) = a.with.as_deref() {
         let w = with.trim().to_lowercase();
         matches.retain(|(_, o)| {
             o.email == w
@@ -73,12 +76,12 @@ pub async fn session_book(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> 
             )));
         }
     };
-    let program = program(ctx, &m).await?;
+    let program = program_of_match(ctx, &m).await?;
     let tz = program
         .as_ref()
         .map(|p| p.settings.timezone)
         .unwrap_or(chrono_tz::Tz::UTC);
-    let raw = inv.required("at")?.trim().replace('T', " ");
+    let raw = a.at.trim().replace('T', " ");
     let naive = NaiveDateTime::parse_from_str(&raw, "%Y-%m-%d %H:%M").map_err(|_| {
         Error::input(format!(
             "'{}' is not a date and time: write it as at:\"2026-12-01 17:00\" ({} time)",
@@ -133,14 +136,24 @@ pub async fn session_book(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> 
         .with_button("Cancel it", format!("/session_cancel {id}")))
 }
 
-pub async fn sessions(ctx: &mut Ctx<'_>) -> Result<Reply> {
+command! {
+    pub struct Sessions {
+        name: "sessions",
+        about: "Your upcoming sessions",
+        access: Access::Member { during_application: false },
+        example: "/sessions",
+        args: {}
+    }
+}
+
+pub(crate) async fn sessions(ctx: &mut Ctx<'_>, _: Sessions) -> Result<Reply> {
     let me = ctx.me()?.clone();
     let mut lines = Vec::new();
     let mut reply = Reply::default();
     for (m, other) in my_matches(ctx, &me, true).await? {
-        let program = program(ctx, &m).await?;
+        let program = program_of_match(ctx, &m).await?;
         for s in store::sessions::of_match(ctx.c(), m.id).await? {
-            if s.state != "booked" || s.starts_at <= ctx.now {
+            if s.state != SessionState::Booked || s.starts_at <= ctx.now {
                 continue;
             }
             lines.push(format!(
@@ -163,38 +176,31 @@ pub async fn sessions(ctx: &mut Ctx<'_>) -> Result<Reply> {
     Ok(reply)
 }
 
-/// The session and the two people of its match; refused unless the caller is one of them.
-async fn session_parties(ctx: &mut Ctx<'_>, s: &Session) -> Result<(Match, Vec<User>)> {
-    let m = store::matches::get(ctx.c(), s.match_id)
-        .await?
-        .ok_or_else(|| Error::Internal("session without match".into()))?;
-    let mut people = Vec::new();
-    for pid in [m.mentee_persona_id, m.mentor_persona_id]
-        .into_iter()
-        .flatten()
-    {
-        people.push(persona_user(ctx, pid).await?.1);
+command! {
+    pub struct SessionCancel {
+        name: "session_cancel",
+        about: "Cancel a session",
+        access: Access::Member { during_application: false },
+        example: "/session_cancel 3",
+        args: {
+            session: Id = pos(K::Number, "the session number from /sessions"),
+        }
     }
-    Ok((m, people))
 }
 
-pub async fn session_cancel(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
+pub(crate) async fn session_cancel(ctx: &mut Ctx<'_>, a: SessionCancel) -> Result<Reply> {
     let me = ctx.me()?.clone();
-    let id = number(inv, "session", 0, i64::MAX)?;
+    let id = a.session.get();
     let not_found = || Error::not_found(format!("you have no session #{id}: see /sessions"));
     let s = store::sessions::get(ctx.c(), id)
         .await?
         .ok_or_else(not_found)?;
     let (m, people) = session_parties(ctx, &s).await?;
-    let is_staff = ctx
-        .actor
-        .grants
-        .iter()
-        .any(|g| crate::roles::role_has(g.role, Capability::Pair));
+    let is_staff = ctx.actor.holds(Capability::Pair);
     if !people.iter().any(|u| u.id == me.id) && !is_staff {
         return Err(not_found());
     }
-    if s.state != "booked" {
+    if s.state != SessionState::Booked {
         return Err(Error::conflict(format!(
             "session #{id} is {} already",
             s.state
@@ -206,7 +212,7 @@ pub async fn session_cancel(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply
             "session #{id} was cancelled a moment ago"
         )));
     }
-    let program = program(ctx, &m).await?;
+    let program = program_of_match(ctx, &m).await?;
     let at = when(program.as_ref(), s.starts_at);
     for u in people.iter().filter(|u| u.id != me.id) {
         let other = people
@@ -234,49 +240,4 @@ pub async fn session_cancel(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply
     Ok(Reply::text(format!(
         "Session #{id} of {at} is cancelled; the other person has been told."
     )))
-}
-
-/// Sends one of a session's two reminders to both people, once.
-pub async fn remind(ctx: &mut Ctx<'_>, id: i64, column: ReminderColumn) -> Result<bool> {
-    let Some(s) = store::sessions::get(ctx.c(), id).await? else {
-        return Ok(false);
-    };
-    let now = ctx.now;
-    if s.state != "booked"
-        || s.starts_at <= now
-        || !store::sessions::mark_reminded(ctx.c(), id, column, now).await?
-    {
-        return Ok(false);
-    }
-    let (m, people) = session_parties(ctx, &s).await?;
-    let program = program(ctx, &m).await?;
-    let at = when(program.as_ref(), s.starts_at);
-    let lead = match column {
-        ReminderColumn::DayBefore => "24 hours",
-        ReminderColumn::HourBefore => "1 hour",
-    };
-    for u in &people {
-        let other = people
-            .iter()
-            .find(|x| x.id != u.id)
-            .map(|x| x.full_name.clone())
-            .unwrap_or_default();
-        let key = format!("session:{id}:{lead}:{}", u.id);
-        ctx.chat(
-            u,
-            "session_reminder",
-            &key,
-            format!("Reminder: your session with {other} starts {at}."),
-            Vec::new(),
-        )
-        .await?;
-        ctx.email(
-            u,
-            "session_reminder",
-            key,
-            messages::session_reminder(&u.full_name, &other, &at, lead),
-        )
-        .await?;
-    }
-    Ok(true)
 }

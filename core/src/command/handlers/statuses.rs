@@ -1,12 +1,7 @@
 //! User, persona and match statuses; deactivation; the audit log and reverting from it.
 
-use super::super::ctx::Ctx;
-use super::super::parse::Invocation;
-use super::super::{matching, ops};
-use super::{confirmed, number, reason};
-use crate::error::{Error, Result};
-use crate::reply::Reply;
-use crate::roles::Capability;
+use super::prelude::*;
+use crate::domain::{self, Audit};
 use crate::status::{
     MatchMove, MatchStatus, PersonaStatus, UserStatus, allowed_from, decide_match, revert_move,
 };
@@ -29,14 +24,34 @@ fn effects_text(effects: &[String]) -> String {
     }
 }
 
-pub async fn status(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
-    let user = ctx
-        .find_user(inv.required("person")?, Capability::ChangeStatus)
-        .await?;
-    let new = UserStatus::parse(inv.required("status")?)?;
+command! {
+    pub struct Status {
+        name: "status",
+        about: "Change a user's status (applies to all their personas)",
+        access: Access::Staff(Capability::ChangeStatus),
+        example: "/status ana@example.org A reason:\"screening passed\"",
+        args: {
+            person: PersonRef = pos(K::Person, ABOUT_PERSON),
+            status: UserStatus = pos(K::Choice(USER_STATUS_CODES), "A, AI, SI, IW, IR or ID"),
+            reason: Option<Reason> = opt(K::Text, ABOUT_REASON),
+            confirm: Option<Confirm> = opt(K::Line, ABOUT_CONFIRM),
+        }
+    }
+}
+
+pub(crate) async fn status(ctx: &mut Ctx<'_>, a: Status) -> Result<Reply> {
+    let user = ctx.find_user(&a.person, Capability::ChangeStatus).await?;
+    let new = a.status;
     let again = format!("/status #{} {}", user.id, new.code());
-    let effects =
-        ops::change_user_status(ctx, &user, new, reason(inv)?, confirmed(inv)?, &again).await?;
+    let effects = domain::statuses::change_user_status(
+        ctx,
+        &user,
+        new,
+        a.reason.as_deref(),
+        confirmed(&a.confirm)?,
+        &again,
+    )
+    .await?;
     Ok(Reply::text(format!(
         "{}: {} → {} — applies to all their personas{}{}",
         user.full_name,
@@ -47,15 +62,25 @@ pub async fn status(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
     )))
 }
 
+command! {
+    pub struct Deactivate {
+        name: "deactivate",
+        about: "Deactivate a user at once (IW by default; IR or ID with status:)",
+        access: Access::Staff(Capability::ChangeStatus),
+        example: "/deactivate ana@example.org reason:\"moved away\"",
+        args: {
+            person: PersonRef = pos(K::Person, ABOUT_PERSON),
+            status: Option<UserStatus> = opt(K::Choice(INACTIVE_STATUS_CODES), "IW (withdrew), IR (rejected) or ID (deleted by admin)"),
+            reason: Option<Reason> = opt(K::Text, ABOUT_REASON),
+            confirm: Option<Confirm> = opt(K::Line, ABOUT_CONFIRM),
+        }
+    }
+}
+
 /// Seed 001: takes effect at once; IW by default, IR or ID when given.
-pub async fn deactivate(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
-    let user = ctx
-        .find_user(inv.required("person")?, Capability::ChangeStatus)
-        .await?;
-    let new = match inv.get("status") {
-        Some(s) => UserStatus::parse(s)?,
-        None => UserStatus::InactiveWithdrawn,
-    };
+pub(crate) async fn deactivate(ctx: &mut Ctx<'_>, a: Deactivate) -> Result<Reply> {
+    let user = ctx.find_user(&a.person, Capability::ChangeStatus).await?;
+    let new = a.status.unwrap_or(UserStatus::InactiveWithdrawn);
     if !new.is_deactivated() {
         return Err(Error::input(format!(
             "/deactivate sets IW, IR or ID, not {new}: use /status for other changes"
@@ -73,8 +98,15 @@ pub async fn deactivate(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
         ));
     }
     let again = format!("/deactivate #{} status:{}", user.id, new.code());
-    let effects =
-        ops::change_user_status(ctx, &user, new, reason(inv)?, confirmed(inv)?, &again).await?;
+    let effects = domain::statuses::change_user_status(
+        ctx,
+        &user,
+        new,
+        a.reason.as_deref(),
+        confirmed(&a.confirm)?,
+        &again,
+    )
+    .await?;
     Ok(Reply::text(format!(
         "{} is deactivated ({new}) as of now: their commands and buttons are refused and others see them as Deactivated; their history is kept{}{}",
         user.full_name,
@@ -83,19 +115,31 @@ pub async fn deactivate(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
     )))
 }
 
+command! {
+    pub struct Reactivate {
+        name: "reactivate",
+        about: "Give a deactivated user back the status they had",
+        access: Access::Staff(Capability::ChangeStatus),
+        example: "/reactivate ana@example.org",
+        args: {
+            person: PersonRef = pos(K::Person, ABOUT_PERSON),
+            reason: Option<Reason> = opt(K::Text, ABOUT_REASON),
+        }
+    }
+}
+
 /// Restores the status the user had before they were deactivated (from the audit log).
-pub async fn reactivate(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
-    let user = ctx
-        .find_user(inv.required("person")?, Capability::ChangeStatus)
-        .await?;
+pub(crate) async fn reactivate(ctx: &mut Ctx<'_>, a: Reactivate) -> Result<Reply> {
+    let user = ctx.find_user(&a.person, Capability::ChangeStatus).await?;
     if !user.status.is_deactivated() {
         return Err(Error::conflict(format!(
             "{} is not deactivated (they are {}): nothing to reactivate",
             user.full_name, user.status
         )));
     }
-    let before = ops::status_before_deactivation(ctx, &user).await?;
-    ops::change_user_status(ctx, &user, before, reason(inv)?, false, "").await?;
+    let before = domain::people::status_before_deactivation(ctx, &user).await?;
+    domain::statuses::change_user_status(ctx, &user, before, a.reason.as_deref(), false, "")
+        .await?;
     Ok(Reply::text(format!(
         "{} is back to {before}{}",
         user.full_name,
@@ -103,20 +147,33 @@ pub async fn reactivate(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
     )))
 }
 
-pub async fn persona_status(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
-    let user = ctx
-        .find_user(inv.required("person")?, Capability::ChangeStatus)
-        .await?;
-    let new = PersonaStatus::parse(inv.required("status")?)?;
+command! {
+    pub struct SetPersonaStatus {
+        name: "persona_status",
+        about: "Set a persona Active or Inactive (Inactive = made in error)",
+        access: Access::Staff(Capability::ChangeStatus),
+        example: "/persona_status ana@example.org inactive persona:#7",
+        args: {
+            person: PersonRef = pos(K::Person, ABOUT_PERSON),
+            status: PersonaStatus = pos(K::Choice(PERSONA_STATUS_CODES), "active or inactive"),
+            persona: Option<String> = opt(K::Number, ABOUT_PERSONA),
+            reason: Option<Reason> = opt(K::Text, ABOUT_REASON),
+        }
+    }
+}
+
+pub(crate) async fn persona_status(ctx: &mut Ctx<'_>, a: SetPersonaStatus) -> Result<Reply> {
+    let user = ctx.find_user(&a.person, Capability::ChangeStatus).await?;
+    let new = a.status;
     let persona = ctx
         .pick_persona(
             &user,
-            inv.get("persona"),
+            a.persona.as_deref(),
             |p| p.status != new,
             &format!("is not {new} already"),
         )
         .await?;
-    set_persona_status(ctx, &user, &persona, new, reason(inv)?).await?;
+    set_persona_status(ctx, &user, &persona, new, a.reason.as_deref()).await?;
     Ok(Reply::text(format!(
         "{}'s persona #{}: {} → {new}{}",
         user.full_name,
@@ -153,52 +210,59 @@ async fn set_persona_status(
     }
     store::users::set_persona_status(ctx.c(), persona.id, persona.status, new).await?;
     ctx.audit(
-        Some(user.id),
-        "persona",
-        Some(persona.id),
-        "persona_status",
-        Some(persona.status.code().into()),
-        Some(new.code().into()),
-        reason,
+        Audit::persona(user.id, persona.id, "persona_status")
+            .from(persona.status.code())
+            .to(new.code())
+            .because(reason),
     )
     .await?;
     if new == PersonaStatus::Inactive {
-        matching::withdraw_for_persona(ctx, persona, "the persona was made inactive").await?;
+        domain::offers::withdraw_for_persona(ctx, persona, "the persona was made inactive").await?;
     }
     Ok(())
 }
 
-pub async fn match_status(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
-    let user = ctx
-        .find_user(inv.required("person")?, Capability::ChangeStatus)
-        .await?;
-    let to = MatchStatus::parse(inv.required("status")?)?;
+command! {
+    pub struct SetMatchStatus {
+        name: "match_status",
+        about: "Change a persona's match status (N/A, RTBM, M, C, RS, NM)",
+        access: Access::Staff(Capability::ChangeStatus),
+        example: "/match_status ana@example.org RTBM",
+        args: {
+            person: PersonRef = pos(K::Person, ABOUT_PERSON),
+            status: MatchStatus = pos(K::Choice(MATCH_STATUS_CODES), "the new match status"),
+            persona: Option<String> = opt(K::Number, ABOUT_PERSONA),
+            reason: Option<Reason> = opt(K::Text, ABOUT_REASON),
+        }
+    }
+}
+
+pub(crate) async fn match_status(ctx: &mut Ctx<'_>, a: SetMatchStatus) -> Result<Reply> {
+    let user = ctx.find_user(&a.person, Capability::ChangeStatus).await?;
+    let to = a.status;
     let personas = store::users::personas_of(ctx.c(), user.id).await?;
-    let persona = if personas.len() == 1 && inv.get("persona").is_none() {
+    let persona = if personas.len() == 1 && a.persona.as_deref().is_none() {
         personas[0].clone()
     } else {
         let status = user.status;
         ctx.pick_persona(
             &user,
-            inv.get("persona"),
+            a.persona.as_deref(),
             |p| decide_match(p.match_status, to, p.role, status).is_ok(),
             &format!("can move to {to}"),
         )
         .await?
     };
     let t = decide_match(persona.match_status, to, persona.role, user.status)?;
-    let reason = reason(inv)?;
+    let reason = a.reason.as_deref();
     match t.how {
         MatchMove::Staff => {
             store::users::set_match_status(ctx.c(), persona.id, persona.match_status, to).await?;
             ctx.audit(
-                Some(user.id),
-                "persona",
-                Some(persona.id),
-                "match_status",
-                Some(persona.match_status.code().into()),
-                Some(to.code().into()),
-                reason,
+                Audit::persona(user.id, persona.id, "match_status")
+                    .from(persona.match_status.code())
+                    .to(to.code())
+                    .because(reason),
             )
             .await?;
         }
@@ -209,11 +273,11 @@ pub async fn match_status(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> 
         }
         MatchMove::Close => {
             let m = latest_match(ctx, &persona, MatchState::Open).await?;
-            ops::close_match(ctx, &m, reason).await?;
+            domain::matches::close_match(ctx, &m, reason).await?;
         }
         MatchMove::Reopen => {
             let m = latest_match(ctx, &persona, MatchState::Closed).await?;
-            ops::reopen_match(ctx, &m, reason).await?;
+            domain::matches::reopen_match(ctx, &m, reason).await?;
         }
     }
     Ok(Reply::text(format!(
@@ -243,9 +307,22 @@ async fn latest_match(
         })
 }
 
-pub async fn history(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
-    let limit = number(inv, "limit", 20, 500)?;
-    let subject = match inv.get("person") {
+command! {
+    pub struct History {
+        name: "history",
+        about: "The audit log, for one person or everyone",
+        access: Access::Staff(Capability::ReadAudit),
+        example: "/history ana@example.org",
+        args: {
+            person: Option<PersonRef> = opt_pos(K::Person, "whose history"),
+            limit: Limit<20, 500> = opt(K::Number, "how many entries (default 20)"),
+        }
+    }
+}
+
+pub(crate) async fn history(ctx: &mut Ctx<'_>, a: History) -> Result<Reply> {
+    let limit = a.limit.get();
+    let subject = match a.person.as_deref() {
         Some(p) => Some(ctx.find_user(p, Capability::ReadAudit).await?),
         None => None,
     };
@@ -329,10 +406,24 @@ async fn describe_entry(ctx: &mut Ctx<'_>, e: &AuditEntry) -> Result<String> {
     Ok(line)
 }
 
+command! {
+    pub struct Revert {
+        name: "revert",
+        about: "Undo a status change from the audit log",
+        access: Access::Staff(Capability::ChangeStatus),
+        example: "/revert 42",
+        args: {
+            entry: Id = pos(K::Number, "the entry number from /history"),
+            reason: Option<Reason> = opt(K::Text, ABOUT_REASON),
+            confirm: Option<Confirm> = opt(K::Line, ABOUT_CONFIRM),
+        }
+    }
+}
+
 /// Undoes one status change (seed 000: "You can always revert any user status changes"):
 /// only while the status is still what that change set, and each entry once.
-pub async fn revert(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
-    let id = number(inv, "entry", 0, i64::MAX)?;
+pub(crate) async fn revert(ctx: &mut Ctx<'_>, a: Revert) -> Result<Reply> {
+    let id = a.entry.get();
     let entry = store::audit::get(ctx.c(), id)
         .await?
         .ok_or_else(|| Error::not_found(format!("there is no audit entry #{id}: see /history")))?;
@@ -360,7 +451,9 @@ pub async fn revert(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
             "entry #{id} records something being created, not changed: remove it with /deactivate, /persona_status or /delete"
         )));
     };
-    let reason = reason(inv)?
+    let reason = a
+        .reason
+        .as_deref()
         .map(str::to_string)
         .unwrap_or_else(|| format!("revert of #{id}"));
     ctx.reverting = Some(id);
@@ -369,12 +462,12 @@ pub async fn revert(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
             let (old, new) = (UserStatus::from_code(&old)?, UserStatus::from_code(&new)?);
             still(user.status == new, id, user.status.code())?;
             let again = format!("/revert {id}");
-            let effects = ops::change_user_status(
+            let effects = domain::statuses::change_user_status(
                 ctx,
                 &user,
                 old,
                 Some(&reason),
-                super::confirmed(inv)?,
+                confirmed(&a.confirm)?,
                 &again,
             )
             .await?;
@@ -406,7 +499,7 @@ pub async fn revert(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
                 Some(MatchMove::Staff) => {
                     store::users::set_match_status(ctx.c(), persona.id, new, old).await?;
                     if new == MatchStatus::ReadyToBeMatched {
-                        matching::withdraw_for_persona(
+                        domain::offers::withdraw_for_persona(
                             ctx,
                             &persona,
                             "no longer ready to be matched",
@@ -414,23 +507,20 @@ pub async fn revert(ctx: &mut Ctx<'_>, inv: &Invocation) -> Result<Reply> {
                         .await?;
                     }
                     ctx.audit(
-                        Some(user.id),
-                        "persona",
-                        Some(persona.id),
-                        "match_status",
-                        Some(new.code().into()),
-                        Some(old.code().into()),
-                        Some(&reason),
+                        Audit::persona(user.id, persona.id, "match_status")
+                            .from(new.code())
+                            .to(old.code())
+                            .because(Some(&reason)),
                     )
                     .await?;
                 }
                 Some(MatchMove::Reopen) => {
                     let m = latest_match(ctx, &persona, MatchState::Closed).await?;
-                    ops::reopen_match(ctx, &m, Some(&reason)).await?;
+                    domain::matches::reopen_match(ctx, &m, Some(&reason)).await?;
                 }
                 Some(MatchMove::Close) => {
                     let m = latest_match(ctx, &persona, MatchState::Open).await?;
-                    ops::close_match(ctx, &m, Some(&reason)).await?;
+                    domain::matches::close_match(ctx, &m, Some(&reason)).await?;
                 }
                 Some(MatchMove::Pair) | None => {
                     return Err(Error::conflict(format!(

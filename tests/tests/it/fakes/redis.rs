@@ -1,5 +1,12 @@
 //! A private `redis-server` on a free loopback port, for the worker tests: they wipe it and
 //! restart it, which must not disturb the machine's Redis or other tests running at once.
+//!
+//! Not a fake: it starts the real server, because what the worker tests check is how the
+//! queue behaves on Redis itself (a stand-in would only test the stand-in). It lives among the
+//! fakes all the same because the tests use it as they use them: a server of the test's own on
+//! a loopback port, started by the test, made to fail on demand (`flushall`, `restart`), gone
+//! when the test ends. A `servers` module for this one file would only split the one place the
+//! tests import their servers from.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;

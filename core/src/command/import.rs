@@ -21,7 +21,7 @@
 //!    finds it handled and runs nothing, while the chunks below are being added.
 //! 5. **Add** the rows in chunks of at most [`CHUNK`] rows or [`CHUNK_TIME`] of work, one
 //!    transaction each: every person with their persona, audit entries, link code and welcome
-//!    email, exactly as `/user_add` does ([`ops::create_person`]). Other commands run between
+//!    email, exactly as `/user_add` does ([`people::create_person`]). Other commands run between
 //!    two chunks, so none waits much longer than one chunk; on SQLite, where writers queue on
 //!    the busy timeout, each chunk is followed by a pause ([`SQLITE_PAUSE`]) long enough for
 //!    every waiting writer to wake up and get in.
@@ -61,16 +61,21 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use tracing::{error, info, warn};
 
-use crate::command::ctx::Ctx;
-use crate::command::engine::{self, Caller, Engine, Frontend, Inbound, Who};
-use crate::command::ops::{self, NewPerson};
-use crate::command::parse::Invocation;
-use crate::command::registry::CommandSpec;
+use super::access::allowed;
+use super::args::Invocation;
+use super::caller::{Caller, Frontend, Who};
+use super::ctx::Ctx;
+use super::declare::command;
+use super::engine::Engine;
+use super::inbound::{Inbound, finish};
+use super::spec::{Access, ArgKind as K, CommandSpec, Runs};
 use crate::csv_safe;
 use crate::db::Backend;
+use crate::domain::people::{self, NewPerson};
+use crate::domain::{Actor, Work};
 use crate::error::{Error, Result};
 use crate::reply::{Attachment, Reply};
-use crate::roles::{Capability, PersonaRole, role_has};
+use crate::roles::{Capability, PersonaRole};
 use crate::status::UserStatus;
 use crate::store::orgs::Program;
 use crate::store::outbox::{self, NewMessage};
@@ -155,15 +160,9 @@ pub(crate) async fn parse_person(
         .map(ExternalId::parse)
         .transpose()?;
     let tags = f.tags.map(Tag::parse_list).transpose()?.unwrap_or_default();
-    if !tags.is_empty()
-        && !ctx
-            .actor
-            .grants
-            .iter()
-            .any(|g| role_has(g.role, Capability::EditTags))
-    {
+    if !tags.is_empty() && !ctx.actor.holds(Capability::EditTags) {
         return Err(Error::forbidden(
-            "identifiers (tags) are set by a super admin (SPEC §1): leave tags out, or ask one to add them",
+            "identifiers (tags) are set by a super admin: leave tags out, or ask one to add them",
         ));
     }
     let program = match f.program.filter(|s| !s.trim().is_empty()) {
@@ -285,6 +284,35 @@ async fn default_org(ctx: &mut Ctx<'_>) -> Result<i64> {
     }
 }
 
+command! {
+    pub struct UserImport {
+        name: "user_import",
+        about: "Add many users from a CSV file (name,email,phone,role,program,external_id,tags); all or nothing",
+        access: Access::Staff(Capability::AddUsers),
+        example: "/user_import file:people.csv",
+        runs: Runs::InChunks,
+        args: {
+            file: String = pos(K::Attachment, "the CSV file"),
+        }
+    }
+}
+
+/// The registry's entry for `/user_import`, never reached: the engine runs it through
+/// [`run`] (chunks, each its own transaction), never inside one command transaction.
+pub(crate) async fn in_one_transaction(_: &mut Ctx<'_>, _: UserImport) -> Result<Reply> {
+    Err(Error::Internal(
+        "/user_import runs through import::run, never inside a command's transaction".into(),
+    ))
+}
+
+/// Who the audit log names for an import's chunks.
+fn actor_of(asker: &super::access::Actor) -> Actor {
+    asker
+        .user
+        .as_ref()
+        .map_or(Actor::System, |u| Actor::User(u.id))
+}
+
 /// Runs `/user_import` (the engine's stand-in for a command transaction; see the module
 /// comment): the reply, and the first [`KEPT_QUEUED`] messages it queued.
 pub(crate) async fn run(
@@ -303,7 +331,7 @@ pub(crate) async fn run(
         {
             return Err(Error::Duplicate);
         }
-        let actor = engine::allowed(&mut tx, caller, spec).await?;
+        let actor = allowed(&mut tx, caller, spec).await?;
         tx.rollback().await?;
         actor.user.map(|u| u.id)
     };
@@ -394,7 +422,7 @@ pub(crate) async fn run(
         let now = engine.now();
         let answered = async {
             let mut tx = engine.db().begin().await?;
-            engine::finish(&mut tx, user_id, inbound, &reply, now).await?;
+            finish(&mut tx, user_id, inbound, &reply, now).await?;
             tx.commit().await?;
             Ok::<(), Error>(())
         }
@@ -583,7 +611,7 @@ impl Seen {
 }
 
 /// The external ID a person is stored with: the one given, or their phone (as
-/// `ops::create_person` stores it).
+/// `people::create_person` stores it).
 fn external_id(p: &NewPerson) -> ExternalId {
     p.external_id
         .clone()
@@ -605,8 +633,20 @@ async fn check(
     let mut seen = Seen::default();
     // A plain BEGIN: on SQLite it takes no write lock, so other commands write meanwhile.
     let mut tx = engine.db().pool().begin().await?;
-    let actor = engine::allowed(&mut tx, caller, spec).await?;
-    let mut ctx = Ctx::new(engine, &mut tx, actor, caller.clone(), engine.now());
+    let actor = allowed(&mut tx, caller, spec).await?;
+    let mut ctx = Ctx::new(
+        Work::new(
+            &mut tx,
+            engine.now(),
+            actor_of(&actor),
+            caller.frontend,
+            engine.settings(),
+            engine.program_defaults(),
+        ),
+        actor,
+        caller.clone(),
+        &[],
+    );
     let mut r = reader(text);
     let mut batch: Vec<(u64, NewPerson)> = Vec::with_capacity(CHUNK);
     for (i, record) in r.records().enumerate() {
@@ -657,7 +697,7 @@ async fn check(
 }
 
 /// Rows of `batch` whose email, phone or external ID someone already has, as problems in
-/// `ops::check_unique`'s words (one query per column for the batch finds the candidates; the
+/// `people::check_unique`'s words (one query per column for the batch finds the candidates; the
 /// rule itself is asked only about those).
 async fn stored_conflicts(
     ctx: &mut Ctx<'_>,
@@ -667,7 +707,7 @@ async fn stored_conflicts(
     let taken = Taken::among(ctx, batch.iter().map(|(_, p)| p)).await?;
     for (line, p) in batch.drain(..) {
         if taken.touches(&p) {
-            match ops::check_unique(ctx, &p).await {
+            match people::check_unique(ctx, &p).await {
                 Ok(()) => {}
                 Err(e @ Error::Internal(_)) => return Err(e),
                 Err(e) => problems.push(Problem {
@@ -965,8 +1005,20 @@ async fn add_chunk(
     // The budget counts from when this chunk holds the database (SQLite: the write lock).
     let began = Instant::now();
     // Again for each chunk: someone who lost the right to add people stops adding them.
-    let actor = engine::allowed(&mut tx, caller, spec).await?;
-    let mut ctx = Ctx::new(engine, &mut tx, actor, caller.clone(), now);
+    let actor = allowed(&mut tx, caller, spec).await?;
+    let mut ctx = Ctx::new(
+        Work::new(
+            &mut tx,
+            now,
+            actor_of(&actor),
+            caller.frontend,
+            engine.settings(),
+            engine.program_defaults(),
+        ),
+        actor,
+        caller.clone(),
+        &[],
+    );
     let mut rows = Vec::with_capacity(chunk.len());
     for (line, record) in chunk {
         match parse_person(&mut ctx, columns.fields(record), places).await {
@@ -992,7 +1044,7 @@ async fn add_chunk(
             }
         };
         if taken.touches(&p) {
-            match ops::check_unique(&mut ctx, &p).await {
+            match people::check_unique(&mut ctx, &p).await {
                 Ok(()) => {}
                 Err(e @ Error::Internal(_)) => return Err(e),
                 Err(e) => {
@@ -1006,7 +1058,7 @@ async fn add_chunk(
         }
         // Any error here fails the chunk (rolled back whole) and it is tried again: a person
         // taken between the look-up above and this insert is then skipped by the re-check.
-        ops::create_person(&mut ctx, p).await?;
+        people::create_person(&mut ctx, p).await?;
         imported += 1;
     }
     let end = engine.now();
@@ -1026,7 +1078,7 @@ async fn add_chunk(
             )
             .await?;
     }
-    let queued = ctx.into_queued();
+    let queued = ctx.into_work().into_queued();
     tx.commit().await?;
     if tell {
         progress.sent(end);
@@ -1087,6 +1139,7 @@ impl<'a> Progress<'a> {
                         ..
                     } => format!("{provider}:{account_id}"),
                     Who::User(id) => format!("user:{id}"),
+                    Who::System => "system".to_string(),
                 };
                 format!(
                     "{who}:{}:{}:{}",

@@ -1,0 +1,139 @@
+//! Who is asking and what they may do: the actor (user and staff roles) loaded once per
+//! command, their audience for the permission table, their scope per capability, and the
+//! refusal a command gets when the table says no.
+
+use sqlx::AnyConnection;
+
+use super::caller::{Caller, Who};
+use super::spec::{Audience, CommandSpec, Refusal, refusal};
+use crate::error::{Error, Result};
+use crate::roles::{Capability, StaffRole, role_has};
+use crate::store::staff::Grant;
+use crate::store::users::User;
+use crate::store::{self, links};
+
+/// The person asking (if linked) and their staff roles: what the permission table and every
+/// scope question are answered from.
+pub struct Actor {
+    pub user: Option<User>,
+    pub grants: Vec<Grant>,
+    roles: Vec<StaffRole>,
+}
+
+impl Actor {
+    pub(crate) fn new(user: Option<User>, grants: Vec<Grant>) -> Self {
+        let roles = grants.iter().map(|g| g.role).collect();
+        Self {
+            user,
+            grants,
+            roles,
+        }
+    }
+
+    /// Who is asking, as the permission table sees them: the one place it is worked out.
+    pub fn audience(&self) -> Audience<'_> {
+        Audience {
+            linked: self.user.is_some(),
+            status: self.user.as_ref().map(|u| u.status),
+            staff_roles: &self.roles,
+        }
+    }
+
+    /// Whether one of the actor's roles holds `cap` (in some program or everywhere).
+    pub fn holds(&self, cap: Capability) -> bool {
+        self.grants.iter().any(|g| role_has(g.role, cap))
+    }
+
+    pub(crate) async fn load(c: &mut AnyConnection, caller: &Caller) -> Result<Self> {
+        let user_id = match &caller.who {
+            Who::User(id) => Some(*id),
+            Who::Account {
+                provider,
+                account_id,
+                ..
+            } => links::link_of_account(c, provider, account_id)
+                .await?
+                .map(|l| l.user_id),
+            Who::System => None,
+        };
+        let user = match user_id {
+            Some(id) => store::users::user(c, id).await?,
+            None => None,
+        };
+        let grants = match &user {
+            Some(u) => store::staff::grants_of(c, u.id).await?,
+            None => Vec::new(),
+        };
+        Ok(Self::new(user, grants))
+    }
+
+    fn grants_with(&self, cap: Capability) -> impl Iterator<Item = &Grant> {
+        self.grants.iter().filter(move |g| role_has(g.role, cap))
+    }
+
+    /// True when the actor holds `cap` everywhere (a super admin).
+    pub fn is_global(&self, cap: Capability) -> bool {
+        self.grants_with(cap).any(|g| g.role.is_global())
+    }
+
+    /// The programs where the actor holds `cap`; None = all of them.
+    pub fn programs_for(&self, cap: Capability) -> Option<Vec<i64>> {
+        if self.is_global(cap) {
+            return None;
+        }
+        Some(self.grants_with(cap).filter_map(|g| g.program_id).collect())
+    }
+
+    /// The organizations of those programs (for people not yet assigned to a program).
+    pub fn orgs_for(&self, cap: Capability) -> Vec<i64> {
+        let mut orgs: Vec<i64> = self.grants_with(cap).filter_map(|g| g.org_id).collect();
+        orgs.sort_unstable();
+        orgs.dedup();
+        orgs
+    }
+}
+
+/// Who is asking, when the permission table lets them run `spec`; otherwise the refusal.
+pub(crate) async fn allowed(
+    c: &mut sqlx::AnyConnection,
+    caller: &Caller,
+    spec: &CommandSpec,
+) -> Result<Actor> {
+    let actor = Actor::load(c, caller).await?;
+    match refusal(spec, actor.audience()) {
+        Some(r) => Err(refusal_error(spec.name, r, &actor)),
+        None => Ok(actor),
+    }
+}
+
+fn refusal_error(command: &str, r: Refusal, actor: &Actor) -> Error {
+    match r {
+        Refusal::Deactivated => Error::Deactivated,
+        Refusal::NotLinked => Error::forbidden(format!(
+            "/{command} needs a linked account: send /link CODE with the code from your welcome email (ask your program manager if you have none)"
+        )),
+        Refusal::ApplicationFirst => Error::forbidden(format!(
+            "/{command} opens once your application is complete: finish it first (see /me)"
+        )),
+        Refusal::NeedsRole(roles) => {
+            let names: Vec<&str> = roles.iter().map(|r| r.code()).collect();
+            let you = if actor.grants.is_empty() {
+                "you have no staff role".to_string()
+            } else {
+                format!(
+                    "you are {}",
+                    actor
+                        .grants
+                        .iter()
+                        .map(|g| g.role.code())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            Error::forbidden(format!(
+                "/{command} is for {} only, and {you}: ask a super admin if you need it",
+                names.join(" or ")
+            ))
+        }
+    }
+}

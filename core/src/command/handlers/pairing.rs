@@ -1,0 +1,392 @@
+//! The staff's pairing commands: by hand, closing and re-opening matches, and `/autopair`.
+
+use chrono::Duration;
+use serde::{Deserialize, Serialize};
+
+use super::prelude::*;
+use crate::assignment;
+use crate::csv_safe;
+use crate::domain;
+use crate::domain::people::{persona_user, program_of};
+use crate::reply::Attachment;
+use crate::roles::PersonaRole;
+use crate::status::{MatchStatus, PersonaStatus};
+use crate::store::matches::MatchState;
+use crate::store::orgs::Program;
+use crate::store::previews::Preview;
+use crate::store::users::{Persona, User};
+use crate::store::{self};
+use crate::values::confirmation_token;
+
+async fn ready_persona(ctx: &mut Ctx<'_>, user: &User, role: PersonaRole) -> Result<Persona> {
+    ctx.pick_persona(
+        user,
+        None,
+        |p| {
+            p.role == role
+                && p.status == PersonaStatus::Active
+                && p.match_status == MatchStatus::ReadyToBeMatched
+        },
+        &format!("is a {role} ready to be matched (RTBM)"),
+    )
+    .await
+}
+
+command! {
+    pub struct Assign {
+        name: "assign",
+        about: "Pair a mentee with a mentor by hand",
+        access: Access::Staff(Capability::Pair),
+        example: "/assign ana@example.org maria@example.org",
+        args: {
+            mentee: PersonRef = pos(K::Person, "the mentee"),
+            mentor: PersonRef = pos(K::Person, "the mentor"),
+        }
+    }
+}
+
+pub(crate) async fn assign(ctx: &mut Ctx<'_>, a: Assign) -> Result<Reply> {
+    let mentee_user = ctx.find_user(&a.mentee, Capability::Pair).await?;
+    let mentor_user = ctx.find_user(&a.mentor, Capability::Pair).await?;
+    let mentee = ready_persona(ctx, &mentee_user, PersonaRole::Mentee).await?;
+    let mentor = ready_persona(ctx, &mentor_user, PersonaRole::Mentor).await?;
+    if let Some(p) = program_of(ctx, &mentee).await? {
+        ctx.require_program(Capability::Pair, &p)?;
+    }
+    let id = domain::matches::pair(ctx, &mentee, &mentor, "assign", None).await?;
+    Ok(Reply::text(format!(
+        "Paired {} (mentee) with {} (mentor): match #{id}. Both have been told and asked to book a session.",
+        mentee_user.full_name, mentor_user.full_name
+    )))
+}
+
+command! {
+    pub struct Unassign {
+        name: "unassign",
+        about: "Close a person's active match",
+        access: Access::Staff(Capability::Pair),
+        example: "/unassign ana@example.org reason:\"moved away\"",
+        args: {
+            person: PersonRef = pos(K::Person, ABOUT_PERSON),
+            with: Option<PersonRef> = opt(K::Person, "the other person, when there are several matches"),
+            reason: Option<Reason> = opt(K::Text, ABOUT_REASON),
+        }
+    }
+}
+
+pub(crate) async fn unassign(ctx: &mut Ctx<'_>, a: Unassign) -> Result<Reply> {
+    let user = ctx.find_user(&a.person, Capability::Pair).await?;
+    let with = match a.with.as_deref() {
+        Some(w) => Some(ctx.find_user(w, Capability::Pair).await?),
+        None => None,
+    };
+    let mut open = domain::matches::open_matches(ctx, &user).await?;
+    if let Some(other) = &with {
+        let mut kept = Vec::new();
+        for (m, line) in open {
+            let mut involves = false;
+            for pid in [m.mentee_persona_id, m.mentor_persona_id]
+                .into_iter()
+                .flatten()
+            {
+                if store::users::persona(ctx.c(), pid)
+                    .await?
+                    .is_some_and(|p| p.user_id == other.id)
+                {
+                    involves = true;
+                }
+            }
+            if involves {
+                kept.push((m, line));
+            }
+        }
+        open = kept;
+    }
+    let (m, line) = match open.len() {
+        1 => open.remove(0),
+        0 => {
+            return Err(Error::conflict(format!(
+                "{} has no active match{}",
+                user.full_name,
+                with.map(|w| format!(" with {}", w.full_name))
+                    .unwrap_or_default()
+            )));
+        }
+        _ => {
+            return Err(Error::Ambiguous(format!(
+                "{} has several active matches: {}. Add with:PERSON",
+                user.full_name,
+                open.iter()
+                    .map(|(_, l)| l.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )));
+        }
+    };
+    domain::matches::close_match(ctx, &m, a.reason.as_deref()).await?;
+    for pid in [m.mentee_persona_id, m.mentor_persona_id]
+        .into_iter()
+        .flatten()
+    {
+        let (_, u) = persona_user(ctx, pid).await?;
+        let text = format!("Your {line} has been closed by the program staff.");
+        let key = format!("match:{}:closed:{}", m.id, ctx.now.timestamp());
+        ctx.chat(&u, "match_closed", &key, text, Vec::new()).await?;
+    }
+    Ok(Reply::text(format!(
+        "Closed {line}.{}",
+        ctx.last_audit
+            .map(|id| format!(" (undo with /revert {id})"))
+            .unwrap_or_default()
+    )))
+}
+
+command! {
+    pub struct MatchReopen {
+        name: "match_reopen",
+        about: "Re-open a person's closed match",
+        access: Access::Staff(Capability::Pair),
+        example: "/match_reopen ana@example.org",
+        args: {
+            person: PersonRef = pos(K::Person, ABOUT_PERSON),
+            reason: Option<Reason> = opt(K::Text, ABOUT_REASON),
+        }
+    }
+}
+
+pub(crate) async fn match_reopen(ctx: &mut Ctx<'_>, a: MatchReopen) -> Result<Reply> {
+    let user = ctx.find_user(&a.person, Capability::Pair).await?;
+    let mut closed = None;
+    for p in store::users::personas_of(ctx.c(), user.id).await? {
+        for m in store::matches::of_persona(ctx.c(), p.id).await? {
+            if m.state == MatchState::Closed
+                && closed
+                    .as_ref()
+                    .is_none_or(|c: &store::matches::Match| c.id < m.id)
+            {
+                closed = Some(m);
+            }
+        }
+    }
+    let m = closed.ok_or_else(|| {
+        Error::conflict(format!("{} has no closed match to re-open", user.full_name))
+    })?;
+    domain::matches::reopen_match(ctx, &m, a.reason.as_deref()).await?;
+    let line = domain::matches::describe_match(ctx, &m).await?;
+    Ok(Reply::text(format!("Re-opened {line}.")))
+}
+
+#[derive(Serialize, Deserialize)]
+struct AutopairPlan {
+    pairs: Vec<(i64, i64, u32)>,
+}
+
+command! {
+    pub struct Autopair {
+        name: "autopair",
+        about: "Pair all ready mentees and mentors of a program for the best total score (preview first)",
+        access: Access::Staff(Capability::Pair),
+        example: "/autopair \"Spring 2027\"",
+        args: {
+            program: ProgramRef = pos(K::Program, "the program"),
+            confirm: Option<Confirm> = opt(K::Line, ABOUT_CONFIRM),
+        }
+    }
+}
+
+/// SPEC §4: a maximum-total-score one-to-one assignment over the program's ready mentees and
+/// available mentors, shown first and applied only on confirmation; no offers are sent.
+pub(crate) async fn autopair(ctx: &mut Ctx<'_>, a: Autopair) -> Result<Reply> {
+    let program = ctx.find_program(&a.program, Capability::Pair).await?;
+    let me = ctx.me()?.id;
+    if let Some(token) = a.confirm.as_ref().map(Confirm::as_str) {
+        return apply_autopair(ctx, &program, me, token.trim()).await;
+    }
+    let mut mentees = Vec::new();
+    for p in store::users::personas_in_program(ctx.c(), program.id, PersonaRole::Mentee).await? {
+        if let Some(u) = store::users::user(ctx.c(), p.user_id).await?
+            && domain::recommend::unavailable_reason(&u, &p).is_none()
+        {
+            mentees.push((p, u));
+        }
+    }
+    let mut mentors = Vec::new();
+    for p in store::users::personas_in_program(ctx.c(), program.id, PersonaRole::Mentor).await? {
+        if let Some(u) = store::users::user(ctx.c(), p.user_id).await?
+            && domain::recommend::unavailable_reason(&u, &p).is_none()
+        {
+            mentors.push((p, u));
+        }
+    }
+    if mentees.is_empty() || mentors.is_empty() {
+        return Ok(Reply::text(format!(
+            "Nothing to pair in {}: {} mentees and {} mentors are ready (A, Active, RTBM).",
+            program.full_name(),
+            mentees.len(),
+            mentors.len()
+        )));
+    }
+    let answers = store::answers::of_program(ctx.c(), program.id).await?;
+    let empty = crate::questionnaire::Answers::new();
+    let scorer = crate::questionnaire::Scorer::new(&program.questionnaire);
+    let encode =
+        |id: i64| scorer.encode(&program.questionnaire, answers.get(&id).unwrap_or(&empty));
+    let mentor_answers: Vec<_> = mentors.iter().map(|(_, u)| encode(u.id)).collect();
+    let mut scores = Vec::with_capacity(mentees.len() * mentors.len());
+    for (_, mu) in &mentees {
+        let mine = encode(mu.id);
+        for ((_, tu), theirs) in mentors.iter().zip(&mentor_answers) {
+            scores.push(if mu.id == tu.id {
+                assignment::FORBIDDEN
+            } else {
+                i64::from(scorer.score(&mine, theirs))
+            });
+        }
+    }
+    let best = assignment::max_score_assignment(mentees.len(), mentors.len(), &scores);
+    let mut lines = Vec::new();
+    // Names and emails are what people typed, and staff open this file in a spreadsheet.
+    let mut csv = csv_safe::Writer::new();
+    csv.row(["mentee", "mentee_email", "mentor", "mentor_email", "score"])?;
+    let mut plan = AutopairPlan { pairs: Vec::new() };
+    let (mut mentee_paired, mut mentor_paired) =
+        (vec![false; mentees.len()], vec![false; mentors.len()]);
+    for (r, c) in &best.pairs {
+        let score = scores
+            .get(r * mentors.len() + c)
+            .copied()
+            .unwrap_or_default();
+        let (mp, mu) = &mentees[*r];
+        let (tp, tu) = &mentors[*c];
+        lines.push(format!("{} ↔ {} ({score})", mu.full_name, tu.full_name));
+        csv.row([
+            mu.full_name.as_str(),
+            &mu.email,
+            &tu.full_name,
+            &tu.email,
+            &score.to_string(),
+        ])?;
+        plan.pairs
+            .push((mp.id, tp.id, u32::try_from(score).unwrap_or(0)));
+        mentee_paired[*r] = true;
+        mentor_paired[*c] = true;
+    }
+    let unpaired = |people: &[(Persona, User)], paired: &[bool]| -> Vec<String> {
+        people
+            .iter()
+            .zip(paired)
+            .filter(|(_, p)| !**p)
+            .map(|((_, u), _)| u.full_name.clone())
+            .collect()
+    };
+    let unpaired_mentees = unpaired(&mentees, &mentee_paired);
+    let unpaired_mentors = unpaired(&mentors, &mentor_paired);
+    let token = confirmation_token();
+    let now = ctx.now;
+    let payload = serde_json::to_string(&plan).map_err(|e| Error::Internal(e.to_string()))?;
+    store::previews::insert(
+        ctx.c(),
+        &Preview {
+            token: token.clone(),
+            actor_user_id: me,
+            action: "autopair".into(),
+            program_id: program.id,
+            payload,
+            expires_at: now + Duration::minutes(30),
+        },
+        now,
+    )
+    .await?;
+    // A chat message stays readable: the first pairs inline, all of them in the attachment.
+    let shown = lines.len().min(PREVIEW_LINES);
+    let mut text = format!(
+        "Auto-pairing preview for {} — {} pairs, total score {}:\n{}",
+        program.full_name(),
+        best.pairs.len(),
+        best.total,
+        lines[..shown].join("\n")
+    );
+    if lines.len() > shown {
+        text.push_str(&format!(
+            "\n…and {} more pairs (all of them in the attached CSV)",
+            lines.len() - shown
+        ));
+    }
+    let some = |names: &[String]| {
+        let head = names
+            .iter()
+            .take(PREVIEW_LINES)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if names.len() > PREVIEW_LINES {
+            format!("{head} and {} more", names.len() - PREVIEW_LINES)
+        } else {
+            head
+        }
+    };
+    if !unpaired_mentees.is_empty() {
+        text.push_str(&format!(
+            "\nMentees left unpaired: {}",
+            some(&unpaired_mentees)
+        ));
+    }
+    if !unpaired_mentors.is_empty() {
+        text.push_str(&format!("\nMentors left free: {}", some(&unpaired_mentors)));
+    }
+    let command = format!("/autopair #{} confirm:{token}", program.id);
+    text.push_str(&format!("\nNothing has changed yet. To apply exactly this within 30 minutes, press the button or send {command}"));
+    let attachment = Attachment {
+        file_name: format!("autopair-preview-{}.csv", program.id),
+        media_type: "text/csv".into(),
+        bytes: csv.into_bytes()?,
+    };
+    Ok(Reply::text(text)
+        .with_button("Apply these pairs", command)
+        .with_attachment(attachment))
+}
+
+/// How many pairs or names a preview shows inline.
+const PREVIEW_LINES: usize = 40;
+
+async fn apply_autopair(
+    ctx: &mut Ctx<'_>,
+    program: &Program,
+    me: i64,
+    token: &str,
+) -> Result<Reply> {
+    let preview = store::previews::take(ctx.c(), token).await?;
+    let Some(preview) = preview
+        .filter(|p| p.action == "autopair" && p.actor_user_id == me && p.program_id == program.id)
+    else {
+        return Err(Error::conflict(format!(
+            "that confirmation does not match a preview of yours for {}: run /autopair again",
+            program.full_name()
+        )));
+    };
+    if preview.expires_at <= ctx.now {
+        return Err(Error::conflict(
+            "that preview expired: run /autopair again to see the current best pairs",
+        ));
+    }
+    let plan: AutopairPlan =
+        serde_json::from_str(&preview.payload).map_err(|e| Error::Internal(e.to_string()))?;
+    let mut done = 0;
+    for (mentee_id, mentor_id, _) in &plan.pairs {
+        let (mentee, mu) = persona_user(ctx, *mentee_id).await?;
+        let (mentor, tu) = persona_user(ctx, *mentor_id).await?;
+        if let Some(why) = domain::recommend::unavailable_reason(&mu, &mentee)
+            .or_else(|| domain::recommend::unavailable_reason(&tu, &mentor))
+        {
+            return Err(Error::conflict(format!(
+                "things changed since the preview ({why}): nothing was paired — run /autopair again"
+            )));
+        }
+        domain::matches::pair(ctx, &mentee, &mentor, "autopair", None).await?;
+        done += 1;
+    }
+    Ok(Reply::text(format!(
+        "Paired {done} mentees in {}. Everyone paired has been told; no offers were sent.",
+        program.full_name()
+    )))
+}

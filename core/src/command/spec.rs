@@ -1,0 +1,208 @@
+//! What a command is, as data: its name, description, typed arguments and who may run it
+//! ([`Access`]), and the permission check every front-end and the engine ask ([`refusal`]).
+//! Each command declares its spec once, next to its handler (`command::declare`); the
+//! registry lists them.
+
+use crate::roles::{Capability, StaffRole, role_has};
+use crate::status::{BotAccess, UserStatus};
+
+/// Who may run a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, even a chat account not linked to a user yet.
+    Open,
+    /// Any linked user whose status lets them use the bot; `during_application` also lets
+    /// users in AI (Application Incomplete) run it.
+    Member { during_application: bool },
+    /// Staff whose role holds the capability (and, inside the command, whose programs cover it).
+    Staff(Capability),
+}
+
+/// What an argument holds, so each front-end can offer the right input (Discord option
+/// types, choices and autocomplete; button rows on Telegram).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgKind {
+    /// Free text, laid out as the person likes: reasons and answers. The one kind whose
+    /// values keep line breaks and tabs (see `parse::check_value`).
+    Text,
+    /// Text on one line: the name of a new organization or program, a setting's value, a date,
+    /// a question's key, a confirmation, a command's name. Front-ends offer it as they offer
+    /// [`ArgKind::Text`]; the parser refuses a line break in it, so a name never spans lines.
+    Line,
+    /// A person: email, phone, external ID, `#id`, a chat mention, or an unambiguous name.
+    Person,
+    Email,
+    Phone,
+    Name,
+    Program,
+    Organization,
+    Number,
+    YesNo,
+    Tags,
+    Tag,
+    Code,
+    /// A file the person attaches (CSV import); text front-ends take a path.
+    Attachment,
+    /// One of the offers waiting for the caller's answer (`/accept`, `/decline`): a number,
+    /// suggested from the caller's pending offers.
+    Offer,
+    Choice(&'static [&'static str]),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ArgSpec {
+    pub name: &'static str,
+    pub about: &'static str,
+    pub kind: ArgKind,
+    pub required: bool,
+    /// Positional arguments may be given in order without `name:`; the others only as `name:value`.
+    pub positional: bool,
+    /// The last positional argument may take every remaining word (a list of people).
+    pub rest: bool,
+}
+
+#[derive(Debug)]
+pub struct CommandSpec {
+    pub name: &'static str,
+    pub about: &'static str,
+    pub args: &'static [ArgSpec],
+    pub access: Access,
+    pub example: &'static str,
+    pub runs: Runs,
+}
+
+/// How a command runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runs {
+    /// In one transaction: everything it reports, or nothing.
+    InOneTransaction,
+    /// Checked whole, then applied in chunks of their own (`/user_import`: see
+    /// `command::import`), so a big file never holds the database for minutes.
+    InChunks,
+}
+
+pub const fn arg(
+    name: &'static str,
+    kind: ArgKind,
+    about: &'static str,
+    required: bool,
+    positional: bool,
+    rest: bool,
+) -> ArgSpec {
+    ArgSpec {
+        name,
+        about,
+        kind,
+        required,
+        positional,
+        rest,
+    }
+}
+pub const fn pos(name: &'static str, kind: ArgKind, about: &'static str) -> ArgSpec {
+    arg(name, kind, about, true, true, false)
+}
+pub const fn opt_pos(name: &'static str, kind: ArgKind, about: &'static str) -> ArgSpec {
+    arg(name, kind, about, false, true, false)
+}
+pub const fn opt(name: &'static str, kind: ArgKind, about: &'static str) -> ArgSpec {
+    arg(name, kind, about, false, false, false)
+}
+/// Required, and only as `name:value`.
+pub const fn req(name: &'static str, kind: ArgKind, about: &'static str) -> ArgSpec {
+    arg(name, kind, about, true, false, false)
+}
+/// Required, positional, and takes every remaining word.
+pub const fn rest(name: &'static str, kind: ArgKind, about: &'static str) -> ArgSpec {
+    arg(name, kind, about, true, true, true)
+}
+
+/// How the common arguments are described.
+pub const ABOUT_PERSON: &str = "email, phone, external ID, #id, @mention or name";
+pub const ABOUT_REASON: &str = "why, for the audit log";
+pub const ABOUT_CONFIRM: &str = "confirmation (yes, or the code the bot gave)";
+pub const ABOUT_PERSONA: &str = "which persona (#id) when the person has several";
+
+pub const USER_STATUS_CODES: &[&str] = &["A", "AI", "SI", "IW", "IR", "ID"];
+pub const INACTIVE_STATUS_CODES: &[&str] = &["IW", "IR", "ID"];
+pub const MATCH_STATUS_CODES: &[&str] = &["N/A", "RTBM", "M", "C", "RS", "NM"];
+pub const PERSONA_STATUS_CODES: &[&str] = &["active", "inactive"];
+pub const PERSONA_ROLES: &[&str] = &["mentor", "mentee"];
+pub const STAFF_ROLES: &[&str] = &["super_admin", "program_manager", "success_coordinator"];
+pub const SORTS: &[&str] = &["first", "last", "activity"];
+pub const FORMATS: &[&str] = &["csv", "json"];
+pub const OFFER_STATES: &[&str] = &[
+    "queued",
+    "pending",
+    "accepted",
+    "declined",
+    "expired",
+    "withdrawn",
+    "skipped",
+    "cancelled",
+];
+
+impl CommandSpec {
+    /// `/user_add <name> <email> <phone> <role> [program:…] [org:…]`
+    pub fn usage(&self) -> String {
+        let mut s = format!("/{}", self.name);
+        for a in self.args {
+            let part = match (a.positional, a.required) {
+                (true, true) => format!(" <{}>", a.name),
+                (true, false) => format!(" [{}]", a.name),
+                (false, _) => format!(" [{}:…]", a.name),
+            };
+            s.push_str(&part);
+        }
+        s
+    }
+
+    pub fn arg(&self, name: &str) -> Option<&'static ArgSpec> {
+        self.args.iter().find(|a| a.name == name)
+    }
+}
+
+/// Who is asking, as far as access goes.
+#[derive(Debug, Clone, Copy)]
+pub struct Audience<'a> {
+    pub linked: bool,
+    pub status: Option<UserStatus>,
+    pub staff_roles: &'a [StaffRole],
+}
+
+/// Why a command is refused before it runs, or None if the caller may run it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    NotLinked,
+    Deactivated,
+    ApplicationFirst,
+    NeedsRole(Vec<StaffRole>),
+}
+
+/// The permission check of every command, from the table: the one place front-ends and the
+/// engine ask.
+pub fn refusal(spec: &CommandSpec, who: Audience<'_>) -> Option<Refusal> {
+    if let Some(status) = who.status
+        && status.info().bot_access == BotAccess::None
+    {
+        return Some(Refusal::Deactivated);
+    }
+    match spec.access {
+        Access::Open => None,
+        _ if !who.linked => Some(Refusal::NotLinked),
+        Access::Member { during_application } => {
+            let access = who.status.map(|s| s.info().bot_access);
+            if access == Some(BotAccess::ApplicationOnly) && !during_application {
+                Some(Refusal::ApplicationFirst)
+            } else {
+                None
+            }
+        }
+        Access::Staff(cap) => {
+            if who.staff_roles.iter().any(|r| role_has(*r, cap)) {
+                None
+            } else {
+                Some(Refusal::NeedsRole(crate::roles::roles_with(cap)))
+            }
+        }
+    }
+}

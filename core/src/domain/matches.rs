@@ -1,0 +1,314 @@
+//! Matches: `pair`, the one way two personas become a match (lock order: lower persona id
+//! first), accepting an offer, closing and re-opening a match
+//! (docs/domain.md#matches-and-pairing).
+
+use super::offers::{move_on, open_offer_for};
+use super::people::{persona_user, program_of};
+use super::recommend::unavailable_reason;
+use super::work::{Audit, Work};
+use crate::error::{Error, Result};
+use crate::messages;
+use crate::roles::PersonaRole;
+use crate::status::{MatchStatus, decide_match};
+use crate::store::matches::{Match, MatchState};
+use crate::store::offers::OfferState;
+use crate::store::users::{Persona, User};
+use crate::store::{self};
+
+/// The open matches any persona of `user` is in, with a line describing each.
+pub async fn open_matches(w: &mut Work<'_>, user: &User) -> Result<Vec<(Match, String)>> {
+    let mut out = Vec::new();
+    for p in store::users::personas_of(w.c(), user.id).await? {
+        for m in store::matches::of_persona(w.c(), p.id).await? {
+            if m.state == MatchState::Open
+                && !out.iter().any(|(o, _): &(Match, String)| o.id == m.id)
+            {
+                let line = describe_match(w, &m).await?;
+                out.push((m, line));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// "match #4: Ana Lima (mentee) with Bruno Reis (mentor)"
+pub async fn describe_match(w: &mut Work<'_>, m: &Match) -> Result<String> {
+    let mut names = Vec::new();
+    for pid in [m.mentee_persona_id, m.mentor_persona_id] {
+        let name = match pid {
+            Some(pid) => match store::users::persona(w.c(), pid).await? {
+                Some(p) => store::users::user(w.c(), p.user_id)
+                    .await?
+                    .map(|u| u.full_name)
+                    .unwrap_or_default(),
+                None => "a deleted user".into(),
+            },
+            None => "a deleted user".into(),
+        };
+        names.push(name);
+    }
+    Ok(format!(
+        "match #{}: {} (mentee) with {} (mentor)",
+        m.id, names[0], names[1]
+    ))
+}
+
+/// Closes an open match: the match and both personas (M → C).
+pub async fn close_match(w: &mut Work<'_>, m: &Match, reason: Option<&str>) -> Result<()> {
+    let now = w.now;
+    store::matches::set_state(w.c(), m.id, MatchState::Open, MatchState::Closed, now).await?;
+    for pid in [m.mentee_persona_id, m.mentor_persona_id]
+        .into_iter()
+        .flatten()
+    {
+        if let Some(p) = store::users::persona(w.c(), pid).await?
+            && p.match_status == MatchStatus::Matched
+        {
+            store::users::set_match_status(w.c(), p.id, MatchStatus::Matched, MatchStatus::Closed)
+                .await?;
+            w.audit(
+                Audit::persona(p.user_id, p.id, "match_status")
+                    .from(MatchStatus::Matched.code())
+                    .to(MatchStatus::Closed.code())
+                    .because(reason),
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Re-opens a closed match (C → M for both), only if both people are still there, A, and
+/// neither has been matched since (SPEC §3 Interpretation).
+pub async fn reopen_match(w: &mut Work<'_>, m: &Match, reason: Option<&str>) -> Result<()> {
+    if m.state != MatchState::Closed {
+        return Err(Error::conflict(format!(
+            "match #{} is not closed: nothing to re-open",
+            m.id
+        )));
+    }
+    let mut personas = Vec::new();
+    for pid in [m.mentee_persona_id, m.mentor_persona_id] {
+        let p = match pid {
+            Some(pid) => store::users::persona(w.c(), pid).await?,
+            None => None,
+        };
+        let p = p.ok_or_else(|| {
+            Error::conflict(format!(
+                "match #{} cannot re-open: one of its people was deleted",
+                m.id
+            ))
+        })?;
+        let user = store::users::user(w.c(), p.user_id)
+            .await?
+            .ok_or_else(|| Error::Internal("persona without user".into()))?;
+        decide_match(p.match_status, MatchStatus::Matched, p.role, user.status)?;
+        for other in store::users::personas_of(w.c(), user.id).await? {
+            if other.id != p.id && other.match_status == MatchStatus::Matched {
+                return Err(Error::conflict(format!(
+                    "match #{} cannot re-open: {} has been matched again since (persona #{})",
+                    m.id, user.full_name, other.id
+                )));
+            }
+        }
+        personas.push(p);
+    }
+    let now = w.now;
+    store::matches::set_state(w.c(), m.id, MatchState::Closed, MatchState::Open, now).await?;
+    for p in personas {
+        store::users::set_match_status(w.c(), p.id, MatchStatus::Closed, MatchStatus::Matched)
+            .await?;
+        w.audit(
+            Audit::persona(p.user_id, p.id, "match_status")
+                .from(MatchStatus::Closed.code())
+                .to(MatchStatus::Matched.code())
+                .because(reason),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The mentor accepts (seed 002: first come, first served). Returns the match id.
+pub async fn accept(w: &mut Work<'_>, offer_id: i64, me: &User) -> Result<(i64, User)> {
+    let (offer, mentor, _, _) = open_offer_for(w, offer_id, me).await?;
+    let (mentee, mentee_user) = persona_user(w, offer.mentee_persona_id).await?;
+    let id = pair(w, &mentee, &mentor, "offer", Some(offer.id)).await?;
+    Ok((id, mentee_user))
+}
+
+/// Pairs a mentee and a mentor: both RTBM → M and a match, in one transaction. `offer` is the
+/// accepted offer, if that is how it came about. The mentee's other choices are cancelled;
+/// the mentor's other pending offers are withdrawn and those mentees' rounds move on at once.
+pub async fn pair(
+    w: &mut Work<'_>,
+    mentee: &Persona,
+    mentor: &Persona,
+    via: &str,
+    offer: Option<i64>,
+) -> Result<i64> {
+    if mentee.role != PersonaRole::Mentee || mentor.role != PersonaRole::Mentor {
+        return Err(Error::input(
+            "pair a mentee persona with a mentor persona, in that order",
+        ));
+    }
+    if mentee.program_id.is_none() || mentee.program_id != mentor.program_id {
+        return Err(Error::conflict(
+            "a mentee and a mentor are paired within one program: these two are in different programs",
+        ));
+    }
+    for p in [mentee, mentor] {
+        let (fresh, user) = persona_user(w, p.id).await?;
+        if let Some(why) = unavailable_reason(&user, &fresh) {
+            return Err(Error::conflict(format!("cannot pair: {why}")));
+        }
+    }
+    // Lower persona id first: two pairings touching the same people lock in the same order.
+    let mut both = [mentee.id, mentor.id];
+    both.sort_unstable();
+    for id in both {
+        store::users::set_match_status(
+            w.c(),
+            id,
+            MatchStatus::ReadyToBeMatched,
+            MatchStatus::Matched,
+        )
+        .await
+        .map_err(|_| {
+            Error::conflict(
+                "one of the two has just been paired or changed status: nothing was changed",
+            )
+        })?;
+    }
+    let now = w.now;
+    if let Some(oid) = offer
+        && !store::offers::transition(
+            w.c(),
+            oid,
+            OfferState::Pending,
+            OfferState::Accepted,
+            Some("accepted"),
+            now,
+        )
+        .await?
+    {
+        return Err(Error::conflict(
+            "this offer was answered a moment ago: nothing was changed",
+        ));
+    }
+    let match_id =
+        store::matches::insert(w.c(), mentee.program_id, mentee.id, mentor.id, via, now).await?;
+    let reason = match offer {
+        Some(oid) => format!("offer #{oid} accepted"),
+        None => format!("paired by {via}"),
+    };
+    for p in [mentee, mentor] {
+        w.audit(
+            Audit::persona(p.user_id, p.id, "match_status")
+                .from(MatchStatus::ReadyToBeMatched.code())
+                .to(MatchStatus::Matched.code())
+                .because(Some(&reason)),
+        )
+        .await?;
+    }
+    for o in store::offers::of_mentee(w.c(), mentee.id).await? {
+        if Some(o.id) == offer || !o.state.is_open() {
+            continue;
+        }
+        let to = if o.state == OfferState::Pending {
+            OfferState::Withdrawn
+        } else {
+            OfferState::Cancelled
+        };
+        if store::offers::transition(
+            w.c(),
+            o.id,
+            o.state,
+            to,
+            Some("the mentee has been paired"),
+            now,
+        )
+        .await?
+            && o.state == OfferState::Pending
+        {
+            let (_, other_mentor) = persona_user(w, o.mentor_persona_id).await?;
+            let text = format!(
+                "Offer #{} is withdrawn: the mentee has been paired with someone else. Thank you!",
+                o.id
+            );
+            w.chat(
+                &other_mentor,
+                "offer_withdrawn",
+                &format!("offer:{}:withdrawn", o.id),
+                text,
+                Vec::new(),
+            )
+            .await?;
+        }
+    }
+    let (_, mentor_user) = persona_user(w, mentor.id).await?;
+    for o in store::offers::pending_for_mentor(w.c(), mentor.id).await? {
+        if Some(o.id) == offer {
+            continue;
+        }
+        if store::offers::transition(
+            w.c(),
+            o.id,
+            OfferState::Pending,
+            OfferState::Withdrawn,
+            Some("mentor no longer available"),
+            now,
+        )
+        .await?
+        {
+            move_on(
+                w,
+                &o,
+                &mentor_user,
+                "withdrawn: the mentor is no longer available",
+            )
+            .await?;
+        }
+    }
+    confirm_pairing(w, match_id, mentee, mentor).await?;
+    Ok(match_id)
+}
+
+async fn confirm_pairing(
+    w: &mut Work<'_>,
+    match_id: i64,
+    mentee: &Persona,
+    mentor: &Persona,
+) -> Result<()> {
+    let (_, mentee_user) = persona_user(w, mentee.id).await?;
+    let (_, mentor_user) = persona_user(w, mentor.id).await?;
+    let program = program_of(w, mentee)
+        .await?
+        .map(|p| p.full_name())
+        .unwrap_or_default();
+    for (me, other, other_role) in [
+        (&mentee_user, &mentor_user, "mentor"),
+        (&mentor_user, &mentee_user, "mentee"),
+    ] {
+        let key = format!("match:{match_id}:paired:{}", me.id);
+        let text = format!(
+            "You are paired with {} ({other_role}) in {program}! Book your first session with /session_book at:\"YYYY-MM-DD HH:MM\".",
+            other.full_name
+        );
+        w.chat(me, "paired", &key, text, Vec::new()).await?;
+        w.email(
+            me,
+            "paired",
+            key,
+            messages::paired(
+                &me.full_name,
+                &other.full_name,
+                other_role,
+                &other.email,
+                &program,
+            ),
+        )
+        .await?;
+    }
+    Ok(())
+}

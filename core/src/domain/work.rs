@@ -1,0 +1,269 @@
+//! The unit of work every workflow runs in: one transaction, the time it runs at, who it runs
+//! for (a person, or the system), and what it writes besides its own rows — audit entries and
+//! outbox messages, in that same transaction (docs/domain.md#the-audit-log).
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use sqlx::{Any, AnyConnection, Transaction};
+
+use crate::error::Result;
+use crate::messages::Mail;
+use crate::program::ProgramSettings;
+use crate::reply::Button;
+use crate::settings::Settings;
+use crate::store::audit::NewAudit;
+use crate::store::links;
+use crate::store::outbox::{self, NewMessage};
+use crate::store::users::User;
+
+/// Where a change came from; recorded in the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Frontend {
+    Console,
+    Telegram,
+    Discord,
+    /// The `mentorops admin …` command line.
+    Cli,
+    /// The worker's timers (offer expiry, reminders).
+    Worker,
+}
+
+impl Frontend {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Console => "console",
+            Self::Telegram => "telegram",
+            Self::Discord => "discord",
+            Self::Cli => "cli",
+            Self::Worker => "worker",
+        }
+    }
+}
+
+impl fmt::Display for Frontend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// Who a change is done for: the audit log's "who".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    /// Work nobody typed: the worker's timers, the operator's command line.
+    System,
+    /// A person, by user id.
+    User(i64),
+}
+
+impl Actor {
+    pub fn user_id(self) -> Option<i64> {
+        match self {
+            Self::System => None,
+            Self::User(id) => Some(id),
+        }
+    }
+}
+
+/// One audit entry: what changed, on whom, from what to what, and why.
+#[derive(Debug, Clone)]
+pub struct Audit<'r> {
+    subject: Option<i64>,
+    entity: &'static str,
+    entity_id: Option<i64>,
+    field: String,
+    old: Option<String>,
+    new: Option<String>,
+    reason: Option<&'r str>,
+}
+
+impl<'r> Audit<'r> {
+    fn of(subject: Option<i64>, entity: &'static str, entity_id: Option<i64>, field: &str) -> Self {
+        Self {
+            subject,
+            entity,
+            entity_id,
+            field: field.to_string(),
+            old: None,
+            new: None,
+            reason: None,
+        }
+    }
+    /// A field of a user (their status, staff role, chat link).
+    pub fn user(user_id: i64, field: &str) -> Self {
+        Self::of(Some(user_id), "user", Some(user_id), field)
+    }
+    /// A field of one of `user_id`'s personas.
+    pub fn persona(user_id: i64, persona_id: i64, field: &str) -> Self {
+        Self::of(Some(user_id), "persona", Some(persona_id), field)
+    }
+    /// The one entry a deleted person leaves: their id, and nothing about them.
+    pub fn deleted_user(user_id: i64) -> Self {
+        Self::of(None, "user", Some(user_id), "deleted")
+    }
+    pub fn program(program_id: i64, field: &str) -> Self {
+        Self::of(None, "program", Some(program_id), field)
+    }
+    pub fn organization(org_id: i64, field: &str) -> Self {
+        Self::of(None, "organization", Some(org_id), field)
+    }
+    pub fn from(mut self, old: impl Into<String>) -> Self {
+        self.old = Some(old.into());
+        self
+    }
+    pub fn from_opt(mut self, old: Option<String>) -> Self {
+        self.old = old;
+        self
+    }
+    pub fn to(mut self, new: impl Into<String>) -> Self {
+        self.new = Some(new.into());
+        self
+    }
+    pub fn to_opt(mut self, new: Option<String>) -> Self {
+        self.new = new;
+        self
+    }
+    pub fn because(mut self, reason: Option<&'r str>) -> Self {
+        self.reason = reason;
+        self
+    }
+}
+
+pub struct Work<'a> {
+    tx: &'a mut Transaction<'static, Any>,
+    /// When the work happens: every row it writes carries this time.
+    pub now: DateTime<Utc>,
+    pub actor: Actor,
+    pub frontend: Frontend,
+    settings: &'a Settings,
+    program_defaults: &'a ProgramSettings,
+    queued: Vec<NewMessage>,
+    /// While `/revert` runs: the entry being reverted, written into each new entry's `reverts`.
+    pub reverting: Option<i64>,
+    /// The newest audit entry this work wrote.
+    pub last_audit: Option<i64>,
+}
+
+impl<'a> Work<'a> {
+    pub fn new(
+        tx: &'a mut Transaction<'static, Any>,
+        now: DateTime<Utc>,
+        actor: Actor,
+        frontend: Frontend,
+        settings: &'a Settings,
+        program_defaults: &'a ProgramSettings,
+    ) -> Self {
+        Self {
+            tx,
+            now,
+            actor,
+            frontend,
+            settings,
+            program_defaults,
+            queued: Vec::new(),
+            reverting: None,
+            last_audit: None,
+        }
+    }
+
+    /// The transaction's connection.
+    pub fn c(&mut self) -> &mut AnyConnection {
+        &mut *self.tx
+    }
+
+    pub fn settings(&self) -> &'a Settings {
+        self.settings
+    }
+
+    /// The settings a persona without a program goes by.
+    pub fn program_defaults(&self) -> &'a ProgramSettings {
+        self.program_defaults
+    }
+
+    /// The messages queued so far (the console shows them; the rest of the world reads the
+    /// outbox).
+    pub fn into_queued(self) -> Vec<NewMessage> {
+        self.queued
+    }
+
+    pub async fn audit(&mut self, a: Audit<'_>) -> Result<i64> {
+        let entry = NewAudit {
+            actor_user_id: self.actor.user_id(),
+            frontend: self.frontend.code().to_string(),
+            subject_user_id: a.subject,
+            entity: a.entity,
+            entity_id: a.entity_id,
+            field: a.field,
+            old_value: a.old,
+            new_value: a.new,
+            reason: a.reason.map(str::to_string),
+            reverts: self.reverting,
+        };
+        let now = self.now;
+        let id = crate::store::audit::insert(self.c(), &entry, now).await?;
+        self.last_audit = Some(id);
+        Ok(id)
+    }
+
+    /// Queues an email to `user` (never to a deactivated one). `key` makes it idempotent.
+    pub async fn email(
+        &mut self,
+        user: &User,
+        kind: &'static str,
+        key: String,
+        m: Mail,
+    ) -> Result<()> {
+        if user.status.is_deactivated() {
+            return Ok(());
+        }
+        let msg = NewMessage {
+            channel: outbox::EMAIL.to_string(),
+            kind,
+            recipient_user_id: Some(user.id),
+            recipient: user.email.clone(),
+            subject: m.subject,
+            body_text: m.text,
+            body_html: Some(m.html),
+            buttons: Vec::new(),
+            idempotency_key: key,
+        };
+        self.queue(msg).await
+    }
+
+    /// Queues a chat message to every chat account `user` has linked (none linked: none sent).
+    pub async fn chat(
+        &mut self,
+        user: &User,
+        kind: &'static str,
+        key: &str,
+        text: String,
+        buttons: Vec<Button>,
+    ) -> Result<()> {
+        if user.status.is_deactivated() {
+            return Ok(());
+        }
+        for link in links::links_of_user(self.c(), user.id).await? {
+            let msg = NewMessage {
+                channel: outbox::chat_channel(&link.provider),
+                kind,
+                recipient_user_id: Some(user.id),
+                recipient: link.account_id.clone(),
+                subject: String::new(),
+                body_text: text.clone(),
+                body_html: None,
+                buttons: buttons.clone(),
+                idempotency_key: format!("{key}:{}:{}", link.provider, link.account_id),
+            };
+            self.queue(msg).await?;
+        }
+        Ok(())
+    }
+
+    async fn queue(&mut self, msg: NewMessage) -> Result<()> {
+        let now = self.now;
+        if outbox::insert(self.c(), &msg, now).await?.is_some() {
+            self.queued.push(msg);
+        }
+        Ok(())
+    }
+}
