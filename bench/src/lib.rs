@@ -1,7 +1,10 @@
 //! What the benchmark binaries (`src/bin/*`) share: a fresh PostgreSQL database per run, an
-//! engine on it, Redis keys and command statistics, the process's peak memory, medians.
+//! engine on it, Redis keys and command statistics, the SQL statements sqlx runs, the process's
+//! peak memory, the CPU, medians.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -14,6 +17,11 @@ use mentorops_core::command::Engine;
 use mentorops_core::db::Db;
 use mentorops_core::settings::Settings;
 use sqlx::{Connection, Executor, PgConnection};
+use tracing::field::{Field, Visit};
+use tracing::subscriber::Interest;
+use tracing_subscriber::filter::dynamic_filter_fn;
+use tracing_subscriber::layer::{Context as LayerContext, SubscriberExt};
+use tracing_subscriber::{Layer, Registry};
 
 /// The server the benchmarks create their databases on.
 pub fn postgres_admin_url() -> String {
@@ -181,20 +189,33 @@ pub async fn command_calls(url: &str) -> Result<std::collections::BTreeMap<Strin
 
 /// The process's peak resident set so far (`VmHWM`), in KiB; None off Linux.
 pub fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    status_kib("VmHWM:")
 }
 
 /// The current resident set (`VmRSS`), in KiB; None off Linux.
 pub fn rss_kib() -> Option<u64> {
+    status_kib("VmRSS:")
+}
+
+/// A `… kB` line of `/proc/self/status`, in KiB.
+fn status_kib(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// The machine's CPU, as `/proc/cpuinfo` names it.
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|m| m.trim_start_matches([' ', '\t', ':']).to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
 }
 
 pub fn median(mut xs: Vec<Duration>) -> Duration {
@@ -205,4 +226,102 @@ pub fn median(mut xs: Vec<Duration>) -> Duration {
 pub fn mib(kib: Option<u64>) -> String {
     kib.map(|k| format!("{:.1} MiB", k as f64 / 1024.0))
         .unwrap_or_else(|| "n/a".into())
+}
+
+// ---------------------------------------------------------------------------------------------
+// SQL statements, as sqlx reports them
+
+/// Counts sqlx's `sqlx::query` events (one per statement run; BEGIN and the ROLLBACK of a
+/// dropped transaction are sent without one) by their first four words, with the time they
+/// took as sqlx measured it, while switched on. Off, the events are not even built.
+#[derive(Clone, Default)]
+pub struct Statements {
+    on: Arc<AtomicBool>,
+    seen: Arc<Mutex<Counted>>,
+}
+
+/// Statement (first four words) → (how many, seconds in all).
+pub type Counted = BTreeMap<String, (u64, f64)>;
+
+impl Statements {
+    /// Makes this the process's tracing subscriber (once a process).
+    pub fn install(&self) -> Result<()> {
+        let on = self.on.clone();
+        let filter = dynamic_filter_fn(
+            move |m: &tracing::Metadata<'_>, _: &LayerContext<'_, Registry>| {
+                m.target() == "sqlx::query" && on.load(Ordering::Relaxed)
+            },
+        )
+        .with_callsite_filter(|m: &'static tracing::Metadata<'static>| {
+            if m.target() == "sqlx::query" {
+                Interest::sometimes()
+            } else {
+                Interest::never()
+            }
+        });
+        let subscriber = Registry::default().with(self.clone().with_filter(filter));
+        tracing::subscriber::set_global_default(subscriber)
+            .context("installing the statement counter")?;
+        Ok(())
+    }
+
+    /// Switches counting on, from zero.
+    pub fn start(&self) {
+        self.lock().clear();
+        self.on.store(true, Ordering::SeqCst);
+    }
+
+    /// Switches counting off; what was counted since `start`, by statement.
+    pub fn stop(&self) -> Counted {
+        self.on.store(false, Ordering::SeqCst);
+        std::mem::take(&mut *self.lock())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Counted> {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The `summary` (the statement's first four words) and `elapsed_secs` of a `sqlx::query`
+/// event.
+#[derive(Default)]
+struct Summary(String, f64);
+
+impl Visit for Summary {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "summary" {
+            self.0 = value.to_string();
+        }
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        if field.name() == "elapsed_secs" {
+            self.1 = value;
+        }
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "summary" {
+            self.0 = format!("{value:?}").trim_matches('"').to_string();
+        }
+    }
+}
+
+impl<S: tracing::Subscriber> Layer<S> for Statements {
+    fn on_event(&self, event: &tracing::Event<'_>, _: LayerContext<'_, S>) {
+        let mut summary = Summary::default();
+        event.record(&mut summary);
+        let mut seen = self.lock();
+        let entry = seen.entry(summary.0).or_default();
+        entry.0 += 1;
+        entry.1 += summary.1;
+    }
+}
+
+/// Statements counted in all.
+pub fn total(counted: &Counted) -> u64 {
+    counted.values().map(|(k, _)| k).sum()
+}
+
+/// How many times `statement` (its first four words) was counted.
+pub fn count_of(counted: &Counted, statement: &str) -> u64 {
+    counted.get(statement).map_or(0, |(k, _)| *k)
 }

@@ -81,7 +81,8 @@ impl Console<'_> {
         for m in &outcome.queued {
             print_queued(m, out)?;
         }
-        // The in-process worker: timers that are due (offer expiry, reminders), then email.
+        // No worker here (docs/operations.md#console): after each command, the timers that are due
+        // (offer expiry, reminders), then email.
         let report = mentorops_core::timers::run_due(self.engine).await?;
         if report != Default::default() {
             writeln!(

@@ -1,4 +1,5 @@
-//! The `mentorops` binary (SPEC §10): run, worker, console, migrate, admin, demo.
+//! The `mentorops` binary (docs/operations.md#processes): run, worker, console, migrate, admin,
+//! demo.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;

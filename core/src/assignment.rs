@@ -1,4 +1,4 @@
-//! Maximum-total-score one-to-one assignment (auto-pairing, SPEC §4).
+//! Maximum-total-score one-to-one assignment (auto-pairing, docs/domain.md#autopair).
 //!
 //! [`max_score_assignment`] pairs the rows of a score matrix (mentees) with its columns
 //! (mentors) so that every row and every column is used at most once and the sum of the
@@ -198,16 +198,9 @@ const NONE: usize = usize::MAX;
 
 /// Builds the `nr × nc` cost matrix and returns the column assigned to each of its rows.
 fn solve<S: Stored, T: Num + From<S>>(m: &Matrix<'_>) -> Vec<usize> {
-    let &Matrix {
-        scores,
-        cols,
-        transposed,
-        nr,
-        nc,
-        c_max,
-    } = m;
+    let (nr, nc, c_max) = (m.nr, m.nc, m.c_max);
     let to_cost = |s: i64| S::from_cost(if s >= 0 { c_max - s } else { c_max });
-    let cost: Vec<S> = if transposed {
+    let cost: Vec<S> = if m.transposed {
         // cost[j][i] = f(scores[i][j]) with i < nc, j < nr = cols; in blocks so that both
         // sides stay in cache.
         const B: usize = 64;
@@ -215,7 +208,7 @@ fn solve<S: Stored, T: Num + From<S>>(m: &Matrix<'_>) -> Vec<usize> {
         for i0 in (0..nc).step_by(B) {
             for j0 in (0..nr).step_by(B) {
                 for i in i0..(i0 + B).min(nc) {
-                    let src = &scores[i * cols..(i + 1) * cols];
+                    let src = &m.scores[i * m.cols..(i + 1) * m.cols];
                     for j in j0..(j0 + B).min(nr) {
                         cost[j * nc + i] = to_cost(src[j]);
                     }
@@ -224,7 +217,7 @@ fn solve<S: Stored, T: Num + From<S>>(m: &Matrix<'_>) -> Vec<usize> {
         }
         cost
     } else {
-        scores.iter().map(|&s| to_cost(s)).collect()
+        m.scores.iter().map(|&s| to_cost(s)).collect()
     };
     let c = T::from(S::from_cost(c_max));
     let mut solver = Solver::new(&cost, nr, nc);

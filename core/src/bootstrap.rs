@@ -6,7 +6,6 @@ use crate::domain::people::{self as ops, NewPerson};
 use crate::domain::{self, Audit};
 use crate::error::{Error, Result};
 use crate::roles::StaffRole;
-use crate::status::UserStatus;
 use crate::store;
 use crate::values::{Email, FullName, LinkCode, Phone};
 
@@ -29,17 +28,7 @@ pub async fn bootstrap_admin(
         ));
     }
     let mut ctx = engine.system_work(&mut tx, Frontend::Cli, now);
-    let person = NewPerson {
-        name,
-        email,
-        phone,
-        external_id: None,
-        role: None,
-        program: None,
-        org_id: None,
-        tags: Vec::new(),
-        status: UserStatus::Active,
-    };
+    let person = NewPerson::staff(name, email, phone, None);
     let (user, code) = ops::create_person(&mut ctx, person).await?;
     store::staff::insert_grant(ctx.c(), user.id, StaffRole::SuperAdmin, None, now).await?;
     ctx.audit(

@@ -1,7 +1,7 @@
-//! mentorops-core: the domain of a mentoring program run from chat — users, personas and
-//! their statuses (seed 000), organizations and programs, staff roles and permissions, the
-//! command registry and its handlers, the audit log, the outbox — and its storage on SQLite
-//! or PostgreSQL. No chat SDK, queue or SMTP client lives here: front-ends translate into
+//! mentorops-core: the domain of a mentoring program run from chat — users, personas and their
+//! statuses (docs/domain.md#statuses), organizations and programs, staff roles and permissions, the
+//! command registry and its handlers, the audit log, the outbox — and its storage on SQLite or
+//! PostgreSQL. No chat SDK, queue or SMTP client lives here: front-ends translate into
 //! [`command::Engine`] calls, and the worker delivers what the outbox holds.
 //!
 //! Layers, each using only those below it: `store` (the only SQL) ← `domain` (the workflows,
@@ -11,6 +11,7 @@
 
 pub mod assignment;
 pub mod bootstrap;
+pub mod chart;
 pub mod clock;
 pub mod command;
 pub mod csv_safe;

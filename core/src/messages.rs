@@ -1,5 +1,5 @@
-//! The words of every message mentorops sends (SPEC §8), plain text and HTML from the same
-//! parts. Kept apart from the commands so wording changes touch one file.
+//! The words of every message mentorops sends (docs/domain.md#notifications), plain text and HTML
+//! from the same parts. Kept apart from the commands so wording changes touch one file.
 
 /// An email ready for the outbox.
 #[derive(Debug, Clone)]
@@ -72,7 +72,7 @@ enum Para<'a> {
     Code(&'a str),
 }
 
-/// Welcome to a new mentor, mentee or staff member, with their link code (SPEC §8).
+/// Welcome to a new mentor, mentee or staff member, with their link code (docs/domain.md#linking).
 pub fn welcome(name: &str, role: &str, program: Option<&str>, code: &str, valid_days: i64) -> Mail {
     let joined = match program {
         Some(p) => format!("You have been added to {p} as a {role}."),
@@ -95,7 +95,8 @@ pub fn welcome(name: &str, role: &str, program: Option<&str>, code: &str, valid_
     )
 }
 
-/// To a mentor: a mentee asks them to be their mentor (seed 002: an email with 3 days to answer).
+/// To a mentor: a mentee asks them to be their mentor (docs/domain.md#offer-sent: `offer_ttl`,
+/// 72 h by default, to answer).
 pub fn offer_to_mentor(
     mentor: &str,
     mentee: &str,
@@ -147,7 +148,8 @@ pub fn offer_outcome(mentee: &str, mentor: &str, outcome: &str, next: &str) -> M
     )
 }
 
-/// To both people of a new match (seed 002: confirm and prompt to schedule a session).
+/// To both people of a new match (docs/domain.md#pairing-effects: confirm and prompt to
+/// schedule a session).
 pub fn paired(name: &str, other: &str, other_role: &str, other_email: &str, program: &str) -> Mail {
     mail(
         format!("You are paired with {other}"),
@@ -209,6 +211,50 @@ pub fn session_reminder(name: &str, other: &str, when: &str, lead: &str) -> Mail
     )
 }
 
+pub fn time_to_choose(name: &str, program: &str, recommendations: &str) -> Mail {
+    let list = if recommendations.is_empty() {
+        "No mentor is available right now: you will hear from us as soon as one is."
+    } else {
+        recommendations
+    };
+    mail(
+        format!("Time to choose your mentor in {program}"),
+        &format!("Hello {name},"),
+        &[
+            Para::Text(&format!(
+                "You are ready to be matched in {program}. Your best mentors, best first:"
+            )),
+            Para::Text(list),
+            Para::Text(
+                "In chat, press Choose for one, or send /choose with your ranking: the first gets your request at once.",
+            ),
+        ],
+    )
+}
+
+pub fn application_complete(name: &str, person: &str, program: &str) -> Mail {
+    mail(
+        format!("Application complete: {person}"),
+        &format!("Hello {name},"),
+        &[Para::Text(&format!(
+            "{person} completed their application for {program} and is waiting to be screened. In chat, /screening lists everyone waiting, oldest first."
+        ))],
+    )
+}
+
+pub fn match_closed(name: &str, other: &str, reason: Option<&str>, sessions: &str) -> Mail {
+    let why = reason
+        .map(|r| format!(" Reason: {}.", r.trim_end_matches('.')))
+        .unwrap_or_default();
+    mail(
+        format!("Your match with {other} is closed"),
+        &format!("Hello {name},"),
+        &[Para::Text(&format!(
+            "Your mentoring match with {other} is closed.{why}{sessions} Send /me to see where you stand; your program manager can tell you what comes next."
+        ))],
+    )
+}
+
 pub fn session_cancelled(name: &str, other: &str, when: &str, by: &str) -> Mail {
     mail(
         format!("Cancelled: session with {other} on {when}"),
@@ -246,6 +292,63 @@ pub fn staff_digest(program: &str, lines: &str, count: usize) -> Mail {
             Para::Text("They have been reminded. In chat, /inactive shows the current list."),
         ],
     )
+}
+
+/// To a person whose email address staff changed (`/user_edit`), at the new address: a fresh
+/// link code, the earlier ones no longer working (docs/domain.md#editing-people).
+pub fn email_changed(name: &str, email: &str, code: &str, valid_days: i64) -> Mail {
+    let how = format!(
+        "To link another Discord or Telegram account, send /link {code} to the program's bot in a direct chat. \
+         The code works once and for {valid_days} days. Chat accounts you linked before stay linked."
+    );
+    mail(
+        "Your email address for the mentoring program".to_string(),
+        &format!("Hello {name},"),
+        &[
+            Para::Text(&format!(
+                "Your program team changed the email address we have for you to {email}. From now on, our emails come here."
+            )),
+            Para::Text("Your new link code:"),
+            Para::Code(code),
+            Para::Text(&how),
+            Para::Text("If you did not expect this change, tell your program manager."),
+        ],
+    )
+}
+
+/// A reminder staff send now (`/nudge`), with their words when they gave some
+/// (docs/domain.md#nudge).
+pub fn nudge(name: &str, from: &str, message: Option<&str>) -> Mail {
+    let said = match message {
+        Some(_) => format!("{from} from your mentoring program writes:"),
+        None => format!(
+            "{from} from your mentoring program would like to hear from you: your mentoring works best with a little regular contact."
+        ),
+    };
+    let mut paragraphs = vec![Para::Text(&said)];
+    if let Some(m) = message {
+        paragraphs.push(Para::Text(m));
+    }
+    paragraphs.push(Para::Text(
+        "Send /me to the bot to see where you are: your match, your requests, your next session. If something is in the way, reply to your program manager.",
+    ));
+    mail(
+        "A reminder from your mentoring program".into(),
+        &format!("Hello {name},"),
+        &paragraphs,
+    )
+}
+
+/// The chat form of [`nudge`].
+pub fn nudge_chat(from: &str, message: Option<&str>) -> String {
+    match message {
+        Some(m) => format!(
+            "A reminder from {from}, your mentoring program:\n{m}\n\nSend /me to see where your mentoring stands."
+        ),
+        None => format!(
+            "A reminder from {from}, your mentoring program: we would like to hear from you. Send /me to see where your mentoring stands."
+        ),
+    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! Program settings (SPEC §2): their names, meanings, defaults and how each is typed in.
+//! Program settings (docs/domain.md#program-settings): their names, meanings, defaults and how each
+//! is typed in.
 
 use chrono::Duration;
 use chrono_tz::Tz;

@@ -1,6 +1,6 @@
-//! The application questionnaire (SPEC §4, seed 002): its questions, how an answer is typed
-//! and checked, and the score of a mentee–mentor pair — the weighted agreement of their
-//! answers, 0–100, with the reasons ("both: Software, Spanish").
+//! The application questionnaire (docs/domain.md#questionnaire, docs/domain.md#scoring): its
+//! questions, how an answer is typed and checked, and the score of a mentee–mentor pair — the
+//! weighted agreement of their answers, 0–100, with the reasons ("both: Software, Spanish").
 
 use std::collections::BTreeMap;
 
@@ -205,35 +205,58 @@ impl Answer {
 /// How well two people's answers agree: 0–100, and what they share, heaviest questions first.
 /// Questions either person left unanswered, and free-text ones, do not count.
 pub fn score(q: &Questionnaire, a: &Answers, b: &Answers) -> (u32, Vec<String>) {
+    score_with(
+        q,
+        |_, question| a.get(&question.key),
+        |_, question| b.get(&question.key),
+        true,
+    )
+}
+
+/// [`score`], the one rule, with each person's answers found by a look-up (given the
+/// question's index in `q.questions` and the question) instead of a map: recommendations score
+/// thousands of mentors from answers parsed once and shared (`domain::recommend`). Without
+/// `reasons` the shared options are not collected (the second value is empty).
+pub fn score_with<'a, 'b>(
+    q: &Questionnaire,
+    a: impl Fn(usize, &Question) -> Option<&'a Answer>,
+    b: impl Fn(usize, &Question) -> Option<&'b Answer>,
+    reasons: bool,
+) -> (u32, Vec<String>) {
     let mut total = 0.0f64;
     let mut weights = 0.0f64;
     let mut shared: Vec<(u32, String)> = Vec::new();
-    for question in &q.questions {
+    for (i, question) in q.questions.iter().enumerate() {
         if question.weight == 0 {
             continue;
         }
-        let (Some(x), Some(y)) = (a.get(&question.key), b.get(&question.key)) else {
+        let (Some(x), Some(y)) = (a(i, question), b(i, question)) else {
             continue;
         };
         let agreement = match (x, y) {
             (Answer::Single(x), Answer::Single(y)) => {
                 if x == y {
-                    shared.push((question.weight, x.clone()));
+                    if reasons {
+                        shared.push((question.weight, x.clone()));
+                    }
                     1.0
                 } else {
                     0.0
                 }
             }
             (Answer::Multi(x), Answer::Multi(y)) => {
-                let common: Vec<&String> = x.iter().filter(|o| y.contains(o)).collect();
-                let union = x.len() + y.len() - common.len();
-                for c in &common {
-                    shared.push((question.weight, (*c).clone()));
+                let mut common = 0usize;
+                for c in x.iter().filter(|o| y.contains(o)) {
+                    common += 1;
+                    if reasons {
+                        shared.push((question.weight, c.clone()));
+                    }
                 }
+                let union = x.len() + y.len() - common;
                 if union == 0 {
                     0.0
                 } else {
-                    common.len() as f64 / union as f64
+                    common as f64 / union as f64
                 }
             }
             (Answer::Scale(x), Answer::Scale(y)) => 1.0 - f64::from(x.abs_diff(*y)) / 4.0,

@@ -1,6 +1,6 @@
-//! Roles and the permission table (SPEC §1), as data. Commands name the capability they
-//! need; [`role_has`] is the only place that says which staff role holds which capability.
-//! Scope (which programs a program manager or coordinator may act in) is checked by the
+//! Roles and the permission table (docs/domain.md#capabilities), as data. Commands name the
+//! capability they need; [`role_has`] is the only place that says which staff role holds which
+//! capability. Scope (which programs a program manager or coordinator may act in) is checked by the
 //! command context against the staff member's program grants.
 
 use std::fmt;
@@ -96,7 +96,7 @@ impl fmt::Display for StaffRole {
 }
 
 /// What a staff command needs. One capability per kind of act, so the table below reads as
-/// SPEC §1 does.
+/// docs/domain.md#capabilities does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Capability {
     /// Create organizations and programs.
@@ -123,10 +123,12 @@ pub enum Capability {
     ExportData,
     /// Set or edit identifiers (tags).
     EditTags,
+    /// Send a participant a reminder now (`/nudge`).
+    Nudge,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 12] = [
+    pub const ALL: [Capability; 13] = [
         Self::ManageOrgs,
         Self::ConfigurePrograms,
         Self::ManageStaff,
@@ -139,17 +141,19 @@ impl Capability {
         Self::DeleteUsers,
         Self::ExportData,
         Self::EditTags,
+        Self::Nudge,
     ];
 }
 
 use Capability as C;
 use StaffRole::{ProgramManager as PM, SuccessCoordinator as SC, SuperAdmin as SA};
 
-/// SPEC §1. Interpretations: creating organizations and programs is the super admin's (a
-/// program manager works inside programs they are given); a program manager may add success
-/// coordinators to their own programs (seed 001: PMs and SCs are added from the parent or
-/// child account); success coordinators read and nudge but change no status.
-pub const PERMISSIONS: [(Capability, &[StaffRole]); 12] = [
+/// docs/domain.md#capabilities. Interpretations (docs/domain.md#interpretations): creating
+/// organizations and programs is the super admin's (a program manager works inside programs they
+/// are given); a program manager may add success coordinators to their own programs ("Who adds PMs
+/// and SCs" there); success coordinators read and nudge, but change no status (the brief lets
+/// coordinators nudge people; `/nudge`, docs/domain.md#nudge).
+pub const PERMISSIONS: [(Capability, &[StaffRole]); 13] = [
     (C::ManageOrgs, &[SA]),
     (C::ConfigurePrograms, &[SA, PM]),
     (C::ManageStaff, &[SA]),
@@ -162,6 +166,7 @@ pub const PERMISSIONS: [(Capability, &[StaffRole]); 12] = [
     (C::DeleteUsers, &[SA]),
     (C::ExportData, &[SA]),
     (C::EditTags, &[SA]),
+    (C::Nudge, &[SA, PM, SC]),
 ];
 
 pub fn role_has(role: StaffRole, cap: Capability) -> bool {
@@ -201,5 +206,6 @@ mod tests {
         }
         assert!(!role_has(SC, C::ChangeStatus));
         assert!(role_has(SC, C::ReadUsers));
+        assert_eq!(roles_with(C::Nudge), vec![SA, PM, SC]);
     }
 }

@@ -1,8 +1,9 @@
 //! Configuration, layered like zero2prod: the defaults built into the binary (a copy of
-//! `config/default.toml`), then `<config dir>/default.toml` and `<config dir>/<profile>.toml`
-//! where they exist, then environment variables `MENTOROPS__SECTION__KEY` (SPEC §10). Parsed
-//! and checked once at start into typed values (modes, addresses, URLs, ids); an error names
-//! the key (file name and environment name), the value and what it should hold.
+//! `config/default.toml`), then `<config dir>/default.toml` and `<config dir>/<profile>.toml` where
+//! they exist, then environment variables `MENTOROPS__SECTION__KEY`
+//! (docs/operations.md#configuration). Parsed and checked once at start into typed values (modes,
+//! addresses, URLs, ids); an error names the key (file name and environment name), the value and
+//! what it should hold.
 //!
 //! Secrets (tokens, passwords inside URLs) are [`SecretString`]s: `Debug` prints
 //! `[REDACTED]`, so a logged `Settings` never leaks them.
@@ -62,8 +63,9 @@ pub struct DatabaseSettings {
     pub max_connections: u32,
 }
 
-/// The job queue and the worker that drains it (SPEC §10). Every knob has a default, so only
-/// `url` is ever needed; the rest is for operators tuning a busy installation (and for tests).
+/// The job queue and the worker that drains it (docs/operations.md#queue). Every knob has a
+/// default, so only `url` is ever needed; the rest is for operators tuning a busy installation (and
+/// for tests).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct QueueSettings {
@@ -77,17 +79,20 @@ pub struct QueueSettings {
     pub sqlite_path: Option<PathBuf>,
     /// Jobs one worker runs at once.
     pub concurrency: usize,
-    /// How often an idle worker looks for due jobs, in milliseconds (apalis trap 1: an idle
-    /// worker otherwise waits for its heartbeat, 30 s by default).
+    /// How often an idle worker looks for due jobs, in milliseconds (apalis
+    /// trap 1, docs/operations.md#trap-idle-worker: an idle worker otherwise waits for its
+    /// heartbeat, 30 s by default).
     pub poll_interval_ms: u64,
-    /// Worker heartbeat, in seconds; a worker silent for `heartbeat_secs × missed_heartbeats`
-    /// is taken for dead and its unfinished jobs go back to the queue (apalis trap 6). apalis
-    /// does not heartbeat while all its slots are busy with a fetched batch waiting, so this
-    /// must be well over the longest job (an SMTP exchange may take 30 s): 1 minute.
+    /// Worker heartbeat, in seconds; a worker silent for `heartbeat_secs × missed_heartbeats` is
+    /// taken for dead and its unfinished jobs go back to the queue (apalis
+    /// trap 6, docs/operations.md#trap-orphaned-jobs). apalis does not heartbeat while all its
+    /// slots are busy with a fetched batch waiting, so this must be well over the longest job (an
+    /// SMTP exchange may take 30 s): 1 minute.
     pub heartbeat_secs: u64,
     pub missed_heartbeats: usize,
-    /// How long a job's idempotency key is kept, in hours (apalis trap 2: it must be set).
-    /// Longer than the furthest timer we schedule (an offer's deadline, a session reminder).
+    /// How long a job's idempotency key is kept, in hours (apalis
+    /// trap 2, docs/operations.md#trap-idempotency-ttl: it must be set). Longer than the furthest
+    /// timer we schedule (an offer's deadline, a session reminder).
     pub idempotency_ttl_hours: u64,
     /// How often new offers, sessions and emails in SQL are turned into jobs, in milliseconds.
     pub feed_interval_ms: u64,
@@ -100,7 +105,8 @@ pub struct QueueSettings {
     /// Where `/healthz` and `/metrics` are served; empty (None) = not served.
     #[serde(deserialize_with = "health_addr")]
     pub health_addr: Option<SocketAddr>,
-    /// This worker's name; unset = `<host>-<pid>` (apalis trap 5: names must be unique).
+    /// This worker's name; unset = `<host>-<pid>` (apalis
+    /// trap 5, docs/operations.md#trap-worker-names: names must be unique).
     pub worker_name: Option<String>,
 }
 
@@ -167,6 +173,40 @@ pub struct TelegramSettings {
     pub webhook_url: Option<Url>,
 }
 
+/// A setting that is one of a few words (`telegram.mode`, `discord.transport`): `as_str`, and
+/// reading it from text (or a number, from the environment) with an error that lists the words.
+macro_rules! word_setting {
+    ($ty:ident { $($word:literal => $variant:ident),+ $(,)? }) => {
+        impl $ty {
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $word,)+
+                }
+            }
+        }
+
+        impl FromStr for $ty {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($word => Ok(Self::$variant),)+
+                    other => Err(format!(
+                        "must be {}, not '{}'",
+                        [$($word),+].join(" or "),
+                        quoted(other)
+                    )),
+                }
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                text(d)?.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
 /// How Telegram updates reach us (`telegram.mode`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum TelegramMode {
@@ -177,34 +217,10 @@ pub enum TelegramMode {
     Webhook,
 }
 
-impl TelegramMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Polling => "polling",
-            Self::Webhook => "webhook",
-        }
-    }
-}
-
-impl FromStr for TelegramMode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "polling" => Ok(Self::Polling),
-            "webhook" => Ok(Self::Webhook),
-            other => Err(format!(
-                "must be polling or webhook, not '{}'",
-                quoted(other)
-            )),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for TelegramMode {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        text(d)?.parse().map_err(serde::de::Error::custom)
-    }
-}
+word_setting!(TelegramMode {
+    "polling" => Polling,
+    "webhook" => Webhook,
+});
 
 /// How Discord interactions reach us (`discord.transport`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -216,31 +232,10 @@ pub enum DiscordTransport {
     Http,
 }
 
-impl DiscordTransport {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Gateway => "gateway",
-            Self::Http => "http",
-        }
-    }
-}
-
-impl FromStr for DiscordTransport {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "gateway" => Ok(Self::Gateway),
-            "http" => Ok(Self::Http),
-            other => Err(format!("must be gateway or http, not '{}'", quoted(other))),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for DiscordTransport {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        text(d)?.parse().map_err(serde::de::Error::custom)
-    }
-}
+word_setting!(DiscordTransport {
+    "gateway" => Gateway,
+    "http" => Http,
+});
 
 /// Where the Discord interactions endpoint listens when `discord.interactions_addr` is not set.
 pub const DEFAULT_INTERACTIONS_ADDR: SocketAddr =
@@ -463,7 +458,7 @@ pub struct ProgramDefaults {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct LinkSettings {
-    /// How long a link code in a welcome email stays valid (SPEC §8: 7 days).
+    /// How long a link code in a welcome email stays valid (docs/domain.md#linking: 7 days).
     pub code_ttl: String,
     /// Wrong codes one chat account may try within `lockout` before /link is locked for it
     /// until the oldest of them is `lockout` old.
@@ -476,7 +471,7 @@ pub struct LinkSettings {
     pub max_wrong_codes_per_minute: i64,
 }
 
-/// `/user_import` (`crate::import`).
+/// `/user_import` (`command::import`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct ImportSettings {
@@ -520,34 +515,24 @@ impl Settings {
                 "must be a name without spaces, like mentorops:jobs",
             ));
         }
-        if q.concurrency == 0 {
-            return Err(key_error("queue.concurrency", "must be at least 1"));
-        }
         for (key, v) in [
+            ("queue.concurrency", q.concurrency as u64),
             ("queue.poll_interval_ms", q.poll_interval_ms),
             ("queue.heartbeat_secs", q.heartbeat_secs),
             ("queue.idempotency_ttl_hours", q.idempotency_ttl_hours),
             ("queue.feed_interval_ms", q.feed_interval_ms),
             ("queue.reconcile_grace_secs", q.reconcile_grace_secs),
-        ] {
-            if v == 0 {
-                return Err(key_error(key, "must be at least 1"));
-            }
-        }
-        for (key, v) in [
             ("chat.lease_secs", self.chat.lease_secs),
             (
                 "chat.telegram_per_second",
                 self.chat.telegram_per_second as u64,
             ),
             ("chat.request_timeout_secs", self.chat.request_timeout_secs),
+            ("queue.missed_heartbeats", q.missed_heartbeats as u64),
         ] {
             if v == 0 {
                 return Err(key_error(key, "must be at least 1"));
             }
-        }
-        if q.missed_heartbeats == 0 {
-            return Err(key_error("queue.missed_heartbeats", "must be at least 1"));
         }
         for (key, expr) in [
             ("queue.sweep_cron", &q.sweep_cron),
@@ -765,6 +750,19 @@ mod tests {
             .unwrap_or_default()
     }
 
+    /// Loads `profile` from the folder `config` (in a jail), the error as text.
+    fn load(profile: &str) -> Result<Settings, String> {
+        Settings::load(Path::new("config"), profile).map_err(|e| e.to_string())
+    }
+
+    /// A `config` folder in the jail holding the shipped `default.toml`.
+    #[allow(clippy::result_large_err)] // figment's Jail fixes the error type
+    fn shipped_config(jail: &mut figment::Jail) -> figment::error::Result<()> {
+        jail.create_dir("config")?;
+        jail.create_file("config/default.toml", DEFAULT_TOML)?;
+        Ok(())
+    }
+
     #[test]
     fn the_shipped_default_config_is_valid() {
         let s = Settings::from_figment(base());
@@ -774,30 +772,21 @@ mod tests {
     #[test]
     fn a_bad_value_names_the_key_in_both_spellings() {
         let f = base().merge(Serialized::default("database.url", "mysql://x"));
-        let msg = Settings::from_figment(f)
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+        let msg = error_of(f);
         assert!(
             msg.contains("database.url") && msg.contains("MENTOROPS__DATABASE__URL"),
             "{msg}"
         );
 
         let f = base().merge(Serialized::default("program_defaults.max_choices", "many"));
-        let msg = Settings::from_figment(f)
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+        let msg = error_of(f);
         assert!(
             msg.contains("MENTOROPS__PROGRAM_DEFAULTS__MAX_CHOICES"),
             "{msg}"
         );
 
         let f = base().merge(Serialized::default("program_defaults.offer_ttl", "soon"));
-        let msg = Settings::from_figment(f)
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+        let msg = error_of(f);
         assert!(msg.contains("program_defaults.offer_ttl"), "{msg}");
     }
 
@@ -805,11 +794,7 @@ mod tests {
     #[allow(clippy::result_large_err)] // figment's Jail fixes the closure's error type
     fn profile_file_and_environment_override_the_defaults() {
         figment::Jail::expect_with(|jail| {
-            jail.create_dir("config")?;
-            jail.create_file(
-                "config/default.toml",
-                include_str!("../../config/default.toml"),
-            )?;
+            shipped_config(jail)?;
             jail.create_file("config/staging.toml", "[database]\nmax_connections = 9\n")?;
             jail.set_env(
                 "MENTOROPS__DATABASE__URL",
@@ -818,7 +803,7 @@ mod tests {
             jail.set_env("MENTOROPS__PROGRAM_DEFAULTS__MAX_CHOICES", "2");
             jail.set_env("MENTOROPS__TELEGRAM__TOKEN", "123:ABC");
             jail.set_env("MENTOROPS__DISCORD__APPLICATION_ID", "1234567890123456789");
-            let s = Settings::load(Path::new("config"), "staging").map_err(|e| e.to_string())?;
+            let s = load("staging")?;
             assert_eq!(s.database.max_connections, 9);
             assert_eq!(
                 s.database.url.expose_secret(),
@@ -828,10 +813,7 @@ mod tests {
             assert!(s.telegram.token.is_some());
             assert_eq!(s.discord.application_id, Some(1_234_567_890_123_456_789));
             jail.set_env("MENTOROPS__DATABASE__MAX_CONNECTIONS", "none");
-            let msg = Settings::load(Path::new("config"), "staging")
-                .err()
-                .map(|e| e.to_string())
-                .unwrap_or_default();
+            let msg = load("staging").err().unwrap_or_default();
             assert!(
                 msg.contains("MENTOROPS__DATABASE__MAX_CONNECTIONS"),
                 "{msg}"
@@ -850,19 +832,12 @@ mod tests {
             Some(50_000)
         );
         figment::Jail::expect_with(|jail| {
-            jail.create_dir("config")?;
-            jail.create_file(
-                "config/default.toml",
-                include_str!("../../config/default.toml"),
-            )?;
+            shipped_config(jail)?;
             jail.set_env("MENTOROPS__IMPORT__MAX_ROWS", "120000");
-            let s = Settings::load(Path::new("config"), "local").map_err(|e| e.to_string())?;
+            let s = load("local")?;
             assert_eq!(s.import.max_rows, 120_000);
             jail.set_env("MENTOROPS__IMPORT__MAX_ROWS", "0");
-            let msg = Settings::load(Path::new("config"), "local")
-                .err()
-                .map(|e| e.to_string())
-                .unwrap_or_default();
+            let msg = load("local").err().unwrap_or_default();
             assert!(
                 msg.contains("import.max_rows") && msg.contains("MENTOROPS__IMPORT__MAX_ROWS"),
                 "{msg}"
@@ -884,7 +859,7 @@ mod tests {
     fn without_a_config_folder_the_built_in_defaults_load_and_the_environment_wins() {
         figment::Jail::expect_with(|jail| {
             // The jail's working directory is empty: no config/ anywhere.
-            let s = Settings::load(Path::new("config"), "production").map_err(|e| e.to_string())?;
+            let s = load("production")?;
             assert_eq!(
                 s.database.url.expose_secret(),
                 "sqlite://data/mentorops.db?mode=rwc"
@@ -907,7 +882,7 @@ mod tests {
             );
             jail.set_env("MENTOROPS__DISCORD__TRANSPORT", "http");
             jail.set_env("MENTOROPS__DISCORD__GUILD_ID", "42");
-            let s = Settings::load(Path::new("config"), "local").map_err(|e| e.to_string())?;
+            let s = load("local")?;
             assert_eq!(
                 s.database.url.expose_secret(),
                 "sqlite:///tmp/x.db?mode=rwc"
@@ -930,9 +905,9 @@ mod tests {
                 "config/staging.toml",
                 "[smtp]\nfrom = \"x <x@example.org>\"\n",
             )?;
-            let s = Settings::load(Path::new("config"), "local").map_err(|e| e.to_string())?;
+            let s = load("local")?;
             assert_eq!(s.database.max_connections, 8);
-            let s = Settings::load(Path::new("config"), "staging").map_err(|e| e.to_string())?;
+            let s = load("staging")?;
             assert_eq!(s.smtp.from, "x <x@example.org>");
             Ok(())
         });

@@ -1,6 +1,6 @@
-//! The three status tables of seed 000, each written once as data: user status (what it
-//! allows), persona status, and match status with its transitions. Every other module asks
-//! these tables; none repeats them.
+//! The three status tables (docs/domain.md#statuses), each written once as data: user status (what
+//! it allows), persona status, and match status with its transitions. Every other module asks these
+//! tables; none repeats them.
 
 use std::fmt;
 
@@ -8,13 +8,44 @@ use crate::error::Error;
 use crate::reply::echo;
 use crate::roles::PersonaRole;
 
-/// What a user status lets a person do with the bot (seed 000's "Can log in").
+/// What a person may do with the bot ("Can log in & see curriculum?" in the user-status and
+/// match-status tables; the two are combined by [`bot_access`], the one place that decides).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BotAccess {
     Full,
     /// Only `/start`, `/help`, `/link`, `/me` and the application questionnaire.
     ApplicationOnly,
+    /// Only `/start`, `/help`, `/link` and `/me`, which says why: every match of theirs is
+    /// closed and they are not coming back for a new one (match status C).
+    StatusOnly,
     None,
+}
+
+/// What a person may do with the bot, from both tables (docs/domain.md#bot-access): their user
+/// status decides first (AI: the application only; IW, IR, ID: nothing); an Active or SI user
+/// whose personas are all in a match status that cannot log in (C) may only see their status.
+/// Inactive personas (made in error) do not count; someone with no persona at all (staff) goes
+/// by their user status alone.
+pub fn bot_access(
+    user: UserStatus,
+    active_personas: impl IntoIterator<Item = MatchStatus>,
+) -> BotAccess {
+    let by_user = user.info().bot_access;
+    if by_user != BotAccess::Full {
+        return by_user;
+    }
+    let mut any = false;
+    for m in active_personas {
+        if m.info().can_use_bot {
+            return BotAccess::Full;
+        }
+        any = true;
+    }
+    if any {
+        BotAccess::StatusOnly
+    } else {
+        BotAccess::Full
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -36,7 +67,7 @@ pub struct UserStatusInfo {
     pub bot_access: BotAccess,
 }
 
-/// Seed 000's user-status table.
+/// The user-status table (docs/domain.md#user-status).
 pub const USER_STATUSES: [UserStatusInfo; 6] = [
     UserStatusInfo {
         status: UserStatus::Active,
@@ -156,7 +187,7 @@ fn normalise(s: &str) -> String {
         .collect()
 }
 
-/// Seed 000: a persona is Active unless it was made in error.
+/// docs/domain.md#persona-status: a persona is Active unless it was made in error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PersonaStatus {
     Active,
@@ -215,45 +246,54 @@ pub struct MatchStatusInfo {
     pub code: &'static str,
     pub name: &'static str,
     pub meaning: &'static str,
+    /// "Can log in & see curriculum?": false only for C (see [`bot_access`]).
+    pub can_use_bot: bool,
 }
 
-/// Seed 000's match-status table (the meanings; the moves are in [`MATCH_TRANSITIONS`]).
+/// The match-status table, docs/domain.md#match-status (the meanings; the moves are in
+/// [`MATCH_TRANSITIONS`]).
 pub const MATCH_STATUSES: [MatchStatusInfo; 6] = [
     MatchStatusInfo {
         status: MatchStatus::NotApplicable,
         code: "N/A",
         name: "Not applicable",
         meaning: "never matched",
+        can_use_bot: true,
     },
     MatchStatusInfo {
         status: MatchStatus::ReadyToBeMatched,
         code: "RTBM",
         name: "Ready to be Matched",
         meaning: "waiting to be matched as soon as possible",
+        can_use_bot: true,
     },
     MatchStatusInfo {
         status: MatchStatus::Matched,
         code: "M",
         name: "Matched",
         meaning: "in an active match",
+        can_use_bot: true,
     },
     MatchStatusInfo {
         status: MatchStatus::Closed,
         code: "C",
         name: "Closed",
         meaning: "the match is closed",
+        can_use_bot: false,
     },
     MatchStatusInfo {
         status: MatchStatus::Rescreening,
         code: "RS",
         name: "Rescreening",
         meaning: "an earlier match closed; being assessed for a new one",
+        can_use_bot: true,
     },
     MatchStatusInfo {
         status: MatchStatus::NotMatching,
         code: "NM",
         name: "Not Matching",
         meaning: "mentee who will not be matched again but stays in class",
+        can_use_bot: true,
     },
 ];
 
@@ -331,7 +371,7 @@ pub struct MatchTransition {
     pub needs_active_user: bool,
 }
 
-/// SPEC §3's transitions, exactly; every other pair is refused.
+/// The transitions of docs/domain.md#match-transitions, exactly; every other pair is refused.
 pub const MATCH_TRANSITIONS: [MatchTransition; 7] = [
     MatchTransition {
         from: MatchStatus::NotApplicable,

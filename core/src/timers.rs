@@ -1,8 +1,10 @@
-//! The domain's timers, run by the worker's jobs:
-//! expire offers past their deadline, remind mentors before it, remind sessions 24 h and 1 h
-//! ahead; and the hourly inactivity sweep and the daily staff digest (SPEC §7). Each item runs
-//! in its own transaction, so one failure does not hold up the rest,
-//! and each is idempotent (compare-and-swap on state), so two workers may run them at once.
+//! The domain's timers, run by the worker's jobs (and by the console after each command; the
+//! inactivity sweep and the digest only by the worker's cron): expire offers past their deadline,
+//! remind mentors before it, remind sessions 24 h and 1 h ahead; and the hourly inactivity sweep
+//! and the daily staff digest (docs/domain.md#inactivity). Offer and session timers run in
+//! batches of up to `store::jobs::BATCH` items, one transaction and a constant number of
+//! statements each, so one failure holds up only its batch; every item is claimed by a
+//! compare-and-swap on its state, so two workers may run the same batch at once.
 
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, TryStreamExt};
@@ -21,7 +23,7 @@ pub struct TimerReport {
     pub session_reminders: usize,
 }
 
-/// One kind of timer, run for one item.
+/// One kind of timer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Job {
     Expire,
@@ -29,29 +31,70 @@ pub enum Job {
     RemindSession(ReminderColumn),
 }
 
-/// Runs one timer job for one item in its own transaction; true if it did something. Safe to
-/// run twice or early: each one re-checks the item's state and time, and claims it with a
-/// compare-and-swap, so a repeated or concurrent run changes nothing.
-pub async fn run_one(engine: &Engine, job: Job, id: i64, now: DateTime<Utc>) -> Result<bool> {
+/// What one pass over a batch did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pass {
+    /// Items it expired or reminded (0: nothing was due, or another run got there first).
+    pub done: usize,
+    /// When the next of the batch's items still waiting comes due (None: none is left). It may
+    /// be already, for an item another transaction held (a reminder never waits for a row).
+    pub next_due: Option<DateTime<Utc>>,
+}
+
+/// Runs one timer over a batch of items (at most [`store::jobs::BATCH`]) in one transaction,
+/// with a constant number of statements, at the time the transaction begins: only the items due
+/// by then are touched, each claimed by a compare-and-swap, so a pass that runs early, twice, or
+/// beside another changes nothing it should not. The worker runs passes until `next_due` is
+/// None.
+pub async fn run_batch(engine: &Engine, job: Job, ids: &[i64]) -> Result<Pass> {
+    run_batch_at(engine, job, ids, None).await
+}
+
+/// [`run_batch`] at a given time (`at`), or at the time its transaction begins (None).
+pub async fn run_batch_at(
+    engine: &Engine,
+    job: Job,
+    ids: &[i64],
+    at: Option<DateTime<Utc>>,
+) -> Result<Pass> {
     let mut tx = engine.db().begin().await?;
+    // Read once the connection is ours: a pass that waited for the pool acts at the time it
+    // really runs, and records that time.
+    let now = at.unwrap_or_else(|| engine.now());
+    let backend = engine.db().backend();
     let mut w = engine.system_work(&mut tx, Frontend::Worker, now);
-    let done = match job {
-        Job::Expire => offers::expire(&mut w, id).await?,
-        Job::RemindOffer => offers::remind(&mut w, id).await?,
-        Job::RemindSession(column) => sessions::remind(&mut w, id, column).await?,
+    let (done, next_due) = match job {
+        Job::Expire => (
+            offers::expire_batch(&mut w, backend, ids).await?,
+            store::offers::next_deadline(w.c(), ids).await?,
+        ),
+        Job::RemindOffer => (
+            offers::remind_batch(&mut w, backend, ids).await?,
+            store::offers::next_reminder(w.c(), ids, now).await?,
+        ),
+        Job::RemindSession(column) => (
+            sessions::remind_batch(&mut w, ids, column).await?,
+            store::sessions::next_reminder(w.c(), ids, column, now).await?,
+        ),
     };
     drop(w);
     tx.commit().await?;
-    Ok(done)
+    Ok(Pass { done, next_due })
 }
 
+/// Runs `job` over `ids` at `now`, a batch at a time; a batch that fails is logged and left
+/// for the next run.
 async fn run_all(engine: &Engine, job: Job, ids: Vec<i64>, now: DateTime<Utc>) -> usize {
     let mut n = 0;
-    for id in ids {
-        match run_one(engine, job, id, now).await {
-            Ok(true) => n += 1,
-            Ok(false) => {}
-            Err(e) => warn!(id, error = %e, "timer job failed; it is retried on the next pass"),
+    for batch in ids.chunks(store::jobs::BATCH) {
+        match run_batch_at(engine, job, batch, Some(now)).await {
+            Ok(pass) => n += pass.done,
+            Err(e) => warn!(
+                first = batch.first().copied().unwrap_or_default(),
+                items = batch.len(),
+                error = %e,
+                "timer batch failed; it is retried on the next pass"
+            ),
         }
     }
     n
@@ -92,10 +135,10 @@ pub async fn run_due(engine: &Engine) -> Result<TimerReport> {
     })
 }
 
-/// SPEC §7: mentors and mentees who can use the bot (A, SI) and have been inactive for their
-/// program's `inactivity_after` (never seen: counted from when they were added) get one
-/// reminder per inactivity period — chat where linked, and email — then at most one more every
-/// `inactivity_repeat`. Finds them with [`inactive_candidates`] and reminds each with
+/// docs/domain.md#inactivity: mentors and mentees who can use the bot (A, SI) and have been
+/// inactive for their program's `inactivity_after` (never seen: counted from when they were added)
+/// get one reminder per inactivity period — chat where linked, and email — then at most one more
+/// every `inactivity_repeat`. Finds them with [`inactive_candidates`] and reminds each with
 /// [`remind_inactive`]. Safe to run on several workers at once: the reminder is claimed with a
 /// compare-and-swap on the user's last reminder time. Returns how many were reminded.
 pub async fn inactivity_sweep(engine: &Engine, now: DateTime<Utc>) -> Result<usize> {
@@ -193,8 +236,8 @@ pub async fn remind_inactive(engine: &Engine, user_id: i64, now: DateTime<Utc>) 
     Ok(done)
 }
 
-/// The daily digest of inactive people per program (SPEC §7), to its staff and the super
-/// admins; once per program and day (the outbox key holds the date), so it may run hourly.
+/// The daily digest of inactive people per program (docs/domain.md#digest), to its staff and the
+/// super admins; once per program and day (the outbox key holds the date), so it may run hourly.
 pub async fn staff_digest(engine: &Engine, now: DateTime<Utc>) -> Result<usize> {
     let mut conn = engine.db().pool().acquire().await?;
     let programs = store::orgs::list_programs(&mut conn).await?;
@@ -215,6 +258,10 @@ pub async fn staff_digest(engine: &Engine, now: DateTime<Utc>) -> Result<usize> 
         if people.is_empty() {
             continue;
         }
+        // The program at a glance, as `/overview` counts it (docs/domain.md#digest).
+        let headline = store::overview::counts(w.c(), Some(&[p.id]), now)
+            .await?
+            .headline();
         let lines = people
             .iter()
             .map(|u| {
@@ -227,7 +274,8 @@ pub async fn staff_digest(engine: &Engine, now: DateTime<Utc>) -> Result<usize> 
                 )
             })
             .collect::<Vec<_>>()
-            .join("\n");
+            .join("\n")
+            + &format!("\n\nThe program today: {headline}.");
         let day = now.with_timezone(&p.settings.timezone).format("%Y-%m-%d");
         for staff_id in store::staff::staff_user_ids_of_program(w.c(), p.id).await? {
             let Some(staff) = store::users::user(w.c(), staff_id).await? else {
@@ -237,11 +285,13 @@ pub async fn staff_digest(engine: &Engine, now: DateTime<Utc>) -> Result<usize> 
             let mail = crate::messages::staff_digest(&p.full_name(), &lines, people.len());
             w.email(&staff, "staff_digest", key.clone(), mail).await?;
             let text = format!(
-                "{}: {} people inactive for {}+ days. /inactive program:\"{}\" lists them.",
+                "{}: {} people inactive for {}+ days. /inactive program:\"{}\" lists them.\n\
+                 Today: {headline}. /overview {} shows more.",
                 p.full_name(),
                 people.len(),
                 p.settings.inactivity_after.num_days(),
-                p.name
+                p.name,
+                crate::command::quote(&p.full_name())
             );
             w.chat(&staff, "staff_digest", &key, text, Vec::new())
                 .await?;

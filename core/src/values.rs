@@ -23,7 +23,8 @@ pub fn refuse_hidden(raw: &str, what: &str) -> Result<(), Error> {
     }
 }
 
-/// An email address, trimmed and lower-cased so uniqueness is case-insensitive (seed 000).
+/// An email address, trimmed and lower-cased so uniqueness is case-insensitive
+/// (docs/domain.md#users).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Email(String);
 
@@ -55,9 +56,9 @@ impl fmt::Display for Email {
     }
 }
 
-/// A phone number in E.164 form (`+5511987654321`). People log in by phone (seed 001), so it
-/// is unique; parsing accepts spaces, dashes, dots and brackets, and a national number when the
-/// deployment sets a default region.
+/// A phone number in E.164 form (`+5511987654321`). People log in by phone (docs/domain.md#users),
+/// so it is unique; parsing accepts spaces, dashes, dots and brackets, and a national number when
+/// the deployment sets a default region.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Phone(String);
 
@@ -166,7 +167,8 @@ impl FullName {
     }
 }
 
-/// An identifier the program uses for a person outside mentorops; defaults to the phone (seed 001).
+/// An identifier the program uses for a person outside mentorops; defaults to the phone
+/// (docs/domain.md#users).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExternalId(String);
 
@@ -190,7 +192,7 @@ impl ExternalId {
     }
 }
 
-/// An identifier (the seeds' "filters"): `key=value`, keys lower-case `[a-z0-9_-]`.
+/// An identifier (a tag, docs/domain.md#users): `key=value`, keys lower-case `[a-z0-9_-]`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Tag {
     pub key: String,
@@ -244,7 +246,7 @@ impl fmt::Display for Tag {
 }
 
 /// The alphabet of link codes: upper-case letters and digits without the look-alikes 0, O, 1, I
-/// (SPEC §8), so a code can be read aloud and typed.
+/// (docs/domain.md#linking), so a code can be read aloud and typed.
 pub const LINK_CODE_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 pub const LINK_CODE_LEN: usize = 8;
 

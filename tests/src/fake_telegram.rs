@@ -347,6 +347,12 @@ async fn api(
             m["document"] = json!({"file_id": format!("doc{id}"), "file_unique_id": format!("udoc{id}"), "file_name": body["document"]["filename"]});
             ok(m)
         }
+        "sendphoto" => {
+            let mut m = sent_message(id, &body);
+            m.as_object_mut().map(|o| o.remove("text"));
+            m["photo"] = json!([{"file_id": format!("photo{id}"), "file_unique_id": format!("uphoto{id}"), "width": 960, "height": 480}]);
+            ok(m)
+        }
         "getfile" => {
             let file_id = body["file_id"].as_str().unwrap_or_default();
             match s.files.get(file_id) {

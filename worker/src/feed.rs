@@ -1,4 +1,4 @@
-//! From SQL, the source of truth, to the queue (SPEC §10).
+//! From SQL, the source of truth, to the queue (docs/operations.md#feeder).
 //!
 //! - `feed`: new pending offers, booked sessions and queued emails (`queued_at IS NULL`) become
 //!   jobs due at their deadline / reminder time / delivery time, then are marked queued. A
@@ -57,7 +57,7 @@ pub async fn feed(rt: &Runtime, epoch: &mut Option<String>) -> Result<usize, Fee
         if rows.is_empty() {
             break;
         }
-        let batch: Vec<Job> = work.iter().map(|w| Job::for_work(w, 0)).collect();
+        let batch = Job::for_work(&work, now, 0);
         rt.queue.push(&batch).await?;
         let mut c = rt.engine.db().pool().acquire().await?;
         jobs::mark_queued(&mut c, &rows, now).await?;
@@ -77,7 +77,7 @@ pub async fn reconcile(rt: &Runtime, tick: u64) -> Result<usize, FeedError> {
     let overdue = jobs::overdue(&mut c, now, rt.grace, 1000).await?;
     drop(c);
     let round = u32::try_from(tick).unwrap_or(u32::MAX);
-    let batch: Vec<Job> = overdue.iter().map(|w| Job::for_work(w, round)).collect();
+    let batch = Job::for_work(&overdue, now, round);
     rt.queue.push(&batch).await?;
     // Marked again, so a job that keeps failing (or a long backlog) is re-queued at most once
     // per grace period, not on every tick.
@@ -87,7 +87,8 @@ pub async fn reconcile(rt: &Runtime, tick: u64) -> Result<usize, FeedError> {
     drop(c);
     if !batch.is_empty() {
         info!(
-            count = batch.len(),
+            jobs = batch.len(),
+            items = overdue.len(),
             "reconciler re-queued overdue work the queue had lost"
         );
     }

@@ -1,16 +1,17 @@
 //! What each job does: a few lines that call the domain (core::timers), the email delivery or
 //! the feeder, and count the outcome for `/metrics`.
 //!
-//! Retries (apalis trap 3): apalis-redis retries a failed job up to 25 times whatever
-//! `max_attempts` says. So a job fails (and is retried by apalis) only on an infrastructure
-//! error — the database unreachable — where trying again is right and harmless, because every
-//! job is idempotent. Everything else is owned here: an email the server refused for now is
-//! re-queued at its backoff time by this handler, and a job that can never succeed is aborted.
+//! Retries (apalis trap 3, docs/operations.md#trap-redis-retries): apalis-redis retries a failed
+//! job up to 25 times whatever `max_attempts` says. So a job fails (and is retried by apalis) only
+//! on an infrastructure error — the database unreachable — where trying again is right and
+//! harmless, because every job is idempotent. Everything else is owned here: an email the server
+//! refused for now is re-queued at its backoff time by this handler, and a job that can never
+//! succeed is aborted.
 
 use std::sync::Arc;
 
 use apalis::prelude::*;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use mentorops_core::timers;
 use tracing::{info, warn};
 
@@ -19,10 +20,10 @@ use crate::delivery::{Attempt, deliver_email};
 use crate::feed;
 use crate::jobs::Job;
 
-/// A job handed out early by at most this much is held until it is due: apalis schedules in
-/// whole seconds, and replicas' clocks may differ by a few seconds (the host that promotes a
-/// task decides when it is due). One further out was queued with a wrong time and is left to
-/// the reconciler.
+/// A job handed out early by at most this much is held until it is due (apalis
+/// trap 9, docs/operations.md#trap-whole-seconds): apalis schedules in whole seconds, and replicas'
+/// clocks may differ by a few seconds (the host that promotes a task decides when it is due). One
+/// further out was queued with a wrong time and is left to the reconciler.
 const HOLD_AT_MOST: chrono::Duration = chrono::Duration::seconds(60);
 
 pub async fn handle(job: Job, rt: Data<Arc<Runtime>>) -> Result<(), BoxDynError> {
@@ -53,20 +54,50 @@ pub async fn handle(job: Job, rt: Data<Arc<Runtime>>) -> Result<(), BoxDynError>
     }
 }
 
+/// How long a timer waits before trying again an item another transaction held (a reminder
+/// skips a row an accept is holding, rather than wait for it).
+const RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Runs a timer job's passes over its items (`core::timers::run_batch`, one transaction each):
+/// the first at once — the job is due —, then again when the next of its items comes due (the
+/// rest of the same second) or, for an item held by another transaction, after a short pause,
+/// until none is left. Each pass touches only what is due by its own clock, so nothing acts
+/// early. An item not due within `HOLD_AT_MOST` of the job's due time, or still waiting then,
+/// is left to the reconciler.
+async fn run_timer(
+    rt: &Runtime,
+    timer: timers::Job,
+    ids: &[i64],
+    due: DateTime<Utc>,
+) -> Result<(), BoxDynError> {
+    let until = due + HOLD_AT_MOST;
+    loop {
+        let pass = timers::run_batch(&rt.engine, timer, ids).await?;
+        let Some(next) = pass.next_due else {
+            return Ok(());
+        };
+        let now = rt.engine.now();
+        if next > until || now > until {
+            return Ok(());
+        }
+        let wait = (next - now).to_std().unwrap_or(RETRY_PAUSE);
+        tokio::time::sleep(if wait.is_zero() { RETRY_PAUSE } else { wait }).await;
+    }
+}
+
 async fn run(job: &Job, rt: &Runtime) -> Result<(), BoxDynError> {
     let engine = &rt.engine;
+    if let (Some((timer, ids)), Some(due)) = (job.timer(), job.due()) {
+        return run_timer(rt, timer, &ids, due).await;
+    }
     let now = engine.now();
     match *job {
-        Job::ExpireOffer { offer, .. } => {
-            timers::run_one(engine, timers::Job::Expire, offer, now).await?;
-        }
-        Job::RemindOffer { offer, .. } => {
-            timers::run_one(engine, timers::Job::RemindOffer, offer, now).await?;
-        }
-        Job::RemindSession { session, lead, .. } => {
-            let job = timers::Job::RemindSession(lead.into());
-            timers::run_one(engine, job, session, now).await?;
-        }
+        Job::ExpireOffers { .. }
+        | Job::RemindOffers { .. }
+        | Job::RemindSessions { .. }
+        | Job::ExpireOffer { .. }
+        | Job::RemindOffer { .. }
+        | Job::RemindSession { .. } => {}
         Job::DeliverEmail { outbox, round, .. } => {
             match deliver_email(
                 engine.db(),

@@ -72,6 +72,22 @@ fn register_every_series() {
 /// The label of every kind of job.
 fn every_job_kind() -> Vec<&'static str> {
     let one_of_each = [
+        Job::ExpireOffers {
+            offers: Vec::new(),
+            due_ms: 0,
+            round: 0,
+        },
+        Job::RemindOffers {
+            offers: Vec::new(),
+            due_ms: 0,
+            round: 0,
+        },
+        Job::RemindSessions {
+            sessions: Vec::new(),
+            lead: crate::jobs::Lead::Day,
+            due_ms: 0,
+            round: 0,
+        },
         Job::ExpireOffer {
             offer: 0,
             due_ms: 0,
@@ -99,12 +115,15 @@ fn every_job_kind() -> Vec<&'static str> {
         Job::Reconcile { tick: 0 },
         Job::Noop { n: 0 },
     ];
-    one_of_each
+    let mut kinds: Vec<&'static str> = one_of_each
         .iter()
         .map(|job| match job {
             // No catch-all arm: a new kind of job does not compile here until it is listed
             // above, so its series start at 0 too.
-            Job::ExpireOffer { .. }
+            Job::ExpireOffers { .. }
+            | Job::RemindOffers { .. }
+            | Job::RemindSessions { .. }
+            | Job::ExpireOffer { .. }
             | Job::RemindOffer { .. }
             | Job::RemindSession { .. }
             | Job::DeliverEmail { .. }
@@ -114,7 +133,11 @@ fn every_job_kind() -> Vec<&'static str> {
             | Job::Reconcile { .. }
             | Job::Noop { .. } => job.kind(),
         })
-        .collect()
+        .collect();
+    // A batch and a single item of a timer share their kind.
+    kinds.sort_unstable();
+    kinds.dedup();
+    kinds
 }
 
 pub async fn serve(

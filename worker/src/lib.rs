@@ -1,8 +1,9 @@
-//! mentorops-worker: turns the domain's timers and outbox into delivered messages (SPEC §8,
-//! §10). Jobs run on apalis 1.0 — Redis for several replicas, SQLite for one machine — fed
-//! from SQL, the source of truth (`feed`); cron queues the inactivity sweep, the staff digest
-//! and the reconciler. Email goes through lettre's SMTP transport (retries with backoff on 4xx
-//! and connection trouble, none on 5xx), or to `.eml` files when no SMTP server is configured.
+//! mentorops-worker: turns the domain's timers and outbox into delivered messages
+//! (docs/operations.md#queue, docs/operations.md#email). Jobs run on apalis 1.0 — Redis for several
+//! replicas, SQLite for one machine — fed from SQL, the source of truth (`feed`); cron queues the
+//! inactivity sweep, the staff digest and the reconciler. Email goes through lettre's SMTP
+//! transport (retries with backoff on 4xx and connection trouble, none on 5xx), or to `.eml` files
+//! when no SMTP server is configured.
 
 pub mod context;
 pub mod delivery;

@@ -117,8 +117,8 @@ impl Queue {
 
     pub async fn redis(url: &str, queue: &str, t: &Tuning) -> Result<Self, QueueError> {
         let client = redis::Client::open(url)?;
-        // The connection manager reconnects by itself after Redis restarts; the worker is
-        // restarted on top of it (see runtime.rs, apalis trap 4).
+        // The connection manager reconnects by itself after Redis restarts; the worker is restarted
+        // on top of it (see runtime.rs, apalis trap 4: docs/operations.md#trap-dead-worker).
         let inner = client.get_connection_manager().await?;
         let conn = CountingConn {
             inner,
@@ -129,17 +129,20 @@ impl Queue {
             .batch_size(t.batch_size)
             .heartbeat_interval(t.heartbeat)
             .missed_heartbeats(t.missed_heartbeats)
-            // apalis trap 2: with no TTL apalis-redis runs `EXPIRE key 0`, deleting each
-            // idempotency key as soon as it is set, so duplicates would be queued.
+            // apalis trap 2 (docs/operations.md#trap-idempotency-ttl): with no TTL apalis-redis
+            // runs `EXPIRE key 0`, deleting each idempotency key as soon as it is set, so
+            // duplicates would be queued.
             .idempotency_ttl(Some(t.idempotency_ttl))
-            // Per-task leases cost three extra scripts per batch and buy nothing here: a
-            // fetch moves tasks atomically into this worker's own in-flight set, and a dead
-            // worker's set is re-queued as a whole after its missed heartbeats (trap 6).
+            // Per-task leases cost three extra scripts per batch and buy nothing here: a fetch
+            // moves tasks atomically into this worker's own in-flight set, and a dead worker's set
+            // is re-queued as a whole after its missed heartbeats
+            // (trap 6: docs/operations.md#trap-orphaned-jobs).
             .lock_tasks(false)
             // Nobody subscribes to apalis' pub/sub events; publishing them is wasted work.
             .emit_events(false)
-            // Results must be recorded: that is what takes a finished job out of the worker's
-            // in-flight set, so a restart does not run it again.
+            // Results must be recorded (apalis trap 12, docs/operations.md#trap-persist-results):
+            // that is what takes a finished job out of the worker's in-flight set, so a restart
+            // does not run it again.
             .persist_results(true);
         let storage = RedisStorage::new(conn.clone()).with_config(config);
         Ok(Self::Redis { storage, conn })
@@ -164,9 +167,9 @@ impl Queue {
             .max_connections(4)
             .connect_with(options)
             .await?;
-        // apalis trap 7: apalis-sqlite's migrations use sqlx's `_sqlx_migrations` table. The
-        // queue has a file of its own and the app's migrations use `mentorops_migrations`, so
-        // the two never see each other's history.
+        // apalis trap 7 (docs/operations.md#trap-migrations-table): apalis-sqlite's migrations use
+        // sqlx's `_sqlx_migrations` table. The queue has a file of its own and the app's migrations
+        // use `mentorops_migrations`, so the two never see each other's history.
         SqliteStorage::setup(&pool)
             .await
             .map_err(|e| QueueError::Setup(e.to_string()))?;
@@ -209,7 +212,8 @@ impl Queue {
                 }
                 // On SQLite this bounds the retries of a job whose handler failed on an
                 // infrastructure error; apalis-redis ignores it and retries up to 25 times
-                // (trap 3), which is why handlers own their retries and abort on the rest.
+                // (trap 3: docs/operations.md#trap-redis-retries), which is why handlers own their
+                // retries and abort on the rest.
                 b.max_attempts(5).build()
             })
             .collect();
@@ -276,8 +280,9 @@ impl Queue {
         }
     }
 
-    /// Forgets finished jobs older than `age` (their payload and result), so the queue's
-    /// storage holds what is pending plus a short history, not every job ever run.
+    /// Forgets finished jobs older than `age` (their payload and result), so the queue's storage
+    /// holds what is pending plus a short history, not every job ever run. Neither backend's own
+    /// vacuum does that as it is (apalis trap 11, docs/operations.md#trap-vacuum).
     pub async fn vacuum(&self, age: Duration) -> Result<u64, QueueError> {
         match self {
             Self::Redis { storage, conn } => {
@@ -362,7 +367,8 @@ impl Queue {
     }
 }
 
-/// Moves due tasks from apalis-redis' scheduled set to its active list, 1000 at a time.
+/// Moves due tasks from apalis-redis' scheduled set to its active list, 1000 at a time (apalis
+/// trap 10, docs/operations.md#trap-promote-batches: its own fetch fails on too many at once).
 pub async fn promote_due(
     conn: &mut CountingConn,
     config: &apalis_redis::Config,

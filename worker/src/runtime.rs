@@ -35,7 +35,7 @@ pub enum StartError {
     },
 }
 
-/// The cron jobs (SPEC §7 and §10).
+/// The cron jobs (docs/operations.md#cron; the rules they carry out: docs/domain.md#inactivity).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CronJob {
     Sweep,
@@ -93,8 +93,8 @@ impl Worker {
             stats: Stats::default(),
             engine,
         });
-        // apalis trap 5: a worker's name must be unique, or a crashed worker's jobs are never
-        // recovered; the default is host and process id.
+        // apalis trap 5 (docs/operations.md#trap-worker-names): a worker's name must be unique, or
+        // a crashed worker's jobs are never recovered; the default is host and process id.
         let name = name
             .or_else(|| q.worker_name.clone())
             .unwrap_or_else(process_name);
@@ -174,9 +174,9 @@ fn hostname() -> String {
         .unwrap_or_else(|| "host".into())
 }
 
-/// apalis trap 4: when the backend fails (Redis restarted, a timeout), apalis marks the worker
-/// dead and nothing restarts it. Each worker runs under this loop instead, which starts it
-/// again after a growing pause (0.5 s doubling to 10 s) until shutdown.
+/// apalis trap 4 (docs/operations.md#trap-dead-worker): when the backend fails (Redis restarted, a
+/// timeout), apalis marks the worker dead and nothing restarts it. Each worker runs under this loop
+/// instead, which starts it again after a growing pause (0.5 s doubling to 10 s) until shutdown.
 async fn supervise<F, Fut>(what: &str, shutdown: CancellationToken, mut run_once: F)
 where
     F: FnMut() -> Fut,
@@ -229,9 +229,10 @@ async fn job_worker(
         let name = name.clone();
         let stop = until(&shutdown);
         async move {
-            // apalis trap 1: an idle worker only looks for jobs on its heartbeat (30 s by
-            // default), so scheduled jobs would run late; poll at `queue.poll_interval_ms`.
-            // The two backends are different types; the worker is built the same on both.
+            // apalis trap 1 (docs/operations.md#trap-idle-worker): an idle worker only looks for
+            // jobs on its heartbeat (30 s by default), so scheduled jobs would run late; poll at
+            // `queue.poll_interval_ms`. The two backends are different types; the worker is built
+            // the same on both.
             macro_rules! run_on {
                 ($storage:expr) => {
                     WorkerBuilder::new(name)
@@ -252,8 +253,9 @@ async fn job_worker(
     .await;
 }
 
-/// apalis trap 8: apalis-cron fires on every replica. The cron handler therefore only queues
-/// the real job, under a key made of the tick, so N replicas give one job per tick.
+/// apalis trap 8 (docs/operations.md#trap-cron-every-replica): apalis-cron fires on every replica.
+/// The cron handler therefore only queues the real job, under a key made of the tick, so N replicas
+/// give one job per tick.
 async fn on_tick(
     tick: Tick,
     kind: Data<CronJob>,

@@ -38,13 +38,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
 use chrono::Utc;
-use mentorops_bench::{drop_postgres, fresh_postgres, live_engine};
+use mentorops_bench::{
+    Counted, Statements, count_of, cpu_model, drop_postgres, fresh_postgres, live_engine, total,
+};
 use mentorops_bot::telegram::{Telegram, Tuning};
 use mentorops_core::command::{
     Caller, Engine, Frontend, Inbound, Outcome, ReplyRoute, ReplyTarget, Who, parse,
@@ -53,11 +54,6 @@ use mentorops_core::store::inbox;
 use mentorops_tests::fake_telegram::{Call, Fake, chat_of};
 use sqlx::{Connection, PgConnection};
 use tokio_util::sync::CancellationToken;
-use tracing::field::{Field, Visit};
-use tracing::subscriber::Interest;
-use tracing_subscriber::filter::dynamic_filter_fn;
-use tracing_subscriber::layer::{Context, SubscriberExt};
-use tracing_subscriber::{Layer, Registry};
 
 const DATABASE: &str = "mentorops_bench_chat";
 const FIRST_CHAT: i64 = 70_000;
@@ -107,100 +103,6 @@ fn options() -> Result<Options> {
         bail!("--chats (1..=10000), --per-chat, --direct and --pool must be at least 1");
     }
     Ok(o)
-}
-
-// ---------------------------------------------------------------------------------------------
-// SQL statements, as sqlx reports them
-
-/// Counts sqlx's `sqlx::query` events (one per statement run; BEGIN and the ROLLBACK of a
-/// dropped transaction are sent without one) by their first four words, with the time they
-/// took as sqlx measured it, while switched on. Off, the events are not even built.
-#[derive(Clone, Default)]
-struct Statements {
-    on: Arc<AtomicBool>,
-    seen: Arc<Mutex<Counted>>,
-}
-
-/// Statement (first four words) → (how many, seconds in all).
-type Counted = BTreeMap<String, (u64, f64)>;
-
-impl Statements {
-    fn install(&self) -> Result<()> {
-        let on = self.on.clone();
-        let filter = dynamic_filter_fn(
-            move |m: &tracing::Metadata<'_>, _: &Context<'_, Registry>| {
-                m.target() == "sqlx::query" && on.load(Ordering::Relaxed)
-            },
-        )
-        .with_callsite_filter(|m: &'static tracing::Metadata<'static>| {
-            if m.target() == "sqlx::query" {
-                Interest::sometimes()
-            } else {
-                Interest::never()
-            }
-        });
-        let subscriber = Registry::default().with(self.clone().with_filter(filter));
-        tracing::subscriber::set_global_default(subscriber)
-            .context("installing the statement counter")?;
-        Ok(())
-    }
-
-    fn start(&self) {
-        self.lock().clear();
-        self.on.store(true, Ordering::SeqCst);
-    }
-
-    /// Switches counting off; what was counted since `start`, by statement.
-    fn stop(&self) -> Counted {
-        self.on.store(false, Ordering::SeqCst);
-        std::mem::take(&mut *self.lock())
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Counted> {
-        self.seen.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-/// The `summary` (the statement's first four words) and `elapsed_secs` of a `sqlx::query`
-/// event.
-#[derive(Default)]
-struct Summary(String, f64);
-
-impl Visit for Summary {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "summary" {
-            self.0 = value.to_string();
-        }
-    }
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        if field.name() == "elapsed_secs" {
-            self.1 = value;
-        }
-    }
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "summary" {
-            self.0 = format!("{value:?}").trim_matches('"').to_string();
-        }
-    }
-}
-
-impl<S: tracing::Subscriber> Layer<S> for Statements {
-    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
-        let mut summary = Summary::default();
-        event.record(&mut summary);
-        let mut seen = self.lock();
-        let entry = seen.entry(summary.0).or_default();
-        entry.0 += 1;
-        entry.1 += summary.1;
-    }
-}
-
-fn total(counted: &Counted) -> u64 {
-    counted.values().map(|(k, _)| k).sum()
-}
-
-fn count_of(counted: &Counted, statement: &str) -> u64 {
-    counted.get(statement).map_or(0, |(k, _)| *k)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -955,17 +857,6 @@ fn percentile(xs: &[Duration], p: f64) -> Duration {
     }
     let rank = ((p * xs.len() as f64).ceil() as usize).clamp(1, xs.len());
     xs[rank - 1]
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("model name"))
-                .map(|m| m.trim_start_matches([' ', '\t', ':']).to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
 }
 
 async fn postgres_version() -> Result<String> {

@@ -38,11 +38,7 @@ pub fn command_list(specs: &[&CommandSpec]) -> Vec<BotCommand> {
 }
 
 fn unlinked() -> Vec<&'static CommandSpec> {
-    visible_to(Audience {
-        linked: false,
-        status: None,
-        staff_roles: &[],
-    })
+    visible_to(Audience::default())
 }
 
 pub(super) async fn publish_default(bot: &TgBot) -> Result<(), RequestError> {

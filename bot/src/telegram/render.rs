@@ -1,7 +1,7 @@
 //! A reply as Telegram requests ([`Part`]s, sent by the outbox driver): plain text (no parse
 //! mode, so nothing needs escaping) cut to Telegram's 4096-character limit at line ends, the
 //! buttons as an inline keyboard on the last part (callback data = the button's command),
-//! attachments as documents; or, after a button press, the outcome shown in the pressed message.
+//! attachments as documents (pictures as photos); or, after a button press, the outcome shown in the pressed message.
 
 use mentorops_core::reply::{Attachment, Button};
 use serde::{Deserialize, Serialize};
@@ -98,6 +98,8 @@ pub enum Part {
     },
     /// `sendDocument`.
     Document(Attachment),
+    /// `sendPhoto`: a picture Telegram can show inline (a PNG or JPEG within its photo limits).
+    Photo(Attachment),
     /// `editMessageText` of a pressed message (a "not modified" answer counts as done). When
     /// Telegram will not edit it (too old, gone), `fallback` is sent as a new message instead.
     Edit {
@@ -191,8 +193,23 @@ pub fn parts(
             }
         }
     }
-    out.extend(files.into_iter().map(Part::Document));
+    out.extend(files.into_iter().map(|f| {
+        if is_photo(&f) {
+            Part::Photo(f)
+        } else {
+            Part::Document(f)
+        }
+    }));
     out
+}
+
+/// Telegram's limit on a photo sent by upload (larger ones go as documents).
+pub const MAX_PHOTO_BYTES: usize = 10 * 1024 * 1024;
+
+/// Whether a file goes as a photo (shown in the chat) rather than a document: a PNG or JPEG
+/// within Telegram's photo size limit.
+pub fn is_photo(a: &Attachment) -> bool {
+    matches!(a.media_type.as_str(), "image/png" | "image/jpeg") && a.bytes.len() <= MAX_PHOTO_BYTES
 }
 
 fn text_parts(text: &str, buttons: &[Button]) -> Vec<Part> {
@@ -221,6 +238,10 @@ pub async fn send_part(bot: &Bot, chat: ChatId, part: &Part) -> Result<(), Reque
         Part::Document(a) => {
             let file = InputFile::memory(a.bytes.clone()).file_name(a.file_name.clone());
             bot.send_document(chat, file).await.map(drop)
+        }
+        Part::Photo(a) => {
+            let file = InputFile::memory(a.bytes.clone()).file_name(a.file_name.clone());
+            bot.send_photo(chat, file).await.map(drop)
         }
         Part::Edit {
             message_id,
@@ -316,5 +337,36 @@ mod tests {
         assert_eq!(markup.inline_keyboard[0].len(), 1);
         assert_eq!(extra, [format!("Apply: send {}", long.command)]);
         assert_eq!(truncate("abcdef", 4), "abc…");
+    }
+
+    #[test]
+    fn pictures_go_as_photos_and_other_files_as_documents() {
+        let file = |name: &str, media: &str, size: usize| Attachment {
+            file_name: name.into(),
+            media_type: media.into(),
+            bytes: vec![0; size],
+        };
+        let out = parts(
+            "Overview",
+            &[],
+            vec![
+                file("overview.png", "image/png", 10),
+                file("export.csv", "text/csv", 10),
+                file("huge.png", "image/png", MAX_PHOTO_BYTES + 1),
+            ],
+            None,
+        );
+        assert!(
+            matches!(
+                out.as_slice(),
+                [
+                    Part::Text { .. },
+                    Part::Photo(_),
+                    Part::Document(_),
+                    Part::Document(_)
+                ]
+            ),
+            "{out:?}"
+        );
     }
 }

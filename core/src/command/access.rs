@@ -8,6 +8,7 @@ use super::caller::{Caller, Who};
 use super::spec::{Audience, CommandSpec, Refusal, refusal};
 use crate::error::{Error, Result};
 use crate::roles::{Capability, StaffRole, role_has};
+use crate::status::{BotAccess, PersonaStatus, bot_access};
 use crate::store::staff::Grant;
 use crate::store::users::User;
 use crate::store::{self, links};
@@ -18,23 +19,16 @@ pub struct Actor {
     pub user: Option<User>,
     pub grants: Vec<Grant>,
     roles: Vec<StaffRole>,
+    /// What their statuses let them do with the bot (None: not linked).
+    pub access: Option<BotAccess>,
 }
 
 impl Actor {
-    pub(crate) fn new(user: Option<User>, grants: Vec<Grant>) -> Self {
-        let roles = grants.iter().map(|g| g.role).collect();
-        Self {
-            user,
-            grants,
-            roles,
-        }
-    }
-
     /// Who is asking, as the permission table sees them: the one place it is worked out.
     pub fn audience(&self) -> Audience<'_> {
         Audience {
             linked: self.user.is_some(),
-            status: self.user.as_ref().map(|u| u.status),
+            access: self.access,
             staff_roles: &self.roles,
         }
     }
@@ -60,11 +54,27 @@ impl Actor {
             Some(id) => store::users::user(c, id).await?,
             None => None,
         };
-        let grants = match &user {
-            Some(u) => store::staff::grants_of(c, u.id).await?,
-            None => Vec::new(),
+        let (grants, access) = match &user {
+            Some(u) => {
+                let personas = store::users::personas_of(c, u.id).await?;
+                let active = personas
+                    .iter()
+                    .filter(|p| p.status == PersonaStatus::Active)
+                    .map(|p| p.match_status);
+                (
+                    store::staff::grants_of(c, u.id).await?,
+                    Some(bot_access(u.status, active)),
+                )
+            }
+            None => (Vec::new(), None),
         };
-        Ok(Self::new(user, grants))
+        let roles = grants.iter().map(|g| g.role).collect();
+        Ok(Self {
+            user,
+            grants,
+            roles,
+            access,
+        })
     }
 
     fn grants_with(&self, cap: Capability) -> impl Iterator<Item = &Grant> {
@@ -111,6 +121,9 @@ fn refusal_error(command: &str, r: Refusal, actor: &Actor) -> Error {
         Refusal::Deactivated => Error::Deactivated,
         Refusal::NotLinked => Error::forbidden(format!(
             "/{command} needs a linked account: send /link CODE with the code from your welcome email (ask your program manager if you have none)"
+        )),
+        Refusal::MatchClosed => Error::forbidden(format!(
+            "/{command} is closed to you: your match is closed and you are not coming back for a new one, so the bot shows you your status only (/me). If you are coming back, ask your program manager"
         )),
         Refusal::ApplicationFirst => Error::forbidden(format!(
             "/{command} opens once your application is complete: finish it first (see /me)"

@@ -275,3 +275,24 @@ pub fn confirmed(c: &Option<Confirm>) -> Result<bool> {
         .transpose()
         .map(|v| v.unwrap_or(false))
 }
+
+// ---- /user_edit -------------------------------------------------------------------------
+
+// A person's identity, as `/user_add` reads it (`values`): `/user_edit` takes them typed. The
+// phone is read by the handler, which knows the configured region.
+parsed_by!(
+    crate::values::Email,
+    crate::values::FullName,
+    crate::values::ExternalId
+);
+
+/// `tags:` of `/user_edit`: `+key=value` sets a tag, `-key` removes one, several separated by
+/// commas (`+cohort=2027,-lang`); a key given twice is refused.
+#[derive(Debug, Clone)]
+pub struct TagEdits(pub Vec<crate::domain::edits::TagEdit>);
+
+impl Value for TagEdits {
+    fn parse_value(name: &'static str, raw: &str) -> Result<Self> {
+        crate::domain::edits::TagEdit::parse_list(name, raw).map(Self)
+    }
+}

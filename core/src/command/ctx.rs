@@ -7,7 +7,7 @@ use std::ops::{Deref, DerefMut};
 use super::access::Actor;
 use super::caller::Caller;
 use super::spec::CommandSpec;
-use crate::domain::Work;
+use crate::domain::{self, Work};
 use crate::error::{Error, Result};
 use crate::reply::{echo, listed};
 use crate::roles::Capability;
@@ -123,8 +123,9 @@ impl<'a> Ctx<'a> {
 
     // ---- finding things -------------------------------------------------------------------
 
-    /// Finds one person from what staff typed (SPEC §3): `#id`, email, phone, external ID, a
-    /// chat mention, or an unambiguous name — among the people in the actor's scope for `cap`.
+    /// Finds one person from what staff typed (docs/domain.md#person-references): `#id`, email,
+    /// phone, external ID, a chat mention, or an unambiguous name — among the people in the actor's
+    /// scope for `cap`.
     pub async fn find_user(&mut self, reference: &str, cap: Capability) -> Result<User> {
         let r = reference.trim();
         let length = r.chars().count();
@@ -310,17 +311,7 @@ impl<'a> Ctx<'a> {
 
     /// "#7 mentee in City Schools/Spring 2027, Active, RTBM"
     pub async fn describe_persona(&mut self, p: &Persona) -> Result<String> {
-        let program = match p.program_id {
-            Some(id) => store::orgs::program(self.c(), id)
-                .await?
-                .map(|p| p.full_name())
-                .unwrap_or_default(),
-            None => "no program yet (unassigned)".into(),
-        };
-        Ok(format!(
-            "#{} {} in {program}, {}, {}",
-            p.id, p.role, p.status, p.match_status
-        ))
+        domain::people::describe_persona(self, p).await
     }
 }
 

@@ -313,6 +313,44 @@ fn actor_of(asker: &super::access::Actor) -> Actor {
         .map_or(Actor::System, |u| Actor::User(u.id))
 }
 
+/// What every step of one import works with: the engine, who asks with which command, and the
+/// file's columns.
+#[derive(Clone, Copy)]
+struct Job<'a> {
+    engine: &'a Engine,
+    caller: &'a Caller,
+    spec: &'a CommandSpec,
+    columns: &'a Columns,
+}
+
+impl<'a> Job<'a> {
+    /// The context a step works in on `tx`, as of `now`, once the caller is found still allowed
+    /// to import.
+    async fn ctx<'t>(
+        &self,
+        tx: &'t mut sqlx::Transaction<'static, sqlx::Any>,
+        now: DateTime<Utc>,
+    ) -> Result<Ctx<'t>>
+    where
+        'a: 't,
+    {
+        let actor = allowed(tx, self.caller, self.spec).await?;
+        Ok(Ctx::new(
+            Work::new(
+                tx,
+                now,
+                actor_of(&actor),
+                self.caller.frontend,
+                self.engine.settings(),
+                self.engine.program_defaults(),
+            ),
+            actor,
+            self.caller.clone(),
+            &[],
+        ))
+    }
+}
+
 /// Runs `/user_import` (the engine's stand-in for a command transaction; see the module
 /// comment): the reply, and the first [`KEPT_QUEUED`] messages it queued.
 pub(crate) async fn run(
@@ -352,8 +390,13 @@ pub(crate) async fn run(
     let mut progress = Progress::new(engine, caller, inbound, started);
     info!(rows = total, "import: file counted; checking every row");
     // 3.
-    let (problems, mut places) =
-        check(engine, caller, spec, &columns, text, total, &mut progress).await?;
+    let job = Job {
+        engine,
+        caller,
+        spec,
+        columns: &columns,
+    };
+    let (problems, mut places) = check(job, text, total, &mut progress).await?;
     if !problems.is_empty() {
         return Err(refusal(&mut progress, problems).await?);
     }
@@ -389,17 +432,7 @@ pub(crate) async fn run(
     }
     info!(rows = total, chunks, "import: every row is valid; adding");
     // 5.
-    let added = add(
-        engine,
-        caller,
-        spec,
-        &columns,
-        text,
-        total,
-        &mut places,
-        &mut progress,
-    )
-    .await;
+    let added = add(job, text, total, &mut places, &mut progress).await;
     let reply = added.reply();
     match &added.stopped {
         Some(stop) => error!(
@@ -620,33 +653,18 @@ fn external_id(p: &NewPerson) -> ExternalId {
 
 /// Step 3: every row read, checked and compared (read-only); the problems, in line order.
 async fn check(
-    engine: &Engine,
-    caller: &Caller,
-    spec: &CommandSpec,
-    columns: &Columns,
+    job: Job<'_>,
     text: &str,
     total: usize,
     progress: &mut Progress<'_>,
 ) -> Result<(Vec<Problem>, Places)> {
+    let (engine, columns) = (job.engine, job.columns);
     let mut places = Places::default();
     let mut problems = Vec::new();
     let mut seen = Seen::default();
     // A plain BEGIN: on SQLite it takes no write lock, so other commands write meanwhile.
     let mut tx = engine.db().pool().begin().await?;
-    let actor = allowed(&mut tx, caller, spec).await?;
-    let mut ctx = Ctx::new(
-        Work::new(
-            &mut tx,
-            engine.now(),
-            actor_of(&actor),
-            caller.frontend,
-            engine.settings(),
-            engine.program_defaults(),
-        ),
-        actor,
-        caller.clone(),
-        &[],
-    );
+    let mut ctx = job.ctx(&mut tx, engine.now()).await?;
     let mut r = reader(text);
     let mut batch: Vec<(u64, NewPerson)> = Vec::with_capacity(CHUNK);
     for (i, record) in r.records().enumerate() {
@@ -877,12 +895,8 @@ impl Added {
 
 /// Step 5: the rows in chunks (at most [`CHUNK`] rows or [`CHUNK_TIME`] of work), each added in
 /// one transaction.
-#[allow(clippy::too_many_arguments)]
 async fn add(
-    engine: &Engine,
-    caller: &Caller,
-    spec: &CommandSpec,
-    columns: &Columns,
+    job: Job<'_>,
     text: &str,
     total: usize,
     places: &mut Places,
@@ -924,7 +938,7 @@ async fn add(
                 rows_before: rows_done,
                 total,
             };
-            match add_chunk(engine, caller, spec, columns, &chunk, places, progress, at).await {
+            match add_chunk(job, &chunk, places, progress, at).await {
                 Ok(done) => break Ok(done),
                 Err(e) if attempt + 1 < ATTEMPTS => {
                     warn!(error = %e, line = first_line, attempt, "import: a chunk failed; trying it again");
@@ -959,7 +973,7 @@ async fn add(
                 break;
             }
         }
-        if rows_done < total && engine.db().backend() == Backend::Sqlite {
+        if rows_done < total && job.engine.db().backend() == Backend::Sqlite {
             tokio::time::sleep(SQLITE_PAUSE).await;
         }
     }
@@ -989,36 +1003,20 @@ struct ChunkDone {
 /// One chunk, in one transaction: its rows read and checked again (things may have changed
 /// since step 3), then added as `/user_add` adds a person, one after the other until
 /// [`CHUNK_TIME`] has passed (at least one row is dealt with).
-#[allow(clippy::too_many_arguments)]
 async fn add_chunk(
-    engine: &Engine,
-    caller: &Caller,
-    spec: &CommandSpec,
-    columns: &Columns,
+    job: Job<'_>,
     chunk: &[(u64, csv::StringRecord)],
     places: &mut Places,
     progress: &mut Progress<'_>,
     at: ChunkAt,
 ) -> Result<ChunkDone> {
+    let (engine, columns) = (job.engine, job.columns);
     let now = engine.now();
     let mut tx = engine.db().begin().await?;
     // The budget counts from when this chunk holds the database (SQLite: the write lock).
     let began = Instant::now();
     // Again for each chunk: someone who lost the right to add people stops adding them.
-    let actor = allowed(&mut tx, caller, spec).await?;
-    let mut ctx = Ctx::new(
-        Work::new(
-            &mut tx,
-            now,
-            actor_of(&actor),
-            caller.frontend,
-            engine.settings(),
-            engine.program_defaults(),
-        ),
-        actor,
-        caller.clone(),
-        &[],
-    );
+    let mut ctx = job.ctx(&mut tx, now).await?;
     let mut rows = Vec::with_capacity(chunk.len());
     for (line, record) in chunk {
         match parse_person(&mut ctx, columns.fields(record), places).await {

@@ -49,7 +49,7 @@ pub enum ReplyTarget {
 impl Inbound {
     /// Records the update as handled (false: it was already). A command normally does this
     /// first in its own transaction; `/user_import` does it once the file is found valid, in a
-    /// short transaction of its own, before its first chunk (see `crate::import`).
+    /// short transaction of its own, before its first chunk (see `command::import`).
     pub(crate) async fn mark_done(
         &self,
         tx: &mut Transaction<'static, Any>,
@@ -100,7 +100,7 @@ impl Inbound {
 }
 
 /// What every successful command does last, in its final transaction: the caller's activity
-/// (docs/domain.md#inactivity), and the reply queued where the update wants it.
+/// (docs/domain.md#activity), and the reply queued where the update wants it.
 pub(crate) async fn finish(
     tx: &mut Transaction<'static, Any>,
     user_id: Option<i64>,

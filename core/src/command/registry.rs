@@ -7,14 +7,15 @@ use super::args::Invocation;
 use super::ctx::Ctx;
 use super::declare::Command;
 use super::handlers::{
-    basics, deliveries, offers, orgs, pairing, people, questionnaire, removal, sessions, statuses,
+    basics, deliveries, edit, offers, orgs, overview, pairing, people, questionnaire, removal,
+    screening, sessions, statuses,
 };
 use super::import;
 use super::spec::{Audience, CommandSpec, refusal};
 use crate::error::{Error, Result};
 use crate::reply::Reply;
 use crate::roles::StaffRole;
-use crate::status::UserStatus;
+use crate::status::BotAccess;
 
 /// Lists the commands, in the order `/help` shows them, with the function that runs each.
 macro_rules! registry {
@@ -47,6 +48,7 @@ registry! {
     people::UserAdd => people::user_add,
     import::UserImport => import::in_one_transaction,
     people::UserShow => people::user_show,
+    edit::UserEdit => edit::user_edit,
     people::UserList => people::user_list,
     statuses::Status => statuses::status,
     statuses::Deactivate => statuses::deactivate,
@@ -57,6 +59,9 @@ registry! {
     people::ProgramAssign => people::program_assign,
     statuses::SetMatchStatus => statuses::match_status,
     people::Inactive => people::inactive,
+    edit::Nudge => edit::nudge,
+    overview::Overview => overview::overview,
+    screening::Screening => screening::screening,
     statuses::History => statuses::history,
     statuses::Revert => statuses::revert,
     removal::Export => removal::export,
@@ -94,18 +99,11 @@ pub fn visible_to(who: Audience<'_>) -> Vec<&'static CommandSpec> {
 pub fn menus() -> Vec<(&'static str, Vec<&'static CommandSpec>)> {
     let member = |roles: &'static [StaffRole]| Audience {
         linked: true,
-        status: Some(UserStatus::Active),
+        access: Some(BotAccess::Full),
         staff_roles: roles,
     };
     vec![
-        (
-            "unlinked",
-            visible_to(Audience {
-                linked: false,
-                status: None,
-                staff_roles: &[],
-            }),
-        ),
+        ("unlinked", visible_to(Audience::default())),
         ("member", visible_to(member(&[]))),
         (
             "success_coordinator",
@@ -177,7 +175,7 @@ mod tests {
             for a in c.args {
                 if a.kind == ArgKind::Text {
                     assert!(
-                        matches!(a.name, "reason" | "answer"),
+                        matches!(a.name, "reason" | "answer" | "message"),
                         "/{} {}: free text? Make it ArgKind::Line unless it is prose",
                         c.name,
                         a.name
@@ -196,11 +194,7 @@ mod tests {
 
     #[test]
     fn unlinked_accounts_see_only_start_help_and_link() {
-        let who = Audience {
-            linked: false,
-            status: None,
-            staff_roles: &[],
-        };
+        let who = Audience::default();
         let names: Vec<_> = visible_to(who).iter().map(|c| c.name).collect();
         assert_eq!(names, ["start", "help", "link"]);
     }

@@ -91,7 +91,7 @@ impl Engine {
     ) -> Result<(Reply, Vec<NewMessage>)> {
         // A file of people is too big for one transaction (a 132 000-row file held the
         // database for minutes): it checks the file, then adds people in transactions of its
-        // own, between which other commands run (see `crate::import`).
+        // own, between which other commands run (see `command::import`).
         if inv.spec.runs == Runs::InChunks {
             return import::run(self, caller, &inv, inbound).await;
         }

@@ -4,18 +4,29 @@
 //! registry lists them.
 
 use crate::roles::{Capability, StaffRole, role_has};
-use crate::status::{BotAccess, UserStatus};
+use crate::status::BotAccess;
 
 /// Who may run a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
     /// Anyone, even a chat account not linked to a user yet.
     Open,
-    /// Any linked user whose status lets them use the bot; `during_application` also lets
-    /// users in AI (Application Incomplete) run it.
-    Member { during_application: bool },
+    /// A linked user, as far as their statuses let them use the bot (`status::bot_access`).
+    Member(Member),
     /// Staff whose role holds the capability (and, inside the command, whose programs cover it).
     Staff(Capability),
+}
+
+/// How far into the program a member must be to run a command (docs/domain.md#bot-access).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Member {
+    /// Anyone the bot serves at all, to see where they stand (`/me`): a closed match or an
+    /// unfinished application still shows.
+    Status,
+    /// Also while the application is incomplete (the questionnaire).
+    Application,
+    /// A participant: user status A or SI, and a match status that can log in.
+    Participant,
 }
 
 /// What an argument holds, so each front-end can offer the right input (Discord option
@@ -162,10 +173,11 @@ impl CommandSpec {
 }
 
 /// Who is asking, as far as access goes.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Audience<'a> {
     pub linked: bool,
-    pub status: Option<UserStatus>,
+    /// What their statuses let them do (`status::bot_access`); None when not linked.
+    pub access: Option<BotAccess>,
     pub staff_roles: &'a [StaffRole],
 }
 
@@ -175,28 +187,27 @@ pub enum Refusal {
     NotLinked,
     Deactivated,
     ApplicationFirst,
+    /// Every match of theirs is closed: they may see their status, nothing more.
+    MatchClosed,
     NeedsRole(Vec<StaffRole>),
 }
 
 /// The permission check of every command, from the table: the one place front-ends and the
 /// engine ask.
 pub fn refusal(spec: &CommandSpec, who: Audience<'_>) -> Option<Refusal> {
-    if let Some(status) = who.status
-        && status.info().bot_access == BotAccess::None
-    {
+    if who.access == Some(BotAccess::None) {
         return Some(Refusal::Deactivated);
     }
     match spec.access {
         Access::Open => None,
         _ if !who.linked => Some(Refusal::NotLinked),
-        Access::Member { during_application } => {
-            let access = who.status.map(|s| s.info().bot_access);
-            if access == Some(BotAccess::ApplicationOnly) && !during_application {
-                Some(Refusal::ApplicationFirst)
-            } else {
-                None
-            }
-        }
+        Access::Member(needs) => match (needs, who.access.unwrap_or(BotAccess::Full)) {
+            (Member::Status, _) | (_, BotAccess::Full) => None,
+            (Member::Application, BotAccess::ApplicationOnly) => None,
+            (Member::Participant, BotAccess::ApplicationOnly) => Some(Refusal::ApplicationFirst),
+            (_, BotAccess::StatusOnly) => Some(Refusal::MatchClosed),
+            (_, BotAccess::None) => Some(Refusal::Deactivated),
+        },
         Access::Staff(cap) => {
             if who.staff_roles.iter().any(|r| role_has(*r, cap)) {
                 None

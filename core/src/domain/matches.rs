@@ -2,9 +2,10 @@
 //! first), accepting an offer, closing and re-opening a match
 //! (docs/domain.md#matches-and-pairing).
 
-use super::offers::{move_on, open_offer_for};
+use super::offers::{move_on, open_offer_for, withdraw_for_persona};
 use super::people::{persona_user, program_of};
 use super::recommend::unavailable_reason;
+use super::show::when;
 use super::work::{Audit, Work};
 use crate::error::{Error, Result};
 use crate::messages;
@@ -12,6 +13,7 @@ use crate::roles::PersonaRole;
 use crate::status::{MatchStatus, decide_match};
 use crate::store::matches::{Match, MatchState};
 use crate::store::offers::OfferState;
+use crate::store::sessions::SessionState;
 use crate::store::users::{Persona, User};
 use crate::store::{self};
 
@@ -26,6 +28,26 @@ pub async fn open_matches(w: &mut Work<'_>, user: &User) -> Result<Vec<(Match, S
                 let line = describe_match(w, &m).await?;
                 out.push((m, line));
             }
+        }
+    }
+    Ok(out)
+}
+
+/// The closed matches of `user`'s personas still in C (what a reactivation leaves closed), with
+/// a line describing each.
+pub async fn closed_matches(w: &mut Work<'_>, user: &User) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for p in store::users::personas_of(w.c(), user.id).await? {
+        if p.match_status != MatchStatus::Closed {
+            continue;
+        }
+        if let Some(m) = store::matches::of_persona(w.c(), p.id)
+            .await?
+            .into_iter()
+            .filter(|m| m.state == MatchState::Closed)
+            .max_by_key(|m| m.id)
+        {
+            out.push(describe_match(w, &m).await?);
         }
     }
     Ok(out)
@@ -53,17 +75,23 @@ pub async fn describe_match(w: &mut Work<'_>, m: &Match) -> Result<String> {
     ))
 }
 
-/// Closes an open match: the match and both personas (M → C).
+/// Closes an open match (docs/domain.md#closing-a-match): the match and both personas
+/// (M → C); its booked sessions are cancelled (so no reminder of them goes out); the two
+/// personas' open offers are withdrawn; and both people still there are told, by chat and
+/// email, with the reason. Every way a match closes comes through here: `/unassign`,
+/// `/match_status … C`, a user leaving Active, the other person deleted.
 pub async fn close_match(w: &mut Work<'_>, m: &Match, reason: Option<&str>) -> Result<()> {
     let now = w.now;
     store::matches::set_state(w.c(), m.id, MatchState::Open, MatchState::Closed, now).await?;
+    let mut people: Vec<(Persona, User)> = Vec::new();
     for pid in [m.mentee_persona_id, m.mentor_persona_id]
         .into_iter()
         .flatten()
     {
-        if let Some(p) = store::users::persona(w.c(), pid).await?
-            && p.match_status == MatchStatus::Matched
-        {
+        let Some(p) = store::users::persona(w.c(), pid).await? else {
+            continue;
+        };
+        if p.match_status == MatchStatus::Matched {
             store::users::set_match_status(w.c(), p.id, MatchStatus::Matched, MatchStatus::Closed)
                 .await?;
             w.audit(
@@ -74,12 +102,60 @@ pub async fn close_match(w: &mut Work<'_>, m: &Match, reason: Option<&str>) -> R
             )
             .await?;
         }
+        if let Some(u) = store::users::user(w.c(), p.user_id).await? {
+            people.push((p, u));
+        }
+    }
+    let mut cancelled = Vec::new();
+    for s in store::sessions::of_match(w.c(), m.id).await? {
+        if s.state == SessionState::Booked && store::sessions::cancel(w.c(), s.id, now).await? {
+            cancelled.push(s);
+        }
+    }
+    for (p, _) in &people {
+        withdraw_for_persona(w, p, "the match closed").await?;
+    }
+    let program = match m.program_id {
+        Some(id) => store::orgs::program(w.c(), id).await?,
+        None => None,
+    };
+    let sessions = match cancelled.len() {
+        0 => String::new(),
+        1 => format!(
+            " The session booked for {} is cancelled.",
+            when(program.as_ref(), cancelled[0].starts_at)
+        ),
+        n => format!(" The {n} sessions booked are cancelled."),
+    };
+    let why = reason
+        .map(|r| format!(" Reason: {}", r.trim_end_matches('.')))
+        .map(|r| format!("{r}."))
+        .unwrap_or_default();
+    for (me, other) in [(0, 1), (1, 0)] {
+        let Some((_, user)) = people.get(me) else {
+            continue;
+        };
+        let other = people
+            .get(other)
+            .map(|(_, u)| u.full_name.clone())
+            .unwrap_or_else(|| "a person no longer in the program".into());
+        let key = format!(
+            "match:{}:closed:{}:{}",
+            m.id,
+            now.timestamp_millis(),
+            user.id
+        );
+        let text = format!("Your match with {other} is closed.{why}{sessions}");
+        w.chat(user, "match_closed", &key, text, Vec::new()).await?;
+        let mail = messages::match_closed(&user.full_name, &other, reason, &sessions);
+        w.email(user, "match_closed", key, mail).await?;
     }
     Ok(())
 }
 
-/// Re-opens a closed match (C → M for both), only if both people are still there, A, and
-/// neither has been matched since (SPEC §3 Interpretation).
+/// Re-opens a closed match (C → M for both), only if both people are still there, A, and neither
+/// has another persona in M now (docs/domain.md#match-transitions, row C → M; how this reads the
+/// brief's "matched since": docs/domain.md#known-differences, item 2).
 pub async fn reopen_match(w: &mut Work<'_>, m: &Match, reason: Option<&str>) -> Result<()> {
     if m.state != MatchState::Closed {
         return Err(Error::conflict(format!(
@@ -129,7 +205,8 @@ pub async fn reopen_match(w: &mut Work<'_>, m: &Match, reason: Option<&str>) -> 
     Ok(())
 }
 
-/// The mentor accepts (seed 002: first come, first served). Returns the match id.
+/// The mentor accepts (docs/domain.md#offer-accept: first come, first served). Returns the
+/// match id.
 pub async fn accept(w: &mut Work<'_>, offer_id: i64, me: &User) -> Result<(i64, User)> {
     let (offer, mentor, _, _) = open_offer_for(w, offer_id, me).await?;
     let (mentee, mentee_user) = persona_user(w, offer.mentee_persona_id).await?;

@@ -5,12 +5,15 @@
 //! the worker's timers call these too, never a handler.
 //!
 //! Modules depend one way: `work` ← `show`, `people` ← `recommend` ← `offers` ← `matches` ←
-//! `statuses`; `sessions` and `inactivity` use `people` and `show`.
+//! `statuses`; `sessions` and `inactivity` use `people` and `show`; `edits` (editing a person,
+//! nudging them) uses `people`.
 
+pub mod edits;
 pub mod inactivity;
 pub mod matches;
 pub mod offers;
 pub mod people;
+pub mod prompts;
 pub mod recommend;
 pub mod sessions;
 pub mod show;

@@ -6,20 +6,24 @@
 //! exhausted round tells the mentee (with fresh recommendations) and the program's staff.
 //! Every step is a compare-and-swap on the row's state, inside the work's transaction.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, Utc};
 
 use super::people::{persona_user, program_of};
 use super::recommend::{Recommendation, pair_score, recommendations, unavailable_reason};
 use super::show::when;
-use super::work::Work;
+use super::work::{Notices, Work};
+use crate::db::Backend;
 use crate::error::{Error, Result};
-use crate::messages;
 use crate::reply::Button;
 use crate::roles::PersonaRole;
+use crate::store::links::ChatLink;
 use crate::store::offers::{Offer, OfferState};
 use crate::store::orgs::Program;
 use crate::store::users::{Persona, User};
 use crate::store::{self};
+use crate::{messages, questionnaire};
 
 /// Starts a new round with the ranked mentors and sends the first available offer.
 pub async fn start_round(w: &mut Work<'_>, mentee: &Persona, ranked: &[i64]) -> Result<()> {
@@ -116,49 +120,85 @@ async fn notify_offer_sent(
     deadline: DateTime<Utc>,
 ) -> Result<()> {
     let (score, reasons) = pair_score(w, program, mentee, mentor).await?;
-    let by = when(Some(program), deadline);
-    let shared = reasons.join(", ");
+    let mentor_links = store::links::links_of_user(w.c(), mentor.id).await?;
+    let mentee_links = store::links::links_of_user(w.c(), mentee.id).await?;
+    let mut n = Notices::default();
+    offer_sent_notices(
+        &mut n,
+        &Sent {
+            offer_id,
+            program,
+            mentee,
+            mentee_links: &mentee_links,
+            mentor,
+            mentor_links: &mentor_links,
+            deadline,
+            score,
+            reasons: &reasons,
+        },
+    );
+    w.send(n).await
+}
+
+/// An offer just sent, and what its messages say.
+struct Sent<'a> {
+    offer_id: i64,
+    program: &'a Program,
+    mentee: &'a User,
+    mentee_links: &'a [ChatLink],
+    mentor: &'a User,
+    mentor_links: &'a [ChatLink],
+    deadline: DateTime<Utc>,
+    score: u32,
+    reasons: &'a [String],
+}
+
+/// The mentor's offer (chat with the buttons, and email) and the mentee's note of who has
+/// their request.
+fn offer_sent_notices(n: &mut Notices, s: &Sent<'_>) {
+    let by = when(Some(s.program), s.deadline);
+    let shared = s.reasons.join(", ");
     let text = format!(
-        "{} (mentee in {}) would like you as their mentor — score {score}/100{}. Please answer by {by}.",
-        mentee.full_name,
-        program.full_name(),
+        "{} (mentee in {}) would like you as their mentor — score {}/100{}. Please answer by {by}.",
+        s.mentee.full_name,
+        s.program.full_name(),
+        s.score,
         if shared.is_empty() {
             String::new()
         } else {
             format!(", you share: {shared}")
         }
     );
-    let buttons = offer_buttons(offer_id);
-    w.chat(
-        mentor,
+    let key = format!("offer:{}:sent", s.offer_id);
+    n.chat(
+        s.mentor,
+        s.mentor_links,
         "offer",
-        &format!("offer:{offer_id}:sent"),
+        &key,
         text,
-        buttons,
-    )
-    .await?;
+        offer_buttons(s.offer_id),
+    );
     let mail = messages::offer_to_mentor(
-        &mentor.full_name,
-        &mentee.full_name,
-        &program.full_name(),
-        score,
+        &s.mentor.full_name,
+        &s.mentee.full_name,
+        &s.program.full_name(),
+        s.score,
         &shared,
         &by,
     );
-    w.email(mentor, "offer", format!("offer:{offer_id}:sent"), mail)
-        .await?;
+    n.email(s.mentor, "offer", key, mail);
     let note = format!(
         "Your request went to {}. They have until {by} to answer; you will hear from me either way.",
-        mentor.full_name
+        s.mentor.full_name
     );
-    w.chat(
-        mentee,
+    n.chat(
+        s.mentee,
+        s.mentee_links,
         "offer_sent",
-        &format!("offer:{offer_id}:mentee"),
+        &format!("offer:{}:mentee", s.offer_id),
         note,
         Vec::new(),
-    )
-    .await
+    );
 }
 
 pub fn offer_buttons(offer_id: i64) -> Vec<Button> {
@@ -317,88 +357,373 @@ pub async fn decline(w: &mut Work<'_>, offer_id: i64, me: &User) -> Result<User>
     Ok(mentee_user)
 }
 
-/// Expires one offer if it is still pending and due; false when there was nothing to do
-/// (answered, expired by another worker, or not due).
-pub async fn expire(w: &mut Work<'_>, offer_id: i64) -> Result<bool> {
-    let Some(offer) = store::offers::get(w.c(), offer_id).await? else {
-        return Ok(false);
-    };
+/// Expires, together, those of `ids` still pending whose deadline has passed, and moves each of
+/// their rounds on (docs/domain.md#next-choice) — the same states, messages and outbox keys as
+/// expiring them one at a time, with one statement per step for the whole batch (the
+/// compare-and-swap, the reads, the skips, the sends, the outbox rows), all in the work's
+/// transaction. A round that runs out is still told per mentee ([`notify_exhausted`]: fresh
+/// recommendations each). Returns how many offers it expired: none when they were answered,
+/// expired by another run, or not due yet, so a batch may run twice, or early.
+pub async fn expire_batch(w: &mut Work<'_>, backend: Backend, ids: &[i64]) -> Result<usize> {
     let now = w.now;
-    if offer.state != OfferState::Pending || offer.deadline_at.is_none_or(|d| d > now) {
-        return Ok(false);
+    let expired =
+        store::offers::expire_due(w.c(), backend, ids, "no answer by the deadline", now).await?;
+    if expired.is_empty() {
+        return Ok(0);
     }
-    if !store::offers::transition(
-        w.c(),
-        offer.id,
-        OfferState::Pending,
-        OfferState::Expired,
-        Some("no answer by the deadline"),
-        now,
-    )
-    .await?
-    {
-        return Ok(false);
-    }
-    let (_, mentor_user) = persona_user(w, offer.mentor_persona_id).await?;
-    let text = format!(
-        "The offer #{} expired without an answer: it has gone to the mentee's next choice.",
-        offer.id
+    let mut mentees: Vec<i64> = expired.iter().map(|o| o.mentee_persona_id).collect();
+    mentees.sort_unstable();
+    mentees.dedup();
+    // Their rounds as they stand now that these offers have expired.
+    let mut rounds = rounds_of(w, &mentees).await?;
+    let mut personas: Vec<i64> = expired.iter().map(|o| o.mentor_persona_id).collect();
+    personas.extend(&mentees);
+    personas.extend(
+        rounds
+            .values()
+            .flatten()
+            .filter(|o| o.state.is_open())
+            .map(|o| o.mentor_persona_id),
     );
-    w.chat(
-        &mentor_user,
-        "offer_expired",
-        &format!("offer:{}:expired", offer.id),
-        text,
-        Vec::new(),
+    personas.sort_unstable();
+    personas.dedup();
+    let people = store::offers::parties(w.c(), &personas).await?;
+    let programs = programs_by_id(
+        w,
+        mentees
+            .iter()
+            .filter_map(|m| people.get(m).and_then(|(p, _)| p.program_id)),
     )
     .await?;
-    move_on(w, &offer, &mentor_user, "not answered in time").await?;
-    Ok(true)
+
+    // What each round does next, decided as `advance` decides it; then done for all at once.
+    let mut closing = Vec::new();
+    let mut sending = Vec::new();
+    let mut plans = HashMap::new();
+    for mentee in &mentees {
+        let plan = plan_next(
+            rounds.get(mentee).map_or(&[][..], Vec::as_slice),
+            people.get(mentee),
+            &people,
+            &programs,
+            now,
+            &mut closing,
+            &mut sending,
+        );
+        plans.insert(*mentee, plan);
+    }
+    store::offers::close_queued(w.c(), &closing, now).await?;
+    let sent: HashSet<i64> = store::offers::send_many(w.c(), &sending, now)
+        .await?
+        .into_iter()
+        .collect();
+    let lost: Vec<i64> = plans
+        .iter()
+        .filter(|(_, p)| matches!(p, Next::Send { offer, .. } if !sent.contains(offer)))
+        .map(|(m, _)| *m)
+        .collect();
+    if !lost.is_empty() {
+        // A send lost its compare-and-swap: something else moved that round meanwhile. Read
+        // those rounds again, so the mentee is told what is out now.
+        rounds.extend(rounds_of(w, &lost).await?);
+    }
+    for mentee in &mentees {
+        if let (Some(Next::Exhausted { round }), Some((persona, user))) =
+            (plans.get(mentee), people.get(mentee))
+        {
+            let program = persona.program_id.and_then(|id| programs.get(&id));
+            notify_exhausted(w, persona, user, program, *round).await?;
+        }
+    }
+
+    // Everyone's messages, in the order one expiry at a time writes them.
+    let mut users: Vec<i64> = people.values().map(|(_, u)| u.id).collect();
+    users.sort_unstable();
+    users.dedup();
+    let links = store::links::links_of_users(w.c(), &users).await?;
+    let links_of = |u: &User| links.get(&u.id).map_or(&[][..], Vec::as_slice);
+    let scored: Vec<(i64, i64, i64)> = plans
+        .iter()
+        .filter_map(|(m, p)| match p {
+            Next::Send {
+                offer,
+                mentor,
+                program,
+                ..
+            } if sent.contains(offer) => {
+                let mentee = people.get(m)?.1.id;
+                Some((mentee, people.get(mentor)?.1.id, *program))
+            }
+            _ => None,
+        })
+        .collect();
+    let answers = answers_of(w, &scored).await?;
+    let empty = questionnaire::Answers::new();
+    let mut n = Notices::default();
+    let mut told = HashSet::new();
+    for o in &expired {
+        let Some((_, mentor_user)) = people.get(&o.mentor_persona_id) else {
+            continue;
+        };
+        n.chat(
+            mentor_user,
+            links_of(mentor_user),
+            "offer_expired",
+            &format!("offer:{}:expired", o.id),
+            expired_text(o.id),
+            Vec::new(),
+        );
+        let Some((_, mentee_user)) = people.get(&o.mentee_persona_id) else {
+            continue;
+        };
+        if told.insert(o.mentee_persona_id)
+            && let Some(Next::Send {
+                offer,
+                mentor,
+                program,
+                deadline,
+            }) = plans.get(&o.mentee_persona_id)
+            && sent.contains(offer)
+            && let (Some((_, next_user)), Some(program)) =
+                (people.get(mentor), programs.get(program))
+        {
+            let (score, reasons) = questionnaire::score(
+                &program.questionnaire,
+                answers.get(&(mentee_user.id, program.id)).unwrap_or(&empty),
+                answers.get(&(next_user.id, program.id)).unwrap_or(&empty),
+            );
+            offer_sent_notices(
+                &mut n,
+                &Sent {
+                    offer_id: *offer,
+                    program,
+                    mentee: mentee_user,
+                    mentee_links: links_of(mentee_user),
+                    mentor: next_user,
+                    mentor_links: links_of(next_user),
+                    deadline: *deadline,
+                    score,
+                    reasons: &reasons,
+                },
+            );
+        }
+        // The choice now out in this offer's round, as `move_on` finds it.
+        let next = rounds
+            .get(&o.mentee_persona_id)
+            .into_iter()
+            .flatten()
+            .find(|x| {
+                x.round == o.round && (x.state == OfferState::Pending || sent.contains(&x.id))
+            })
+            .and_then(|x| people.get(&x.mentor_persona_id))
+            .map(|(_, u)| u.full_name.as_str());
+        outcome_notices(
+            &mut n,
+            o.id,
+            mentee_user,
+            links_of(mentee_user),
+            &mentor_user.full_name,
+            "not answered in time",
+            next,
+        );
+    }
+    w.send(n).await?;
+    Ok(expired.len())
 }
 
-/// Sends the reminder of a pending offer once, `offer_reminder_before` its deadline.
-pub async fn remind(w: &mut Work<'_>, offer_id: i64) -> Result<bool> {
-    let Some(offer) = store::offers::get(w.c(), offer_id).await? else {
-        return Ok(false);
+/// What a mentee's round does after one of its offers closed.
+enum Next {
+    /// Nothing to send: an offer is out already, the round was cancelled (the mentee is no
+    /// longer available), or there is no program to send in.
+    Idle,
+    /// This queued offer is sent, to this mentor persona, in this program.
+    Send {
+        offer: i64,
+        mentor: i64,
+        program: i64,
+        deadline: DateTime<Utc>,
+    },
+    /// No choice is left: the mentee and staff are told.
+    Exhausted { round: i64 },
+}
+
+/// The decision of [`advance`] for one mentee, from rows already read: the queued offers to
+/// close go to `closing`, the one to send to `sending`.
+fn plan_next(
+    all: &[Offer],
+    mentee: Option<&(Persona, User)>,
+    people: &HashMap<i64, (Persona, User)>,
+    programs: &HashMap<i64, Program>,
+    now: DateTime<Utc>,
+    closing: &mut Vec<(i64, OfferState, String)>,
+    sending: &mut Vec<(i64, DateTime<Utc>, DateTime<Utc>)>,
+) -> Next {
+    let Some(round) = all.iter().map(|o| o.round).max() else {
+        return Next::Idle;
     };
-    let now = w.now;
-    if offer.state != OfferState::Pending
-        || offer.deadline_at.is_none_or(|d| d <= now)
-        || offer.remind_at.is_none_or(|r| r > now)
+    let rows: Vec<&Offer> = all.iter().filter(|o| o.round == round).collect();
+    if rows
+        .iter()
+        .any(|o| matches!(o.state, OfferState::Pending | OfferState::Accepted))
     {
-        return Ok(false);
+        return Next::Idle;
     }
-    if !store::offers::mark_reminded(w.c(), offer.id, now).await? {
-        return Ok(false);
+    let Some((mentee, mentee_user)) = mentee else {
+        return Next::Idle;
+    };
+    let mut queued: Vec<&Offer> = rows
+        .iter()
+        .copied()
+        .filter(|o| o.state == OfferState::Queued)
+        .collect();
+    queued.sort_by_key(|o| o.rank);
+    if let Some(why) = unavailable_reason(mentee_user, mentee) {
+        closing.extend(
+            queued
+                .iter()
+                .map(|o| (o.id, OfferState::Cancelled, why.clone())),
+        );
+        return Next::Idle;
     }
-    let (mentor, mentor_user) = persona_user(w, offer.mentor_persona_id).await?;
-    let (_, mentee_user) = persona_user(w, offer.mentee_persona_id).await?;
-    let program = program_of(w, &mentor).await?;
-    let by = offer
-        .deadline_at
-        .map(|d| when(program.as_ref(), d))
-        .unwrap_or_default();
-    let text = format!(
-        "Reminder: {} is waiting for your answer; the offer expires on {by}.",
-        mentee_user.full_name
-    );
-    w.chat(
-        &mentor_user,
-        "offer_reminder",
-        &format!("offer:{}:reminder", offer.id),
-        text,
-        offer_buttons(offer.id),
+    let program = mentee.program_id.and_then(|id| programs.get(&id));
+    for o in queued {
+        let why = match people.get(&o.mentor_persona_id) {
+            Some((mentor, mentor_user)) => unavailable_reason(mentor_user, mentor),
+            None => Some(format!("persona #{} no longer exists", o.mentor_persona_id)),
+        };
+        if let Some(why) = why {
+            closing.push((o.id, OfferState::Skipped, why));
+            continue;
+        }
+        let Some(program) = program else {
+            return Next::Idle;
+        };
+        let deadline = now + program.settings.offer_ttl;
+        sending.push((
+            o.id,
+            deadline,
+            deadline - program.settings.offer_reminder_before,
+        ));
+        return Next::Send {
+            offer: o.id,
+            mentor: o.mentor_persona_id,
+            program: program.id,
+            deadline,
+        };
+    }
+    if program.is_some() {
+        Next::Exhausted { round }
+    } else {
+        Next::Idle
+    }
+}
+
+/// Every row of these mentees, by mentee (newest round first, then by rank).
+async fn rounds_of(w: &mut Work<'_>, mentees: &[i64]) -> Result<HashMap<i64, Vec<Offer>>> {
+    let mut out: HashMap<i64, Vec<Offer>> = HashMap::new();
+    for o in store::offers::of_mentees(w.c(), mentees).await? {
+        out.entry(o.mentee_persona_id).or_default().push(o);
+    }
+    Ok(out)
+}
+
+/// These programs, by id (one read per distinct program: a batch usually has one).
+async fn programs_by_id(
+    w: &mut Work<'_>,
+    ids: impl Iterator<Item = i64>,
+) -> Result<HashMap<i64, Program>> {
+    let mut ids: Vec<i64> = ids.collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut out = HashMap::with_capacity(ids.len());
+    for id in ids {
+        if let Some(p) = store::orgs::program(w.c(), id).await? {
+            out.insert(id, p);
+        }
+    }
+    Ok(out)
+}
+
+/// The answers of the (mentee user, mentor user, program) pairs about to be scored.
+async fn answers_of(
+    w: &mut Work<'_>,
+    pairs: &[(i64, i64, i64)],
+) -> Result<HashMap<(i64, i64), questionnaire::Answers>> {
+    let mut users: Vec<i64> = pairs.iter().flat_map(|(a, b, _)| [*a, *b]).collect();
+    users.sort_unstable();
+    users.dedup();
+    let mut programs: Vec<i64> = pairs.iter().map(|(_, _, p)| *p).collect();
+    programs.sort_unstable();
+    programs.dedup();
+    store::answers::of_users(w.c(), &users, &programs).await
+}
+
+fn expired_text(offer_id: i64) -> String {
+    format!(
+        "The offer #{offer_id} expired without an answer: it has gone to the mentee's next choice."
+    )
+}
+
+/// Sends the mentor the reminder of each of `ids` that is pending, not reminded yet, and whose
+/// reminder time has come (`offer_reminder_before` its deadline), once — all in one
+/// compare-and-swap and one write of the messages. Returns how many it reminded.
+pub async fn remind_batch(w: &mut Work<'_>, backend: Backend, ids: &[i64]) -> Result<usize> {
+    let now = w.now;
+    let due = store::offers::remind_due(w.c(), backend, ids, now).await?;
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let mut personas: Vec<i64> = due
+        .iter()
+        .flat_map(|o| [o.mentor_persona_id, o.mentee_persona_id])
+        .collect();
+    personas.sort_unstable();
+    personas.dedup();
+    let people = store::offers::parties(w.c(), &personas).await?;
+    let programs = programs_by_id(
+        w,
+        due.iter().filter_map(|o| {
+            people
+                .get(&o.mentor_persona_id)
+                .and_then(|(p, _)| p.program_id)
+        }),
     )
     .await?;
-    let mail = messages::offer_reminder(&mentor_user.full_name, &mentee_user.full_name, &by);
-    w.email(
-        &mentor_user,
-        "offer_reminder",
-        format!("offer:{}:reminder", offer.id),
-        mail,
-    )
-    .await?;
-    Ok(true)
+    let mut mentors: Vec<i64> = due
+        .iter()
+        .filter_map(|o| people.get(&o.mentor_persona_id).map(|(_, u)| u.id))
+        .collect();
+    mentors.sort_unstable();
+    mentors.dedup();
+    let links = store::links::links_of_users(w.c(), &mentors).await?;
+    let mut n = Notices::default();
+    for o in &due {
+        let (Some((mentor, mentor_user)), Some((_, mentee_user))) = (
+            people.get(&o.mentor_persona_id),
+            people.get(&o.mentee_persona_id),
+        ) else {
+            continue;
+        };
+        let program = mentor.program_id.and_then(|id| programs.get(&id));
+        let by = o.deadline_at.map(|d| when(program, d)).unwrap_or_default();
+        let text = format!(
+            "Reminder: {} is waiting for your answer; the offer expires on {by}.",
+            mentee_user.full_name
+        );
+        let key = format!("offer:{}:reminder", o.id);
+        n.chat(
+            mentor_user,
+            links.get(&mentor_user.id).map_or(&[][..], Vec::as_slice),
+            "offer_reminder",
+            &key,
+            text,
+            offer_buttons(o.id),
+        );
+        let mail = messages::offer_reminder(&mentor_user.full_name, &mentee_user.full_name, &by);
+        n.email(mentor_user, "offer_reminder", key, mail);
+    }
+    w.send(n).await?;
+    Ok(due.len())
 }
 
 /// After a decline, expiry or withdrawal: the next choice, and the mentee is told.
@@ -414,27 +739,44 @@ pub(crate) async fn move_on(
         .await?
         .into_iter()
         .find(|o| o.round == offer.round && o.state == OfferState::Pending);
-    let next_text = match next {
-        Some(n) => {
-            let (_, u) = persona_user(w, n.mentor_persona_id).await?;
-            format!("Your next choice, {}, has been asked.", u.full_name)
-        }
-        None => "None of your choices is left: please choose again (see /mentors).".to_string(),
+    let next = match next {
+        Some(n) => Some(persona_user(w, n.mentor_persona_id).await?.1.full_name),
+        None => None,
     };
-    let key = format!("offer:{}:outcome", offer.id);
-    let text = format!(
-        "Your request to {} was {outcome}. {next_text}",
-        mentor_user.full_name
-    );
-    w.chat(&mentee_user, "offer_outcome", &key, text, Vec::new())
-        .await?;
-    let mail = messages::offer_outcome(
-        &mentee_user.full_name,
+    let links = store::links::links_of_user(w.c(), mentee_user.id).await?;
+    let mut n = Notices::default();
+    outcome_notices(
+        &mut n,
+        offer.id,
+        &mentee_user,
+        &links,
         &mentor_user.full_name,
         outcome,
-        &next_text,
+        next.as_deref(),
     );
-    w.email(&mentee_user, "offer_outcome", key, mail).await
+    w.send(n).await
+}
+
+/// The mentee's news of an offer that closed (chat and email): `outcome`, and who has their
+/// request now (`next`, a mentor's name), if anyone.
+fn outcome_notices(
+    n: &mut Notices,
+    offer_id: i64,
+    mentee: &User,
+    links: &[ChatLink],
+    mentor_name: &str,
+    outcome: &str,
+    next: Option<&str>,
+) {
+    let next_text = match next {
+        Some(name) => format!("Your next choice, {name}, has been asked."),
+        None => "None of your choices is left: please choose again (see /mentors).".to_string(),
+    };
+    let key = format!("offer:{offer_id}:outcome");
+    let text = format!("Your request to {mentor_name} was {outcome}. {next_text}");
+    n.chat(mentee, links, "offer_outcome", &key, text, Vec::new());
+    let mail = messages::offer_outcome(&mentee.full_name, mentor_name, outcome, &next_text);
+    n.email(mentee, "offer_outcome", key, mail);
 }
 
 /// A persona stops being available (its user left A, it was made inactive, it left RTBM):

@@ -5,7 +5,7 @@ use super::work::{Audit, Work};
 use crate::error::{Error, Result};
 use crate::messages;
 use crate::roles::{PersonaRole, StaffRole};
-use crate::status::{MatchStatus, UserStatus};
+use crate::status::{MatchStatus, PersonaStatus, UserStatus};
 use crate::store::orgs::Program;
 use crate::store::users::{NewUser, Persona, User};
 use crate::store::{self};
@@ -25,11 +25,30 @@ pub struct NewPerson {
     pub status: UserStatus,
 }
 
+impl NewPerson {
+    /// A staff member (`/staff_add`, the bootstrap): Active at once, with no persona and no
+    /// external ID or tags; `program` is where their role is (None for a super admin).
+    pub fn staff(name: FullName, email: Email, phone: Phone, program: Option<Program>) -> Self {
+        Self {
+            name,
+            email,
+            phone,
+            external_id: None,
+            role: None,
+            program,
+            org_id: None,
+            tags: Vec::new(),
+            status: UserStatus::Active,
+        }
+    }
+}
+
 /// Refuses a person whose email, phone or external ID is taken, naming who has it.
 pub async fn check_unique(w: &mut Work<'_>, p: &NewPerson) -> Result<()> {
     if let Some(u) = store::users::by_email(w.c(), p.email.as_str()).await? {
+        let fix = existing_person_fix(w, &u).await?;
         return Err(Error::conflict(format!(
-            "{} is already used by {} (#{}): to bring them back for a new match use /persona_new",
+            "{} is already used by {} (#{}): {fix}",
             p.email, u.full_name, u.id
         )));
     }
@@ -54,6 +73,45 @@ pub async fn check_unique(w: &mut Work<'_>, p: &NewPerson) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// What to do instead of adding someone who exists: the step that fits where they stand.
+async fn existing_person_fix(w: &mut Work<'_>, u: &User) -> Result<String> {
+    if u.status.is_deactivated() {
+        return Ok(format!(
+            "they are deactivated ({}): bring them back with /reactivate {}",
+            u.status, u.email
+        ));
+    }
+    let personas = store::users::personas_of(w.c(), u.id).await?;
+    let open = |p: &&Persona| {
+        p.status == PersonaStatus::Active
+            && !matches!(
+                p.match_status,
+                MatchStatus::Closed | MatchStatus::NotMatching
+            )
+    };
+    if let Some(p) = personas
+        .iter()
+        .filter(open)
+        .find(|p| p.program_id.is_none())
+    {
+        return Ok(format!(
+            "they are waiting for a program (persona #{}): assign them with /program_assign {} PROGRAM",
+            p.id, u.email
+        ));
+    }
+    Ok(if personas.iter().any(|p| open(&p)) {
+        format!(
+            "they take part already (see /user_show {}): for another program use /persona_new {} ROLE program:PROGRAM",
+            u.email, u.email
+        )
+    } else {
+        format!(
+            "to bring them back for a new match use /persona_new {} ROLE program:PROGRAM",
+            u.email
+        )
+    })
 }
 
 /// Creates the user (and their first persona when a role is given), their link code and
@@ -211,4 +269,50 @@ pub async fn program_of(w: &mut Work<'_>, p: &Persona) -> Result<Option<Program>
         Some(id) => store::orgs::program(w.c(), id).await,
         None => Ok(None),
     }
+}
+
+/// Refuses a second open persona in one program (docs/domain.md#one-open-persona): a person
+/// takes part in a program once at a time — a mentor may be in several programs, each with a
+/// persona of its own, and comes back to one program with a new persona only after their match
+/// there closed. Open: Active, and not Closed or Not Matching. `program_id` None stands for "no
+/// program yet", which counts as one place too; `except` is a persona being moved.
+pub async fn refuse_second_open_persona(
+    w: &mut Work<'_>,
+    user: &User,
+    personas: &[Persona],
+    program_id: Option<i64>,
+    except: Option<i64>,
+) -> Result<()> {
+    let open = personas.iter().find(|p| {
+        Some(p.id) != except
+            && p.program_id == program_id
+            && p.status == PersonaStatus::Active
+            && !matches!(
+                p.match_status,
+                MatchStatus::Closed | MatchStatus::NotMatching
+            )
+    });
+    let Some(open) = open else {
+        return Ok(());
+    };
+    let d = describe_persona(w, open).await?;
+    Err(Error::conflict(format!(
+        "{} already has an open persona {}: one at a time per program. For another program name it with program:; to come back here, close that match first",
+        user.full_name, d
+    )))
+}
+
+/// "#7 mentee in City Schools/Spring 2027, Active, RTBM"
+pub async fn describe_persona(w: &mut Work<'_>, p: &Persona) -> Result<String> {
+    let program = match p.program_id {
+        Some(id) => store::orgs::program(w.c(), id)
+            .await?
+            .map(|p| p.full_name())
+            .unwrap_or_default(),
+        None => "no program yet (unassigned)".into(),
+    };
+    Ok(format!(
+        "#{} {} in {program}, {}, {}",
+        p.id, p.role, p.status, p.match_status
+    ))
 }

@@ -4,9 +4,7 @@
 use super::work::Work;
 use crate::error::Result;
 use crate::questionnaire;
-use crate::roles::PersonaRole;
 use crate::status::{MatchStatus, PersonaStatus};
-use crate::store::offers::OfferState;
 use crate::store::orgs::Program;
 use crate::store::users::{Persona, User};
 use crate::store::{self};
@@ -33,7 +31,8 @@ impl Recommendation {
     }
 }
 
-/// Why this persona cannot be matched now (SPEC §4: user A, persona Active, RTBM), or None.
+/// Why this persona cannot be matched now (docs/domain.md#availability: user A, persona Active,
+/// RTBM), or None.
 pub fn unavailable_reason(user: &User, p: &Persona) -> Option<String> {
     if !user.status.info().can_be_matched {
         Some(format!("{} is {}", user.full_name, user.status))
@@ -64,52 +63,83 @@ pub async fn pair_score(
     Ok(questionnaire::score(&program.questionnaire, &qa, &qb))
 }
 
-/// The best available mentors of the mentee's program, best first (SPEC §4). Mentors who
-/// declined this mentee or let an offer expire are left out, so a new round is fresh.
+/// The best available mentors of the mentee's program, best first (docs/domain.md#recommendations).
+/// Mentors who declined this mentee or let an offer expire are left out, so a new round is fresh.
+///
+/// Reads what it shows, whatever the program's size: the mentee's answers, then in one query
+/// every available mentor (id, name, and their answers to the questions that can count, each
+/// distinct answer parsed once), scored with [`questionnaire::score_with`] — the one rule —
+/// ranked, and only the chosen few read whole (one more query).
 pub async fn recommendations(
     w: &mut Work<'_>,
     mentee: &Persona,
     mentee_user: &User,
     program: &Program,
 ) -> Result<Vec<Recommendation>> {
-    let answers = store::answers::of_program(w.c(), program.id).await?;
-    let empty = questionnaire::Answers::new();
-    let mine = answers.get(&mentee_user.id).unwrap_or(&empty).clone();
-    let turned_down: Vec<i64> = store::offers::of_mentee(w.c(), mentee.id)
-        .await?
-        .into_iter()
-        .filter(|o| matches!(o.state, OfferState::Declined | OfferState::Expired))
-        .map(|o| o.mentor_persona_id)
+    let q = &program.questionnaire;
+    // Complete answers only count, on either side.
+    let (mut mine, open) = store::answers::of(w.c(), mentee_user.id, program.id).await?;
+    for key in &open {
+        mine.remove(key);
+    }
+    // A question counts only if it weighs something and both answered it: the mentors'
+    // answers to the others are not read.
+    let keys: Vec<&str> = q
+        .questions
+        .iter()
+        .filter(|x| x.weight > 0 && mine.contains_key(&x.key))
+        .map(|x| x.key.as_str())
         .collect();
+    let found =
+        store::answers::of_available_mentors(w.c(), program.id, mentee.id, mentee_user.id, &keys)
+            .await?;
+    // Question index → position in `keys`.
+    let at: Vec<Option<usize>> = q
+        .questions
+        .iter()
+        .map(|x| keys.iter().position(|k| *k == x.key))
+        .collect();
+    let score = |m: &store::answers::MentorAnswers, reasons: bool| {
+        questionnaire::score_with(
+            q,
+            |_, question| mine.get(&question.key),
+            |i, _| {
+                let k = at.get(i).copied().flatten()?;
+                let id = m.answers.get(k).copied().flatten()?;
+                found.answers.get(id as usize)
+            },
+            reasons,
+        )
+    };
+    let mut ranked: Vec<(u32, &store::answers::MentorAnswers)> = found
+        .mentors
+        .iter()
+        .map(|m| (score(m, false).0, m))
+        .collect();
+    ranked.sort_by(|(sa, a), (sb, b)| {
+        sb.cmp(sa)
+            .then_with(|| a.full_name.cmp(&b.full_name))
+            .then(a.persona_id.cmp(&b.persona_id))
+    });
+    ranked.truncate(usize::try_from(program.settings.recommendations).unwrap_or(5));
+    let ids: Vec<i64> = ranked.iter().map(|(_, m)| m.persona_id).collect();
+    let mut whole = store::users::personas_with_users(w.c(), &ids).await?;
     let mut recs = Vec::new();
-    for p in store::users::personas_in_program(w.c(), program.id, PersonaRole::Mentor).await? {
-        if turned_down.contains(&p.id) || p.user_id == mentee_user.id {
-            continue;
-        }
-        let Some(u) = store::users::user(w.c(), p.user_id).await? else {
+    for (s, m) in ranked {
+        let Some(i) = whole.iter().position(|(p, _)| p.id == m.persona_id) else {
             continue;
         };
-        if unavailable_reason(&u, &p).is_some() {
+        let (persona, user) = whole.swap_remove(i);
+        // The query applied this same test; the rule itself has the last word.
+        if unavailable_reason(&user, &persona).is_some() {
             continue;
         }
-        let (score, reasons) = questionnaire::score(
-            &program.questionnaire,
-            &mine,
-            answers.get(&u.id).unwrap_or(&empty),
-        );
         recs.push(Recommendation {
-            persona: p,
-            user: u,
-            score,
-            reasons,
+            persona,
+            user,
+            score: s,
+            reasons: score(m, true).1,
         });
     }
-    recs.sort_by(|a, b| {
-        b.score
-            .cmp(&a.score)
-            .then_with(|| a.user.full_name.cmp(&b.user.full_name))
-            .then(a.persona.id.cmp(&b.persona.id))
-    });
-    recs.truncate(usize::try_from(program.settings.recommendations).unwrap_or(5));
     Ok(recs)
 }

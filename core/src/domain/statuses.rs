@@ -4,14 +4,16 @@
 use super::matches::{close_match, open_matches};
 use super::offers::withdraw_for_persona;
 use super::people::refuse_if_last_super_admin;
+use super::prompts::application_complete;
 use super::work::{Audit, Work};
 use crate::error::{Error, Result};
 use crate::status::UserStatus;
 use crate::store::users::User;
 use crate::store::{self};
 
-/// Changes a user status (SPEC §3): it applies to every persona; leaving A closes the user's
-/// open matches, but only when `confirm` is given — otherwise it is refused with the list.
+/// Changes a user status (docs/domain.md#user-status-changes): it applies to every persona; leaving
+/// A closes the user's open matches, but only when `confirm` is given — otherwise it is refused
+/// with the list.
 pub async fn change_user_status(
     w: &mut Work<'_>,
     user: &User,
@@ -69,8 +71,12 @@ pub async fn change_user_status(
             .because(reason),
     )
     .await?;
+    if user.status == UserStatus::ApplicationIncomplete && new == UserStatus::ScreeningIncomplete {
+        application_complete(w, user).await?;
+    }
     if user.status == UserStatus::Active {
-        // SPEC §3: leaving A withdraws the user's pending offers; each mentee's round moves on.
+        // docs/domain.md#user-status-changes: leaving A withdraws the user's pending offers; each
+        // mentee's round moves on.
         let why = format!("{} is no longer active", user.full_name);
         for p in store::users::personas_of(w.c(), user.id).await? {
             withdraw_for_persona(w, &p, &why).await?;

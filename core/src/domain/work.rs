@@ -213,21 +213,12 @@ impl<'a> Work<'a> {
         key: String,
         m: Mail,
     ) -> Result<()> {
-        if user.status.is_deactivated() {
-            return Ok(());
+        let mut n = Notices::default();
+        n.email(user, kind, key, m);
+        match n.messages.pop() {
+            Some(msg) => self.queue(msg).await,
+            None => Ok(()),
         }
-        let msg = NewMessage {
-            channel: outbox::EMAIL.to_string(),
-            kind,
-            recipient_user_id: Some(user.id),
-            recipient: user.email.clone(),
-            subject: m.subject,
-            body_text: m.text,
-            body_html: Some(m.html),
-            buttons: Vec::new(),
-            idempotency_key: key,
-        };
-        self.queue(msg).await
     }
 
     /// Queues a chat message to every chat account `user` has linked (none linked: none sent).
@@ -242,19 +233,24 @@ impl<'a> Work<'a> {
         if user.status.is_deactivated() {
             return Ok(());
         }
-        for link in links::links_of_user(self.c(), user.id).await? {
-            let msg = NewMessage {
-                channel: outbox::chat_channel(&link.provider),
-                kind,
-                recipient_user_id: Some(user.id),
-                recipient: link.account_id.clone(),
-                subject: String::new(),
-                body_text: text.clone(),
-                body_html: None,
-                buttons: buttons.clone(),
-                idempotency_key: format!("{key}:{}:{}", link.provider, link.account_id),
-            };
+        let links = links::links_of_user(self.c(), user.id).await?;
+        let mut n = Notices::default();
+        n.chat(user, &links, kind, key, text, buttons);
+        for msg in n.messages {
             self.queue(msg).await?;
+        }
+        Ok(())
+    }
+
+    /// Queues gathered messages together (a timer's batch): a statement per few thousand
+    /// rows instead of one each, in the order they were gathered.
+    pub async fn send(&mut self, notices: Notices) -> Result<()> {
+        let now = self.now;
+        let new = outbox::insert_many(self.c(), &notices.messages, now).await?;
+        for (msg, new) in notices.messages.into_iter().zip(new) {
+            if new {
+                self.queued.push(msg);
+            }
         }
         Ok(())
     }
@@ -265,5 +261,61 @@ impl<'a> Work<'a> {
             self.queued.push(msg);
         }
         Ok(())
+    }
+}
+
+/// Messages gathered to be queued together with [`Work::send`]: the rows [`Work::email`] and
+/// [`Work::chat`] write, built by the same rules (nothing for a deactivated user; one chat row
+/// per linked account, keyed `{key}:{provider}:{account}`), with the chat accounts passed in
+/// rather than read one person at a time.
+#[derive(Debug, Default)]
+pub struct Notices {
+    messages: Vec<NewMessage>,
+}
+
+impl Notices {
+    pub fn email(&mut self, user: &User, kind: &'static str, key: String, m: Mail) {
+        if user.status.is_deactivated() {
+            return;
+        }
+        self.messages.push(NewMessage {
+            channel: outbox::EMAIL.to_string(),
+            kind,
+            recipient_user_id: Some(user.id),
+            recipient: user.email.clone(),
+            subject: m.subject,
+            body_text: m.text,
+            body_html: Some(m.html),
+            buttons: Vec::new(),
+            idempotency_key: key,
+        });
+    }
+
+    /// A chat message to each of `links`, `user`'s chat accounts.
+    pub fn chat(
+        &mut self,
+        user: &User,
+        links: &[links::ChatLink],
+        kind: &'static str,
+        key: &str,
+        text: String,
+        buttons: Vec<Button>,
+    ) {
+        if user.status.is_deactivated() {
+            return;
+        }
+        for link in links {
+            self.messages.push(NewMessage {
+                channel: outbox::chat_channel(&link.provider),
+                kind,
+                recipient_user_id: Some(user.id),
+                recipient: link.account_id.clone(),
+                subject: String::new(),
+                body_text: text.clone(),
+                body_html: None,
+                buttons: buttons.clone(),
+                idempotency_key: format!("{key}:{}:{}", link.provider, link.account_id),
+            });
+        }
     }
 }

@@ -1,5 +1,7 @@
 //! The audit log: who changed what, when, through which front-end, old → new, and why.
-//! It holds ids and status codes, never personal data, so it can outlive a deleted user.
+//! It holds ids and status codes, so it can outlive a deleted user — except the entries of
+//! `/user_edit`, which keep a person's old and new name, email, phone or external ID so `/revert`
+//! can restore them; they are about that person only and go when the person is deleted.
 
 use chrono::{DateTime, Utc};
 use sqlx::Row;

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::outbox::{LaneRow, claim_rows, put_off};
 use super::{Conn, get_time, ms};
 use crate::db::Backend;
 use crate::error::Result;
@@ -105,7 +106,7 @@ pub async fn claim_heads(
     lease: chrono::Duration,
     limit: i64,
 ) -> Result<Vec<Update>> {
-    claim(c, backend, platform, None, now, lease, limit).await
+    claim_rows(c, backend, platform, None, now, lease, limit).await
 }
 
 /// Claims the head of one lane, when it is due and not held.
@@ -117,48 +118,33 @@ pub async fn claim_lane(
     now: DateTime<Utc>,
     lease: chrono::Duration,
 ) -> Result<Option<Update>> {
-    Ok(claim(c, backend, platform, Some(lane), now, lease, 1)
+    Ok(claim_rows(c, backend, platform, Some(lane), now, lease, 1)
         .await?
         .into_iter()
         .next())
 }
 
-const LANES: super::lanes::Table = super::lanes::Table {
-    name: "chat_inbox",
-    group: "platform",
-    lane: "lane",
-    waiting: "state = 'new'",
-    also_set: ", attempts = attempts + 1",
-    cols: COLS,
-};
-
-async fn claim(
-    c: &mut Conn,
-    backend: Backend,
-    platform: &str,
-    lane: Option<&str>,
-    now: DateTime<Utc>,
-    lease: chrono::Duration,
-    limit: i64,
-) -> Result<Vec<Update>> {
-    let rows =
-        super::lanes::claim_heads(c, backend, &LANES, platform, lane, now, lease, limit).await?;
-    let mut updates: Vec<Update> = rows.iter().map(from_row).collect::<Result<_>>()?;
-    updates.sort_by_key(|u| u.id);
-    Ok(updates)
+impl LaneRow for Update {
+    const LANES: super::lanes::Table = super::lanes::Table {
+        name: "chat_inbox",
+        group: "platform",
+        lane: "lane",
+        waiting: "state = 'new'",
+        also_set: ", attempts = attempts + 1",
+        cols: COLS,
+    };
+    fn read(r: &AnyRow) -> Result<Self> {
+        from_row(r)
+    }
+    fn id(&self) -> i64 {
+        self.id
+    }
 }
 
 /// An update that could not run for now (our side failed): run it again at `next`.
 pub async fn retry_at(c: &mut Conn, id: i64, next: DateTime<Utc>, reason: &str) -> Result<()> {
-    sqlx::query(
-        "UPDATE chat_inbox SET available_at = $1, last_error = $2 WHERE id = $3 AND state = 'new'",
-    )
-    .bind(ms(next))
-    .bind(reason)
-    .bind(id)
-    .execute(&mut *c)
-    .await?;
-    Ok(())
+    // The attempt was counted when the update was claimed.
+    put_off::<Update>(c, "", id, next, reason).await
 }
 
 /// Updates not run yet, all platforms (for `/metrics` and the tests).

@@ -1,8 +1,8 @@
 //! What the worker must do and when, read from SQL — the source of truth the queue is fed from
-//! (SPEC §10). New pending offers, booked sessions and queued emails carry `queued_at = NULL`
-//! until the feeder has turned them into jobs; the reconciler finds whatever is still pending
-//! well after it was due (a job the queue lost), and can mark everything for feeding again
-//! when the queue lost its data.
+//! (docs/operations.md#feeder). New pending offers, booked sessions and queued emails carry
+//! `queued_at = NULL` until the feeder has turned them into jobs; the reconciler finds whatever is
+//! still pending well after it was due (a job the queue lost), and can mark everything for feeding
+//! again when the queue lost its data.
 
 use chrono::{DateTime, Duration, Utc};
 use sqlx::Row;
@@ -11,6 +11,10 @@ use sqlx::any::AnyRow;
 use super::sessions::ReminderColumn;
 use super::{Conn, ms, outbox, time};
 use crate::error::Result;
+
+/// The most items one timer job holds, and one timer transaction handles (`core::timers`):
+/// the feeder's and the reconciler's batches are cut to this size.
+pub const BATCH: usize = 500;
 
 /// One piece of due work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -99,6 +99,32 @@ pub async fn links_of_user(c: &mut Conn, user_id: i64) -> Result<Vec<ChatLink>> 
     rows.iter().map(chat_link).collect()
 }
 
+/// The chat accounts of several users at once, by user (each user's ordered as in
+/// [`links_of_user`]; a user with none is absent).
+pub async fn links_of_users(
+    c: &mut Conn,
+    user_ids: &[i64],
+) -> Result<std::collections::HashMap<i64, Vec<ChatLink>>> {
+    let mut out: std::collections::HashMap<i64, Vec<ChatLink>> = std::collections::HashMap::new();
+    if user_ids.is_empty() {
+        return Ok(out);
+    }
+    let sql = format!(
+        "SELECT provider, account_id, user_id, handle FROM chat_links WHERE user_id IN ({}) \
+         ORDER BY user_id, provider",
+        super::id_list(user_ids)
+    );
+    let rows = sqlx::query(super::sql(sql))
+        .persistent(false)
+        .fetch_all(&mut *c)
+        .await?;
+    for r in &rows {
+        let link = chat_link(r)?;
+        out.entry(link.user_id).or_default().push(link);
+    }
+    Ok(out)
+}
+
 /// The user behind a chat mention (`@handle` or a platform user id).
 pub async fn user_by_handle(c: &mut Conn, handle: &str) -> Result<Vec<i64>> {
     let rows = sqlx::query("SELECT DISTINCT user_id FROM chat_links WHERE lower(handle) = lower($1) OR account_id = $1")

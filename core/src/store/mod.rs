@@ -5,6 +5,7 @@
 
 pub mod answers;
 pub mod audit;
+pub mod export;
 pub mod inbox;
 pub mod jobs;
 pub(crate) mod lanes;
@@ -14,6 +15,7 @@ pub mod matches;
 pub mod offers;
 pub mod orgs;
 pub mod outbox;
+pub mod overview;
 pub mod pending;
 pub mod previews;
 pub mod sessions;
@@ -53,6 +55,12 @@ pub(crate) fn expect_one(rows: u64, what: &str) -> Result<()> {
             "{what} was changed by someone else a moment ago: look again and retry"
         )))
     }
+}
+
+/// `1,2,3` for an `IN (…)` list. The ids are integers, so listing them inline is safe, and a
+/// list of hundreds costs no bound parameters (both backends cap those).
+pub(crate) fn id_list(ids: &[i64]) -> String {
+    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
 }
 
 /// SQL put together from this module's own constants (column lists, fixed clauses). Values

@@ -96,6 +96,21 @@ fn program_from_row(r: &AnyRow) -> Result<Program> {
     })
 }
 
+type Query<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// `q` with a program's settings bound next, in the order of their columns: max_choices,
+/// recommendations, the four durations in seconds, flash_mentoring, timezone.
+fn bind_settings<'q>(q: Query<'q>, s: &ProgramSettings) -> Query<'q> {
+    q.bind(i64::from(s.max_choices))
+        .bind(i64::from(s.recommendations))
+        .bind(s.offer_ttl.num_seconds())
+        .bind(s.offer_reminder_before.num_seconds())
+        .bind(s.inactivity_after.num_seconds())
+        .bind(s.inactivity_repeat.num_seconds())
+        .bind(i64::from(s.flash_mentoring))
+        .bind(s.timezone.name())
+}
+
 pub async fn insert_program(
     c: &mut Conn,
     org_id: i64,
@@ -104,45 +119,28 @@ pub async fn insert_program(
     questionnaire: &Questionnaire,
     now: DateTime<Utc>,
 ) -> Result<i64> {
-    let row = sqlx::query(
+    let q = sqlx::query(
         "INSERT INTO programs (org_id, name, max_choices, recommendations, offer_ttl_secs, \
          offer_reminder_before_secs, inactivity_after_secs, inactivity_repeat_secs, flash_mentoring, \
          timezone, created_at, questionnaire) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
     )
     .bind(org_id)
-    .bind(name)
-    .bind(i64::from(s.max_choices))
-    .bind(i64::from(s.recommendations))
-    .bind(s.offer_ttl.num_seconds())
-    .bind(s.offer_reminder_before.num_seconds())
-    .bind(s.inactivity_after.num_seconds())
-    .bind(s.inactivity_repeat.num_seconds())
-    .bind(i64::from(s.flash_mentoring))
-    .bind(s.timezone.name())
-    .bind(ms(now))
-    .bind(questionnaire.to_json())
-    .fetch_one(&mut *c)
-    .await?;
+    .bind(name);
+    let row = bind_settings(q, s)
+        .bind(ms(now))
+        .bind(questionnaire.to_json())
+        .fetch_one(&mut *c)
+        .await?;
     Ok(row.try_get("id")?)
 }
 
 pub async fn update_program_settings(c: &mut Conn, id: i64, s: &ProgramSettings) -> Result<()> {
-    let done = sqlx::query(
+    let q = sqlx::query(
         "UPDATE programs SET max_choices = $1, recommendations = $2, offer_ttl_secs = $3, \
          offer_reminder_before_secs = $4, inactivity_after_secs = $5, inactivity_repeat_secs = $6, \
          flash_mentoring = $7, timezone = $8 WHERE id = $9",
-    )
-    .bind(i64::from(s.max_choices))
-    .bind(i64::from(s.recommendations))
-    .bind(s.offer_ttl.num_seconds())
-    .bind(s.offer_reminder_before.num_seconds())
-    .bind(s.inactivity_after.num_seconds())
-    .bind(s.inactivity_repeat.num_seconds())
-    .bind(i64::from(s.flash_mentoring))
-    .bind(s.timezone.name())
-    .bind(id)
-    .execute(&mut *c)
-    .await?;
+    );
+    let done = bind_settings(q, s).bind(id).execute(&mut *c).await?;
     expect_one(done.rows_affected(), "the program")
 }
 

@@ -1,6 +1,7 @@
-//! The outbox (SPEC §8): every message a change causes is written here in the same transaction
-//! as the change, and delivered later, at least once, by the worker. The idempotency key makes
-//! a second write of the same message a no-op, and keys the delivery so a retry never sends twice.
+//! The outbox (docs/domain.md#notifications): every message a change causes is written here in the
+//! same transaction as the change, and delivered later, at least once, by the worker. The
+//! idempotency key makes a second write of the same message a no-op, and keys the delivery so a
+//! retry never sends twice.
 
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -88,6 +89,28 @@ fn from_row(r: &AnyRow) -> Result<Message> {
     })
 }
 
+type Query<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// `q` with a new message's nine columns bound next, as the INSERTs below list them: channel,
+/// kind, recipient_user_id, recipient, subject, body_text, body_html, buttons (as JSON; NULL
+/// when there are none), idempotency_key.
+fn bind_message<'q>(q: Query<'q>, m: &NewMessage) -> Query<'q> {
+    let buttons = if m.buttons.is_empty() {
+        None
+    } else {
+        serde_json::to_string(&m.buttons).ok()
+    };
+    q.bind(&m.channel)
+        .bind(m.kind)
+        .bind(m.recipient_user_id)
+        .bind(&m.recipient)
+        .bind(&m.subject)
+        .bind(&m.body_text)
+        .bind(m.body_html.as_deref())
+        .bind(buttons)
+        .bind(&m.idempotency_key)
+}
+
 /// Queues a message; returns its id, or None when a message with that key is queued already.
 pub async fn insert(c: &mut Conn, m: &NewMessage, now: DateTime<Utc>) -> Result<Option<i64>> {
     insert_with(c, m, None, &[], now).await
@@ -102,30 +125,17 @@ pub async fn insert_with(
     files: &[Attachment],
     now: DateTime<Utc>,
 ) -> Result<Option<i64>> {
-    let buttons = if m.buttons.is_empty() {
-        None
-    } else {
-        serde_json::to_string(&m.buttons).ok()
-    };
-    let row = sqlx::query(
+    let q = sqlx::query(
         "INSERT INTO outbox (created_at, channel, kind, recipient_user_id, recipient, subject, body_text, \
          body_html, buttons, idempotency_key, status, attempts, available_at, target) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', 0, $1, $11) \
          ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
     )
-    .bind(ms(now))
-    .bind(&m.channel)
-    .bind(m.kind)
-    .bind(m.recipient_user_id)
-    .bind(&m.recipient)
-    .bind(&m.subject)
-    .bind(&m.body_text)
-    .bind(m.body_html.as_deref())
-    .bind(buttons)
-    .bind(&m.idempotency_key)
-    .bind(target)
-    .fetch_optional(&mut *c)
-    .await?;
+    .bind(ms(now));
+    let row = bind_message(q, m)
+        .bind(target)
+        .fetch_optional(&mut *c)
+        .await?;
     let id: Option<i64> = row.map(|r| r.try_get("id")).transpose()?;
     if let Some(id) = id {
         for (position, f) in files.iter().enumerate() {
@@ -142,6 +152,61 @@ pub async fn insert_with(
         }
     }
     Ok(id)
+}
+
+/// Queues many messages with one statement per few thousand (in the order given, so each
+/// person's come out in that order); returns, for each, whether it was new (false: a message
+/// with its key was queued already, or earlier in `messages`).
+pub async fn insert_many(
+    c: &mut Conn,
+    messages: &[NewMessage],
+    now: DateTime<Utc>,
+) -> Result<Vec<bool>> {
+    // 9 parameters a row; both backends take well over 27 000 in one statement.
+    const ROWS: usize = 3000;
+    let mut seen = std::collections::HashSet::new();
+    let fresh: Vec<&NewMessage> = messages
+        .iter()
+        .filter(|m| seen.insert(m.idempotency_key.as_str()))
+        .collect();
+    let mut inserted = std::collections::HashSet::new();
+    for chunk in fresh.chunks(ROWS) {
+        let mut sql = String::from(
+            "INSERT INTO outbox (created_at, channel, kind, recipient_user_id, recipient, subject, body_text, \
+             body_html, buttons, idempotency_key, status, attempts, available_at) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            let p = 2 + i * 9;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "($1, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, 'pending', 0, $1)",
+                p,
+                p + 1,
+                p + 2,
+                p + 3,
+                p + 4,
+                p + 5,
+                p + 6,
+                p + 7,
+                p + 8
+            ));
+        }
+        sql.push_str(" ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key");
+        let mut q = sqlx::query(super::sql(sql)).persistent(false).bind(ms(now));
+        for m in chunk {
+            q = bind_message(q, m);
+        }
+        for r in q.fetch_all(&mut *c).await? {
+            inserted.insert(r.try_get::<String, _>("idempotency_key")?);
+        }
+    }
+    let mut first = std::collections::HashSet::new();
+    Ok(messages
+        .iter()
+        .map(|m| inserted.contains(&m.idempotency_key) && first.insert(m.idempotency_key.as_str()))
+        .collect())
 }
 
 /// The files that go with a message, in order.
@@ -175,7 +240,7 @@ pub async fn claim_heads(
     lease: chrono::Duration,
     limit: i64,
 ) -> Result<Vec<Message>> {
-    claim_lanes(c, backend, channel, None, now, lease, limit).await
+    claim_rows(c, backend, channel, None, now, lease, limit).await
 }
 
 /// Claims the head of one recipient's messages, when it is due and not held.
@@ -188,36 +253,77 @@ pub async fn claim_next(
     lease: chrono::Duration,
 ) -> Result<Option<Message>> {
     Ok(
-        claim_lanes(c, backend, channel, Some(recipient), now, lease, 1)
+        claim_rows(c, backend, channel, Some(recipient), now, lease, 1)
             .await?
             .into_iter()
             .next(),
     )
 }
 
-const LANES: super::lanes::Table = super::lanes::Table {
-    name: "outbox",
-    group: "channel",
-    lane: "recipient",
-    waiting: "status = 'pending'",
-    also_set: "",
-    cols: COLS,
-};
+/// A row of a lanes table (`store::lanes`) as it is read: the outbox's messages, and the
+/// inbox's updates (`store::inbox`), which claims and puts off its rows with the same
+/// [`claim_rows`] and [`put_off`].
+pub(super) trait LaneRow: Sized {
+    const LANES: super::lanes::Table;
+    fn read(r: &AnyRow) -> Result<Self>;
+    fn id(&self) -> i64;
+}
 
-async fn claim_lanes(
+impl LaneRow for Message {
+    const LANES: super::lanes::Table = super::lanes::Table {
+        name: "outbox",
+        group: "channel",
+        lane: "recipient",
+        waiting: "status = 'pending'",
+        also_set: "",
+        cols: COLS,
+    };
+    fn read(r: &AnyRow) -> Result<Self> {
+        from_row(r)
+    }
+    fn id(&self) -> i64 {
+        self.id
+    }
+}
+
+/// Claims the heads of up to `limit` lanes of `group` (or only `lane`'s) for `lease`, in id
+/// order (`lanes::claim_heads` returns them in none).
+pub(super) async fn claim_rows<T: LaneRow>(
     c: &mut Conn,
     backend: Backend,
-    channel: &str,
-    recipient: Option<&str>,
+    group: &str,
+    lane: Option<&str>,
     now: DateTime<Utc>,
     lease: chrono::Duration,
     limit: i64,
-) -> Result<Vec<Message>> {
-    let rows = super::lanes::claim_heads(c, backend, &LANES, channel, recipient, now, lease, limit)
-        .await?;
-    let mut out: Vec<Message> = rows.iter().map(from_row).collect::<Result<_>>()?;
-    out.sort_by_key(|m| m.id);
+) -> Result<Vec<T>> {
+    let rows =
+        super::lanes::claim_heads(c, backend, &T::LANES, group, lane, now, lease, limit).await?;
+    let mut out: Vec<T> = rows.iter().map(T::read).collect::<Result<_>>()?;
+    out.sort_by_key(T::id);
     Ok(out)
+}
+
+/// Puts a waiting row off until `next`, noting why; `also` sets more first (`attempts =
+/// attempts + 1, `). Nothing happens to a row that is not waiting any more.
+pub(super) async fn put_off<T: LaneRow>(
+    c: &mut Conn,
+    also: &str,
+    id: i64,
+    next: DateTime<Utc>,
+    reason: &str,
+) -> Result<()> {
+    sqlx::query(super::sql(format!(
+        "UPDATE {} SET {also}available_at = $1, last_error = $2 WHERE id = $3 AND {}",
+        T::LANES.name,
+        T::LANES.waiting
+    )))
+    .bind(ms(next))
+    .bind(reason)
+    .bind(id)
+    .execute(&mut *c)
+    .await?;
+    Ok(())
 }
 
 /// Extends a claim: the lease that ends at `held_until` (ours, from the claim or the last
@@ -364,15 +470,7 @@ pub async fn undeliverable(c: &mut Conn, m: &Message) -> Result<Option<&'static 
 
 /// A delivery attempt failed for now: count it and try again at `next`.
 pub async fn mark_retry(c: &mut Conn, id: i64, next: DateTime<Utc>, reason: &str) -> Result<()> {
-    sqlx::query(
-        "UPDATE outbox SET attempts = attempts + 1, available_at = $1, last_error = $2 WHERE id = $3 AND status = 'pending'",
-    )
-    .bind(ms(next))
-    .bind(reason)
-    .bind(id)
-    .execute(&mut *c)
-    .await?;
-    Ok(())
+    put_off::<Message>(c, "attempts = attempts + 1, ", id, next, reason).await
 }
 
 /// Messages in one delivery state, newest first.

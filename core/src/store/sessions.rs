@@ -1,9 +1,10 @@
-//! Mentoring sessions booked between the two people of a match (SPEC §6).
+//! Mentoring sessions booked between the two people of a match (docs/domain.md#sessions).
 
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::users::{USER_COLS, User, user_from_row};
 use super::{Conn, get_opt_time, get_time, ms};
 use crate::error::Result;
 
@@ -137,7 +138,7 @@ pub enum ReminderColumn {
 }
 
 impl ReminderColumn {
-    /// Both reminders (SPEC §6).
+    /// Both reminders (docs/domain.md#sessions).
     pub const ALL: [Self; 2] = [Self::DayBefore, Self::HourBefore];
 
     /// How long before the session this reminder goes out.
@@ -172,4 +173,103 @@ pub async fn mark_reminded(
         .execute(&mut *c)
         .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Marks those of `ids` due this reminder at `now` (booked, not reminded, starting within the
+/// reminder's lead but not started) as reminded — one compare-and-swap for all — and returns
+/// their ids.
+pub async fn remind_due(
+    c: &mut Conn,
+    ids: &[i64],
+    column: ReminderColumn,
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "UPDATE sessions SET {0} = $1 WHERE id IN ({1}) AND {0} IS NULL AND state = 'booked' \
+         AND starts_at > $1 AND starts_at <= $2 RETURNING id",
+        column.name(),
+        super::id_list(ids)
+    );
+    let rows = sqlx::query(super::sql(sql))
+        .persistent(false)
+        .bind(ms(now))
+        .bind(ms(now + column.lead()))
+        .fetch_all(&mut *c)
+        .await?;
+    let mut done: Vec<i64> = rows
+        .iter()
+        .map(|r| r.try_get("id"))
+        .collect::<std::result::Result<_, _>>()?;
+    done.sort_unstable();
+    Ok(done)
+}
+
+/// When the next of `ids` comes due this reminder after a run at `now` (None: none left).
+pub async fn next_reminder(
+    c: &mut Conn,
+    ids: &[i64],
+    column: ReminderColumn,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>> {
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    let sql = format!(
+        "SELECT MIN(starts_at) AS next FROM sessions WHERE id IN ({}) AND {} IS NULL \
+         AND state = 'booked' AND starts_at > $1",
+        super::id_list(ids),
+        column.name()
+    );
+    let row = sqlx::query(super::sql(sql))
+        .persistent(false)
+        .bind(ms(now))
+        .fetch_one(&mut *c)
+        .await?;
+    Ok(row
+        .try_get::<Option<i64>, _>("next")?
+        .map(|t| super::time(t) - column.lead()))
+}
+
+/// One person of a session's match, for its reminders.
+#[derive(Debug, Clone)]
+pub struct Party {
+    pub session_id: i64,
+    pub starts_at: DateTime<Utc>,
+    /// The match's program (None once it was deleted).
+    pub program_id: Option<i64>,
+    pub user: User,
+}
+
+/// The people of these sessions' matches (one query): per session, the mentee first, then the
+/// mentor; a person deleted since is absent.
+pub async fn parties(c: &mut Conn, session_ids: &[i64]) -> Result<Vec<Party>> {
+    if session_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT s.id AS session_id, s.starts_at AS session_starts_at, m.program_id AS match_program_id, \
+         CASE WHEN p.id = m.mentee_persona_id THEN 0 ELSE 1 END AS side, {USER_COLS} \
+         FROM sessions s JOIN matches m ON m.id = s.match_id \
+         JOIN personas p ON p.id = m.mentee_persona_id OR p.id = m.mentor_persona_id \
+         JOIN users u ON u.id = p.user_id \
+         WHERE s.id IN ({}) ORDER BY s.id, side",
+        super::id_list(session_ids)
+    );
+    let rows = sqlx::query(super::sql(sql))
+        .persistent(false)
+        .fetch_all(&mut *c)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Party {
+                session_id: r.try_get("session_id")?,
+                starts_at: get_time(r, "session_starts_at")?,
+                program_id: r.try_get("match_program_id")?,
+                user: user_from_row(r)?,
+            })
+        })
+        .collect()
 }

@@ -27,11 +27,28 @@ pub struct User {
 }
 
 impl User {
-    /// "Ana Lima <ana@example.org>": how people are shown to staff.
+    /// "Ana Lima <ana@example.org>": how people are shown to staff; "… (Deactivated)" for a
+    /// deactivated person, wherever others see them (docs/domain.md#deactivation).
     pub fn label(&self) -> String {
-        format!("{} <{}>", self.full_name, self.email)
+        format!(
+            "{} <{}>{}",
+            self.full_name,
+            self.email,
+            self.deactivated_mark()
+        )
     }
-    /// Last activity, or when they were added if never seen (SPEC §7).
+    /// "Ana Lima", or "Ana Lima (Deactivated)": how a person is named to the people around them.
+    pub fn shown_name(&self) -> String {
+        format!("{}{}", self.full_name, self.deactivated_mark())
+    }
+    fn deactivated_mark(&self) -> &'static str {
+        if self.status.is_deactivated() {
+            " (Deactivated)"
+        } else {
+            ""
+        }
+    }
+    /// Last activity, or when they were added if never seen (docs/domain.md#inactivity).
     pub fn activity_reference(&self) -> DateTime<Utc> {
         self.last_activity_at.unwrap_or(self.created_at)
     }
@@ -253,7 +270,7 @@ pub async fn set_status(
     expect_one(done.rows_affected(), "the user's status")
 }
 
-/// Any command or button press by the user (SPEC §3).
+/// Any command or button press by the user (docs/domain.md#activity).
 pub async fn touch_activity(c: &mut Conn, id: i64, now: DateTime<Utc>) -> Result<()> {
     sqlx::query(
         "UPDATE users SET last_activity_at = $1, first_seen_at = COALESCE(first_seen_at, $1) WHERE id = $2",
@@ -426,6 +443,29 @@ fn persona_from_row(r: &AnyRow) -> Result<Persona> {
     })
 }
 
+/// A persona's columns beside a user's in one row (`p.…` as `persona_…`), for queries that
+/// return both; read back with [`persona_from_joined`].
+const JOINED_PERSONA_COLS: &str = "p.id AS persona_id, p.role AS persona_role, \
+     p.program_id AS persona_program_id, p.status AS persona_status, \
+     p.match_status AS persona_match_status, p.created_at AS persona_created_at";
+
+/// The persona of a row selected with [`JOINED_PERSONA_COLS`] (and the user's `id`); None when
+/// the row has none (a LEFT JOIN).
+fn persona_from_joined(r: &AnyRow) -> Result<Option<Persona>> {
+    let Some(id) = r.try_get::<Option<i64>, _>("persona_id")? else {
+        return Ok(None);
+    };
+    Ok(Some(Persona {
+        id,
+        user_id: r.try_get("id")?,
+        role: PersonaRole::from_code(&r.try_get::<String, _>("persona_role")?)?,
+        program_id: r.try_get("persona_program_id")?,
+        status: PersonaStatus::from_code(&r.try_get::<String, _>("persona_status")?)?,
+        match_status: MatchStatus::from_code(&r.try_get::<String, _>("persona_match_status")?)?,
+        created_at: get_time(r, "persona_created_at")?,
+    }))
+}
+
 pub async fn insert_persona(
     c: &mut Conn,
     user_id: i64,
@@ -485,6 +525,32 @@ pub async fn persona(c: &mut Conn, id: i64) -> Result<Option<Persona>> {
     row.as_ref().map(persona_from_row).transpose()
 }
 
+/// Personas with their users, in the order of `ids` (ids not found are left out): one query.
+pub async fn personas_with_users(c: &mut Conn, ids: &[i64]) -> Result<Vec<(Persona, User)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders = (1..=ids.len())
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut q = sqlx::query(super::sql(format!(
+        "SELECT {USER_COLS}, {JOINED_PERSONA_COLS} FROM personas p JOIN users u ON u.id = p.user_id \
+         WHERE p.id IN ({placeholders})"
+    )));
+    for id in ids {
+        q = q.bind(*id);
+    }
+    let mut found = Vec::new();
+    for r in q.fetch_all(&mut *c).await? {
+        if let Some(p) = persona_from_joined(&r)? {
+            found.push((p, user_from_row(&r)?));
+        }
+    }
+    found.sort_by_key(|(p, _)| ids.iter().position(|id| *id == p.id));
+    Ok(found)
+}
+
 pub async fn set_persona_status(
     c: &mut Conn,
     id: i64,
@@ -526,8 +592,9 @@ pub async fn set_persona_program(c: &mut Conn, id: i64, program_id: i64) -> Resu
     expect_one(done.rows_affected(), "the persona's program")
 }
 
-/// The filters of `/user_list` (SPEC §9). `program_ids` limits to people with a persona in one
-/// of them, or (with `include_unassigned_of_orgs`) an unassigned persona in those organizations.
+/// The filters of `/user_list` (docs/domain.md#commands). `program_ids` limits
+/// (docs/domain.md#scope) to people with a persona in one of them, or (with
+/// `include_unassigned_of_orgs`) an unassigned persona in those organizations.
 #[derive(Debug, Default, Clone)]
 pub struct UserFilter {
     pub program_ids: Option<Vec<i64>>,
@@ -541,7 +608,10 @@ pub struct UserFilter {
     /// Only mentors and mentees (people with a persona), not staff-only accounts.
     pub participants_only: bool,
     pub sort: UserSort,
+    /// At most this many (0: everyone), after skipping `offset` of them: both in SQL, so a
+    /// list reads one page and never the whole program.
     pub limit: i64,
+    pub offset: i64,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -552,12 +622,37 @@ pub enum UserSort {
     Activity,
 }
 
-/// Lists users by filter. The SQL narrows; name sorting happens here because "last name" is the
-/// last word of the full name, which SQL would spell differently on each backend.
-pub async fn list_users(c: &mut Conn, f: &UserFilter) -> Result<Vec<User>> {
-    let mut sql = format!(
-        "SELECT DISTINCT {USER_COLS} FROM users u LEFT JOIN personas p ON p.user_id = u.id WHERE 1 = 1"
-    );
+/// The sort keys of each order, as SQL over `u`, in order (the user's id breaks ties after
+/// them). Names compare lower-cased in ASCII and then byte by byte, the same on both backends
+/// (SQLite's `lower()` folds ASCII only; on PostgreSQL `lower()` under the "C" collation does
+/// the same, and "C" compares bytes); the last name is the name's last word (names are stored
+/// with single spaces: `values::FullName`). The indexes `users_first_name`, `users_last_name`
+/// and `users_activity` (migrations/*/0008_list_indexes.sql) are on these very expressions:
+/// change them together.
+pub(crate) fn sort_keys(c: &Conn, sort: UserSort) -> Vec<&'static str> {
+    let pg = c.backend_name() == "PostgreSQL";
+    let first = if pg {
+        "lower(u.full_name COLLATE \"C\")"
+    } else {
+        "lower(u.full_name)"
+    };
+    let last = if pg {
+        "lower(substr(u.full_name, length(rtrim(u.full_name, replace(u.full_name, ' ', ''))) + 1) COLLATE \"C\")"
+    } else {
+        "lower(substr(u.full_name, length(rtrim(u.full_name, replace(u.full_name, ' ', ''))) + 1))"
+    };
+    match sort {
+        UserSort::FirstName => vec![first],
+        UserSort::LastName => vec![last, first],
+        UserSort::Activity => vec!["COALESCE(u.last_activity_at, u.created_at)"],
+    }
+}
+
+/// `SELECT {USER_COLS}, k0[, k1] FROM users u WHERE … ORDER BY … LIMIT … OFFSET …` for `f` (the
+/// keys are [`sort_keys`]), with its values to bind in order; None when no one can match (a
+/// scope of no programs). Conditions on personas are one EXISTS: someone is listed once, when
+/// one of their personas meets them all.
+fn users_query(c: &Conn, f: &UserFilter) -> Option<(String, Vec<Bind>)> {
     // Each value is bound in the order its placeholder ($1, $2, …) is handed out.
     let mut binds: Vec<Bind> = Vec::new();
     let mut bind = |b: Bind| {
@@ -570,6 +665,7 @@ pub async fn list_users(c: &mut Conn, f: &UserFilter) -> Result<Vec<User>> {
             .collect::<Vec<_>>()
             .join(", ")
     };
+    let mut persona = Vec::new();
     if let Some(ids) = &f.program_ids {
         let mut parts = Vec::new();
         if !ids.is_empty() {
@@ -582,18 +678,28 @@ pub async fn list_users(c: &mut Conn, f: &UserFilter) -> Result<Vec<User>> {
             ));
         }
         if parts.is_empty() {
-            return Ok(Vec::new());
+            return None;
         }
-        sql.push_str(&format!(" AND ({})", parts.join(" OR ")));
+        persona.push(format!("({})", parts.join(" OR ")));
     }
     if let Some(role) = f.role {
-        sql.push_str(&format!(
-            " AND p.role = {}",
-            bind(Bind::S(role.code().into()))
+        persona.push(format!("p.role = {}", bind(Bind::S(role.code().into()))));
+    }
+    if f.unassigned_only {
+        persona.push("p.program_id IS NULL".into());
+    }
+    let mut filter = String::new();
+    if !persona.is_empty() || f.participants_only {
+        filter.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM personas p WHERE p.user_id = u.id{})",
+            persona
+                .iter()
+                .map(|c| format!(" AND {c}"))
+                .collect::<String>()
         ));
     }
     if let Some(status) = f.status {
-        sql.push_str(&format!(
+        filter.push_str(&format!(
             " AND u.status = {}",
             bind(Bind::S(status.code().into()))
         ));
@@ -604,58 +710,228 @@ pub async fn list_users(c: &mut Conn, f: &UserFilter) -> Result<Vec<User>> {
             .filter(|s| s.info().bot_access == crate::status::BotAccess::Full)
             .map(|s| format!("'{}'", s.code()))
             .collect();
-        sql.push_str(&format!(" AND u.status IN ({})", usable.join(", ")));
+        filter.push_str(&format!(" AND u.status IN ({})", usable.join(", ")));
     }
     if let Some(tag) = &f.tag {
         let k = bind(Bind::S(tag.key.clone()));
         let v = bind(Bind::S(tag.value.clone()));
-        sql.push_str(&format!(
+        filter.push_str(&format!(
             " AND EXISTS (SELECT 1 FROM user_tags t WHERE t.user_id = u.id AND t.key = {k} AND t.value = {v})"
         ));
     }
-    if f.participants_only {
-        sql.push_str(" AND p.id IS NOT NULL");
-    }
-    if f.unassigned_only {
-        sql.push_str(" AND p.id IS NOT NULL AND p.program_id IS NULL");
-    }
     if let Some(before) = f.inactive_before {
-        sql.push_str(&format!(
+        filter.push_str(&format!(
             " AND COALESCE(u.last_activity_at, u.created_at) < {}",
             bind(Bind::I(ms(before)))
         ));
     }
-    let mut q = sqlx::query(super::sql(sql));
+    let keys = sort_keys(c, f.sort);
+    let selected = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| format!(", {k} AS k{i}"))
+        .collect::<String>();
+    // Numbers, not binds: PostgreSQL plans a known LIMIT (a few rows: walk an index in order).
+    let page = match (f.limit > 0, f.offset > 0) {
+        (true, _) => format!(" LIMIT {} OFFSET {}", f.limit, f.offset.max(0)),
+        (false, true) => format!(" LIMIT {} OFFSET {}", i64::MAX, f.offset),
+        (false, false) => String::new(),
+    };
+    Some((
+        format!(
+            "SELECT {USER_COLS}{selected} FROM users u WHERE 1 = 1{filter} ORDER BY {}, u.id{page}",
+            keys.join(", ")
+        ),
+        binds,
+    ))
+}
+
+fn bound<'q>(
+    text: String,
+    binds: Vec<Bind>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    let mut q = sqlx::query(super::sql(text));
     for b in binds {
         q = match b {
             Bind::I(v) => q.bind(v),
             Bind::S(v) => q.bind(v),
         };
     }
-    let rows = q.fetch_all(&mut *c).await?;
-    let mut users = rows.iter().map(user_from_row).collect::<Result<Vec<_>>>()?;
-    match f.sort {
-        UserSort::FirstName => users.sort_by_key(|u| (u.full_name.to_lowercase(), u.id)),
-        UserSort::LastName => users.sort_by_key(|u| {
-            let last = u
-                .full_name
-                .split_whitespace()
-                .last()
-                .unwrap_or_default()
-                .to_lowercase();
-            (last, u.full_name.to_lowercase(), u.id)
-        }),
-        UserSort::Activity => users.sort_by_key(|u| (u.activity_reference(), u.id)),
+    q
+}
+
+/// Lists users by filter, sorted and paged in SQL (see [`sort_keys`]).
+pub async fn list_users(c: &mut Conn, f: &UserFilter) -> Result<Vec<User>> {
+    let Some((text, binds)) = users_query(c, f) else {
+        return Ok(Vec::new());
+    };
+    let rows = bound(text, binds).fetch_all(&mut *c).await?;
+    rows.iter().map(user_from_row).collect()
+}
+
+/// Someone in a list, with every persona they have and the name of each one's program (None:
+/// unassigned).
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub user: User,
+    pub personas: Vec<(Persona, Option<String>)>,
+}
+
+/// [`list_users`] with each person's personas and their programs' names: one query (the page
+/// of users, then their personas joined), for lists that show them (`/user_list`, `/inactive`).
+pub async fn list_people(c: &mut Conn, f: &UserFilter) -> Result<Vec<Listed>> {
+    let Some((inner, binds)) = users_query(c, f) else {
+        return Ok(Vec::new());
+    };
+    let order = (0..sort_keys(c, f.sort).len())
+        .map(|i| format!("u.k{i}, "))
+        .collect::<String>();
+    let text = format!(
+        "SELECT {USER_COLS}, {JOINED_PERSONA_COLS}, g.name AS program_name FROM ({inner}) u \
+         LEFT JOIN personas p ON p.user_id = u.id LEFT JOIN programs g ON g.id = p.program_id \
+         ORDER BY {order}u.id, p.id"
+    );
+    let rows = bound(text, binds).fetch_all(&mut *c).await?;
+    let mut out: Vec<Listed> = Vec::new();
+    for r in &rows {
+        let id: i64 = r.try_get("id")?;
+        if out.last().is_none_or(|l| l.user.id != id) {
+            out.push(Listed {
+                user: user_from_row(r)?,
+                personas: Vec::new(),
+            });
+        }
+        if let (Some(p), Some(l)) = (persona_from_joined(r)?, out.last_mut()) {
+            l.personas.push((p, r.try_get("program_name")?));
+        }
     }
-    if f.limit > 0 {
-        users.truncate(usize::try_from(f.limit).unwrap_or(usize::MAX));
-    }
-    Ok(users)
+    Ok(out)
 }
 
 enum Bind {
     I(i64),
     S(String),
+}
+
+// ---- editing a person (`domain::edits`) --------------------------------------------------
+
+/// A column of `users` that `/user_edit` changes (its name is ours, never input).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentityColumn {
+    FullName,
+    Email,
+    Phone,
+    ExternalId,
+}
+
+impl IdentityColumn {
+    fn name(self) -> &'static str {
+        match self {
+            Self::FullName => "full_name",
+            Self::Email => "email",
+            Self::Phone => "phone",
+            Self::ExternalId => "external_id",
+        }
+    }
+}
+
+/// Sets one identity column of a user to `new`, only while it still holds `expected` (a
+/// compare-and-swap: `None` is SQL NULL); false when it no longer does. A value another user
+/// took a moment ago (the column's UNIQUE index) is a conflict naming the column.
+pub async fn swap_identity(
+    c: &mut Conn,
+    id: i64,
+    column: IdentityColumn,
+    expected: Option<&str>,
+    new: &str,
+) -> Result<bool> {
+    let col = column.name();
+    let q = match expected {
+        Some(old) => sqlx::query(super::sql(format!(
+            "UPDATE users SET {col} = $1 WHERE id = $2 AND {col} = $3"
+        )))
+        .bind(new)
+        .bind(id)
+        .bind(old),
+        None => sqlx::query(super::sql(format!(
+            "UPDATE users SET {col} = $1 WHERE id = $2 AND {col} IS NULL"
+        )))
+        .bind(new)
+        .bind(id),
+    };
+    match q.execute(&mut *c).await {
+        Ok(done) => Ok(done.rows_affected() == 1),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            Err(crate::error::Error::conflict(format!(
+                "that {} was given to someone else a moment ago: look again (/user_show) and choose another",
+                col.replace('_', " ")
+            )))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Sets, changes or removes one tag of a user, only while it still holds `expected` (`None`:
+/// the user has no tag of that key); `new` None removes it. False when the tag no longer held
+/// `expected`.
+pub async fn swap_tag(
+    c: &mut Conn,
+    user_id: i64,
+    key: &str,
+    expected: Option<&str>,
+    new: Option<&str>,
+) -> Result<bool> {
+    let q = match (expected, new) {
+        (None, None) => return Ok(true),
+        (None, Some(v)) => sqlx::query(
+            "INSERT INTO user_tags (user_id, key, value) VALUES ($1, $2, $3) \
+             ON CONFLICT (user_id, key) DO NOTHING",
+        )
+        .bind(user_id)
+        .bind(key)
+        .bind(v),
+        (Some(old), Some(v)) => sqlx::query(
+            "UPDATE user_tags SET value = $1 WHERE user_id = $2 AND key = $3 AND value = $4",
+        )
+        .bind(v)
+        .bind(user_id)
+        .bind(key)
+        .bind(old),
+        (Some(old), None) => {
+            sqlx::query("DELETE FROM user_tags WHERE user_id = $1 AND key = $2 AND value = $3")
+                .bind(user_id)
+                .bind(key)
+                .bind(old)
+        }
+    };
+    let done = q.execute(&mut *c).await?;
+    Ok(done.rows_affected() == 1)
+}
+
+// ---- auto-pairing (`/autopair`) ------------------------------------------------------------
+
+/// The personas of one role in a program with their users, oldest persona first (as
+/// [`personas_in_program`] reads them): one query for everyone.
+pub async fn personas_in_program_with_users(
+    c: &mut Conn,
+    program_id: i64,
+    role: PersonaRole,
+) -> Result<Vec<(Persona, User)>> {
+    let rows = sqlx::query(super::sql(format!(
+        "SELECT {USER_COLS}, {JOINED_PERSONA_COLS} FROM personas p JOIN users u ON u.id = p.user_id \
+         WHERE p.program_id = $1 AND p.role = $2 ORDER BY p.id"
+    )))
+    .bind(program_id)
+    .bind(role.code())
+    .fetch_all(&mut *c)
+    .await?;
+    let mut found = Vec::with_capacity(rows.len());
+    for r in &rows {
+        if let Some(p) = persona_from_joined(r)? {
+            found.push((p, user_from_row(r)?));
+        }
+    }
+    Ok(found)
 }
 
 #[cfg(test)]

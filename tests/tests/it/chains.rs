@@ -1,5 +1,5 @@
-//! Property test of the offer chains (SPEC §5) over random sequences of choose, accept,
-//! decline, expiry and status changes, on SQLite with the clock moved by hand.
+//! Property test of the offer chains (docs/domain.md#offers) over random sequences of choose,
+//! accept, decline, expiry and status changes, on SQLite with the clock moved by hand.
 
 use std::collections::HashSet;
 

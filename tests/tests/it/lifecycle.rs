@@ -4,14 +4,39 @@
 use crate::both_backends;
 use crate::support::TestApp;
 use mentorops_core::Error;
+use mentorops_core::reply::Reply;
 use mentorops_core::status::{MatchStatus, PersonaStatus, UserStatus};
 use mentorops_core::store;
 
-/// Ana (mentee) and Bruno (mentor) in Spring, both A and RTBM, paired by an open match.
-async fn paired(app: &TestApp) -> i64 {
+/// Spring with its staff, and Ana Lima (mentee, AI) in it.
+async fn ana_in_spring(app: &TestApp) {
     app.with_program().await;
     app.admin("/user_add \"Ana Lima\" ana@example.org +14155550201 mentee program:Spring")
         .await;
+}
+
+/// The audit entry a reply offers to undo ("… undo with /revert N)").
+fn revert_entry(r: &Reply) -> i64 {
+    r.text
+        .split("/revert ")
+        .nth(1)
+        .and_then(|s| s.trim_end_matches(')').parse().ok())
+        .expect("entry id")
+}
+
+/// Rows in the audit log, the outbox, users and personas.
+async fn row_counts(app: &TestApp) -> (i64, i64, i64, i64) {
+    (
+        app.count("SELECT COUNT(*) AS n FROM audit_log").await,
+        app.count("SELECT COUNT(*) AS n FROM outbox").await,
+        app.count("SELECT COUNT(*) AS n FROM users").await,
+        app.count("SELECT COUNT(*) AS n FROM personas").await,
+    )
+}
+
+/// Ana (mentee) and Bruno (mentor) in Spring, both A and RTBM, paired by an open match.
+async fn paired(app: &TestApp) -> i64 {
+    ana_in_spring(app).await;
     app.admin("/user_add \"Bruno Reis\" bruno@example.org +14155550202 mentor program:Spring")
         .await;
     for who in ["ana@example.org", "bruno@example.org"] {
@@ -28,9 +53,7 @@ async fn paired(app: &TestApp) -> i64 {
 }
 
 async fn finishing_the_application_moves_ai_to_si_and_status_changes_are_audited(app: &TestApp) {
-    app.with_program().await;
-    app.admin("/user_add \"Ana Lima\" ana@example.org +14155550201 mentee program:Spring")
-        .await;
+    ana_in_spring(app).await;
     let r = app
         .admin("/status ana@example.org SI reason:\"application complete\"")
         .await;
@@ -52,9 +75,7 @@ async fn finishing_the_application_moves_ai_to_si_and_status_changes_are_audited
 }
 
 async fn match_statuses_follow_exactly_the_table(app: &TestApp) {
-    app.with_program().await;
-    app.admin("/user_add \"Ana Lima\" ana@example.org +14155550201 mentee program:Spring")
-        .await;
+    ana_in_spring(app).await;
     // N/A → RTBM needs the user to be A.
     let e = app.admin_err("/match_status ana@example.org RTBM").await;
     assert!(e.to_string().contains("needs the user to be A"), "{e}");
@@ -98,7 +119,7 @@ async fn leaving_active_closes_matches_only_when_confirmed(app: &TestApp) {
         app.personas("bruno@example.org").await[0].match_status,
         MatchStatus::Closed
     );
-    // A returning mentee gets a new persona, which starts in Rescreening (SPEC §3).
+    // A returning mentee gets a new persona, which starts in Rescreening (docs/domain.md#personas).
     let r = app
         .admin("/persona_new ana@example.org mentee program:Spring")
         .await;
@@ -112,9 +133,7 @@ async fn leaving_active_closes_matches_only_when_confirmed(app: &TestApp) {
 async fn deactivation_takes_effect_at_once_and_reactivate_restores_the_status_before(
     app: &TestApp,
 ) {
-    app.with_program().await;
-    app.admin("/user_add \"Ana Lima\" ana@example.org +14155550201 mentee program:Spring")
-        .await;
+    ana_in_spring(app).await;
     app.admin("/status ana@example.org SI").await;
     let ana = app.caller_for(app.user_id("ana@example.org").await);
     assert!(app.run(&ana, "/me").await.is_ok());
@@ -142,16 +161,9 @@ async fn deactivation_takes_effect_at_once_and_reactivate_restores_the_status_be
 }
 
 async fn revert_restores_the_previous_status_once(app: &TestApp) {
-    app.with_program().await;
-    app.admin("/user_add \"Ana Lima\" ana@example.org +14155550201 mentee program:Spring")
-        .await;
+    ana_in_spring(app).await;
     let r = app.admin("/status ana@example.org A").await;
-    let entry: i64 = r
-        .text
-        .split("/revert ")
-        .nth(1)
-        .and_then(|s| s.trim_end_matches(')').parse().ok())
-        .expect("entry id");
+    let entry = revert_entry(&r);
     app.admin(&format!("/revert {entry}")).await;
     assert_eq!(
         app.user("ana@example.org").await.status,
@@ -167,12 +179,7 @@ async fn revert_restores_the_previous_status_once(app: &TestApp) {
     );
     // A revert is refused once the status moved on.
     let r = app.admin("/status ana@example.org SI").await;
-    let second: i64 = r
-        .text
-        .split("/revert ")
-        .nth(1)
-        .and_then(|s| s.trim_end_matches(')').parse().ok())
-        .expect("entry id");
+    let second = revert_entry(&r);
     app.admin("/status ana@example.org A").await;
     let e = app.admin_err(&format!("/revert {second}")).await;
     assert!(e.to_string().contains("has changed since"), "{e}");
@@ -181,9 +188,7 @@ async fn revert_restores_the_previous_status_once(app: &TestApp) {
 }
 
 async fn the_last_active_persona_cannot_be_inactivated(app: &TestApp) {
-    app.with_program().await;
-    app.admin("/user_add \"Ana Lima\" ana@example.org +14155550201 mentee program:Spring")
-        .await;
+    ana_in_spring(app).await;
     let e = app
         .admin_err("/persona_status ana@example.org inactive")
         .await;
@@ -191,7 +196,9 @@ async fn the_last_active_persona_cannot_be_inactivated(app: &TestApp) {
         e.to_string().contains("last active persona") && e.to_string().contains("user status"),
         "{e}"
     );
-    app.admin("/persona_new ana@example.org mentor program:Spring")
+    // A second open persona is in another program (one open persona per program).
+    app.admin("/program_add Acme Fall").await;
+    app.admin("/persona_new ana@example.org mentor program:Fall")
         .await;
     let e = app
         .admin_err("/persona_status ana@example.org inactive")
@@ -216,12 +223,7 @@ async fn a_closed_match_reopens_by_revert_and_not_after_a_new_match(app: &TestAp
     let r = app
         .admin("/match_status ana@example.org C reason:\"ended early\"")
         .await;
-    let entry: i64 = r
-        .text
-        .split("/revert ")
-        .nth(1)
-        .and_then(|s| s.trim_end_matches(')').parse().ok())
-        .expect("entry id");
+    let entry = revert_entry(&r);
     assert_eq!(
         app.personas("bruno@example.org").await[0].match_status,
         MatchStatus::Closed,
@@ -239,15 +241,8 @@ async fn a_closed_match_reopens_by_revert_and_not_after_a_new_match(app: &TestAp
 }
 
 async fn every_refused_command_leaves_the_database_as_it_was(app: &TestApp) {
-    app.with_program().await;
-    app.admin("/user_add \"Ana Lima\" ana@example.org +14155550201 mentee program:Spring")
-        .await;
-    let before = (
-        app.count("SELECT COUNT(*) AS n FROM audit_log").await,
-        app.count("SELECT COUNT(*) AS n FROM outbox").await,
-        app.count("SELECT COUNT(*) AS n FROM users").await,
-        app.count("SELECT COUNT(*) AS n FROM personas").await,
-    );
+    ana_in_spring(app).await;
+    let before = row_counts(app).await;
     for bad in [
         "/status ana@example.org",
         "/status nobody A",
@@ -263,12 +258,7 @@ async fn every_refused_command_leaves_the_database_as_it_was(app: &TestApp) {
             "{bad} should be refused"
         );
     }
-    let after = (
-        app.count("SELECT COUNT(*) AS n FROM audit_log").await,
-        app.count("SELECT COUNT(*) AS n FROM outbox").await,
-        app.count("SELECT COUNT(*) AS n FROM users").await,
-        app.count("SELECT COUNT(*) AS n FROM personas").await,
-    );
+    let after = row_counts(app).await;
     assert_eq!(before, after);
 }
 

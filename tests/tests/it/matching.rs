@@ -1,5 +1,6 @@
-//! Questionnaire, recommendations, ranked offers and their cascade, pairing, auto-pairing
-//! and sessions (SPEC §4–6), with the clock moved by hand.
+//! Questionnaire, recommendations, ranked offers and their cascade, pairing, auto-pairing and
+//! sessions (docs/domain.md#matching, docs/domain.md#offers, docs/domain.md#sessions), with the
+//! clock moved by hand.
 
 use chrono::Duration;
 use mentorops_core::Error;

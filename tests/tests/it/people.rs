@@ -135,7 +135,7 @@ async fn a_program_manager_sees_only_their_programs(app: &TestApp) {
         )
         .await;
     assert!(ok.is_ok(), "{ok:?}");
-    // Tags are the super admin's (SPEC §1).
+    // Tags are the super admin's (docs/domain.md#capabilities).
     let e = app
         .run(
             &pm,
@@ -304,6 +304,141 @@ async fn program_settings_start_from_config_and_change_with_validation(app: &Tes
     assert!(e.to_string().contains("already has a program"), "{e}");
 }
 
+/// Lists show one chat screen: at most 25 people, the first ones of the whole sorted list
+/// (sorted and cut in SQL), and a line saying there are more; `limit:` is still taken, capped.
+async fn lists_stop_at_one_screen_and_say_there_are_more(app: &TestApp) {
+    use mentorops_core::roles::PersonaRole;
+    use mentorops_core::store;
+    use mentorops_core::values::{Email, ExternalId, FullName, Phone};
+    app.with_program().await;
+    let start = app.engine.now();
+    let mut c = app.engine.db().pool().acquire().await.expect("conn");
+    let spring = store::orgs::list_programs(&mut c)
+        .await
+        .expect("programs")
+        .into_iter()
+        .find(|p| p.name == "Spring")
+        .expect("Spring")
+        .id;
+    // 30 mentees, never seen, added an hour apart (the first added is the longest inactive);
+    // last names in mixed case, some shared.
+    let lasts = [
+        "Lima", "de Souza", "adams", "Zhang", "Costa", "lima", "Ávila",
+    ];
+    let mut people = Vec::new();
+    for i in 0..30u64 {
+        let name = format!("P{i:02} {}", lasts[(i * 7 % 11) as usize % lasts.len()]);
+        let email = Email::parse(&format!("m{i}@screen.example")).expect("email");
+        let phone = Phone::parse(&format!("+55119{:08}", 80_000_000 + i), None).expect("phone");
+        let user = store::users::NewUser {
+            email: &email,
+            phone: &phone,
+            external_id: &ExternalId::from_phone(&phone),
+            full_name: &FullName::parse(&name).expect("name"),
+            status: UserStatus::Active,
+            org_id: None,
+        };
+        let at = start + chrono::Duration::hours(i as i64);
+        let uid = store::users::insert_user(&mut c, &user, at)
+            .await
+            .expect("user");
+        store::users::insert_persona(
+            &mut c,
+            uid,
+            PersonaRole::Mentee,
+            Some(spring),
+            MatchStatus::NotApplicable,
+            at,
+        )
+        .await
+        .expect("persona");
+        people.push((uid, name));
+    }
+    drop(c);
+    app.clock.advance(chrono::Duration::days(40));
+    let shown = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.starts_with('#'))
+            .map(str::to_string)
+            .collect()
+    };
+    let more = "…and more: narrow it with";
+
+    // By last name: the first 25 of all 30, lower-cased (A–Z) then byte by byte, then id.
+    let key = |name: &str| {
+        let last = name
+            .rsplit(' ')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        (last, name.to_ascii_lowercase())
+    };
+    let mut sorted = people.clone();
+    sorted.sort_by_key(|(id, name)| (key(name), *id));
+    let text = app.admin("/user_list role:mentee sort:last").await.text;
+    let lines = shown(&text);
+    assert_eq!(lines.len(), 25, "{text}");
+    for (line, (id, name)) in lines.iter().zip(&sorted) {
+        assert!(
+            line.starts_with(&format!("#{id} {name} <")),
+            "{line} should be {name}: {text}"
+        );
+        assert!(line.contains("mentee Spring N/A"), "{line}");
+    }
+    assert!(text.starts_with("The first 25 people:"), "{text}");
+    assert!(
+        text.lines().last().is_some_and(|l| l.starts_with(more)),
+        "{text}"
+    );
+    // limit: is taken, and capped at one screen.
+    let text = app.admin("/user_list role:mentee limit:1000").await.text;
+    assert_eq!(shown(&text).len(), 25, "{text}");
+    assert!(text.contains(more), "{text}");
+    let text = app.admin("/user_list role:mentee limit:5").await.text;
+    assert_eq!(shown(&text).len(), 5, "{text}");
+    assert!(text.contains(more), "{text}");
+    // Fewer than a screen: all of them, and nothing about more.
+    let text = app.admin("/user_list role:mentor").await.text;
+    assert!(text.contains("No one matches"), "{text}");
+    let text = app.admin("/user_list").await.text;
+    assert_eq!(shown(&text).len(), 25, "{text}");
+    let text = app
+        .admin("/user_list status:A limit:30 sort:activity")
+        .await
+        .text;
+    assert!(text.contains(more), "{text}");
+
+    // /inactive: longest inactive first, one screen, and more.
+    let text = app.admin("/inactive").await.text;
+    let lines = shown(&text);
+    assert_eq!(lines.len(), 25, "{text}");
+    for (line, (id, _)) in lines.iter().zip(&people) {
+        assert!(
+            line.starts_with(&format!("#{id} ")) && line.contains("never seen"),
+            "{line}: {text}"
+        );
+    }
+    assert!(
+        text.lines().last().is_some_and(|l| l.starts_with(more)),
+        "{text}"
+    );
+    // Narrowed below a screen (the 24 added more than 39 days ago): all of them, no more.
+    let text = app.admin("/inactive days:39").await.text;
+    assert_eq!(shown(&text).len(), 24, "{text}");
+    assert!(
+        text.starts_with("Inactive for 39+ days (24):") && !text.contains(more),
+        "{text}"
+    );
+    let text = app
+        .admin("/user_list role:mentee tag:cohort=none")
+        .await
+        .text;
+    assert!(
+        text.contains("No one matches") && !text.contains(more),
+        "{text}"
+    );
+}
+
 both_backends!(
     a_new_user_starts_in_ai_with_one_persona_and_a_queued_welcome,
     emails_and_phones_are_unique_whatever_their_spelling,
@@ -313,4 +448,5 @@ both_backends!(
     inactive_lists_usable_people_unseen_for_fifteen_days,
     csv_import_is_all_or_nothing_and_names_every_bad_line,
     program_settings_start_from_config_and_change_with_validation,
+    lists_stop_at_one_screen_and_say_there_are_more,
 );

@@ -1,6 +1,6 @@
-//! Exactly one outcome per offer whatever races (SPEC §5): concurrent commands and timers on
-//! the real databases — row locks and compare-and-swap on PostgreSQL, `BEGIN IMMEDIATE` on
-//! SQLite. The futures run at once, each on its own pooled connection.
+//! Exactly one outcome per offer whatever races (docs/domain.md#offer-races): concurrent commands
+//! and timers on the real databases — row locks and compare-and-swap on PostgreSQL, `BEGIN
+//! IMMEDIATE` on SQLite. The futures run at once, each on its own pooled connection.
 
 use chrono::Duration;
 use futures::future::join_all;
@@ -9,7 +9,9 @@ use mentorops_core::store::offers::{Offer, OfferState};
 use mentorops_core::timers;
 
 use crate::both_backends;
-use crate::support::{TestApp, World, offers_of, pending_of, persona_of, world, world_mentors};
+use crate::support::{
+    TestApp, World, offers_of, pending_of, persona_of, world, world_mentees, world_mentors,
+};
 
 async fn many_concurrent_accepts_of_one_offer_make_one_match(app: &TestApp) {
     let w = world(app).await;
@@ -60,14 +62,10 @@ async fn accept_racing_expiry_has_exactly_one_outcome(app: &TestApp) {
     app.clock
         .advance(Duration::hours(72) - Duration::seconds(1));
     let (line_a, line_b) = (format!("/accept {}", a.id), format!("/accept {}", b.id));
-    let everyone = [
-        maria,
-        lee,
-        tom,
-        persona_of(app, "ana@example.org").await,
-        persona_of(app, "ben@example.org").await,
-    ];
-    let gate = app.close_gate(&everyone, &[a.id, b.id]).await;
+    let (ana, ben) = world_mentees(app).await;
+    let gate = app
+        .close_gate(&[maria, lee, tom, ana, ben], &[a.id, b.id])
+        .await;
     let (acc_a, acc_b, expired, ()) = tokio::join!(
         app.run(&w.maria, &line_a),
         app.run(&w.tom, &line_b),
@@ -155,12 +153,8 @@ async fn a_mentor_accepting_two_offers_at_once_gets_one_match_and_the_other_move
         b,
     } = two_mentees_choose(app, ["maria", "lee"], ["maria", "tom"]).await;
     let (line_a, line_b) = (format!("/accept {}", a.id), format!("/accept {}", b.id));
-    let everyone = [
-        maria,
-        persona_of(app, "ana@example.org").await,
-        persona_of(app, "ben@example.org").await,
-    ];
-    let gate = app.close_gate(&everyone, &[a.id, b.id]).await;
+    let (ana, ben) = world_mentees(app).await;
+    let gate = app.close_gate(&[maria, ana, ben], &[a.id, b.id]).await;
     let (ra, rb, ()) = tokio::join!(
         app.run(&w.maria, &line_a),
         app.run(&w.maria, &line_b),

@@ -9,7 +9,9 @@ use crate::domain::Audit;
 use crate::reply::echo;
 use crate::roles::PersonaRole;
 use crate::status::BotAccess;
+use crate::status::MatchStatus;
 use crate::store;
+use crate::store::matches::MatchState;
 use crate::store::offers::OfferState;
 use crate::values::LinkCode;
 
@@ -23,12 +25,30 @@ command! {
     }
 }
 
+/// Why the bot does less for this person than for a participant, if it does (the start of
+/// `/start`, `/help` and `/me`), from the one access rule (`status::bot_access`).
+fn limited_because(access: Option<BotAccess>) -> Option<&'static str> {
+    match access? {
+        BotAccess::Full | BotAccess::None => None,
+        BotAccess::ApplicationOnly => Some(
+            "Your application is not complete yet: until it is, the bot helps you finish it (/apply) and shows your status (/me).",
+        ),
+        BotAccess::StatusOnly => Some(
+            "Your match is closed and you are not coming back for a new one, so the bot shows you your status only (/me). If you are coming back, ask your program manager.",
+        ),
+    }
+}
+
 pub(crate) async fn start(ctx: &mut Ctx<'_>, _: Start) -> Result<Reply> {
+    let limited = limited_because(ctx.actor.access);
     Ok(match ctx.actor.user.as_ref() {
-        Some(u) => Reply::text(format!(
-            "Hello {}! You are linked to mentorops. Send /me to see where you are and /help for what you can do.",
-            u.full_name
-        )),
+        Some(u) => Reply::text(match limited {
+            Some(why) => format!("Hello {}! {why}", u.full_name),
+            None => format!(
+                "Hello {}! You are linked to mentorops. Send /me to see where you are and /help for what you can do.",
+                u.full_name
+            ),
+        }),
         None => Reply::text(
             "Welcome to mentorops, the mentoring program's assistant.\n\
              To start, link this chat with the code from your welcome email: /link CODE\n\
@@ -87,7 +107,9 @@ pub(crate) async fn help(ctx: &mut Ctx<'_>, a: Help) -> Result<Reply> {
     for c in &visible {
         text.push_str(&format!("/{} — {}\n", c.name, c.about));
     }
-    if visible.len() < ctx.commands.len() && ctx.actor.user.is_none() {
+    if let Some(why) = limited_because(ctx.actor.access) {
+        text.push_str(&format!("\n{why}"));
+    } else if visible.len() < ctx.commands.len() && ctx.actor.user.is_none() {
         text.push_str("\nLink your account with /link CODE to see more.");
     } else {
         text.push_str("\nSend /help NAME for the details of one command.");
@@ -175,6 +197,9 @@ pub(crate) async fn link(ctx: &mut Ctx<'_>, a: Link) -> Result<Reply> {
         now,
     )
     .await?;
+    // The person links their own account: the entry names them as who did it.
+    let work: &mut domain::Work<'_> = &mut *ctx;
+    work.actor = domain::Actor::User(user.id);
     ctx.audit(Audit::user(user.id, "chat_link").to(provider.clone()))
         .await?;
     // Linking is the person's first act: it counts as activity.
@@ -194,7 +219,7 @@ command! {
     pub struct Me {
         name: "me",
         about: "Your status, personas and roles",
-        access: Access::Member { during_application: true },
+        access: Access::Member(Member::Status),
         example: "/me",
         args: {}
     }
@@ -204,17 +229,36 @@ pub(crate) async fn me(ctx: &mut Ctx<'_>, _: Me) -> Result<Reply> {
     let user = ctx.me()?.clone();
     let info = user.status.info();
     let mut text = format!(
-        "{}\nStatus: {} — {}\nCan be matched: {}\n",
+        "{}\nStatus: {} — {}\nCan be matched: {}\n{}",
         user.label(),
         user.status,
         info.meaning,
-        if info.can_be_matched { "yes" } else { "no" }
+        if info.can_be_matched { "yes" } else { "no" },
+        limited_because(ctx.actor.access)
+            .map(|why| format!("{why}\n"))
+            .unwrap_or_default()
     );
     let personas = store::users::personas_of(ctx.c(), user.id).await?;
     let mut reply = Reply::default();
     for p in &personas {
         let line = ctx.describe_persona(p).await?;
         text.push_str(&format!("Persona {line}\n"));
+        // Who they are (or were) matched with, and whether that person is still here.
+        if matches!(p.match_status, MatchStatus::Matched | MatchStatus::Closed) {
+            let latest = store::matches::of_persona(ctx.c(), p.id)
+                .await?
+                .into_iter()
+                .max_by_key(|m| m.id);
+            if let Some(m) = latest
+                && let Some(other) = m.counterpart(p.id)
+            {
+                let (_, u) = domain::people::persona_user(ctx, other).await?;
+                text.push_str(&match m.state {
+                    MatchState::Open => format!("  Matched with {}\n", u.shown_name()),
+                    MatchState::Closed => format!("  Match with {} closed\n", u.shown_name()),
+                });
+            }
+        }
         // Where their mentoring stands: requests waiting for them, or theirs waiting on a mentor.
         let program = domain::people::program_of(ctx, p).await?;
         match p.role {

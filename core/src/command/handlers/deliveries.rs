@@ -1,4 +1,5 @@
-//! `/deliveries`: what the outbox could not deliver, and why (SPEC §8; staff act on it).
+//! `/deliveries`: what the outbox could not deliver, and why; staff act on it
+//! (docs/operations.md#email, docs/chat-edge.md).
 
 use super::prelude::*;
 use crate::reply::echo;

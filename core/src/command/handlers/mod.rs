@@ -4,12 +4,15 @@
 
 pub(crate) mod basics;
 pub(crate) mod deliveries;
+pub(crate) mod edit;
 pub(crate) mod offers;
 pub(crate) mod orgs;
+pub(crate) mod overview;
 pub(crate) mod pairing;
 pub(crate) mod people;
 pub(crate) mod questionnaire;
 pub(crate) mod removal;
+pub(crate) mod screening;
 pub(crate) mod sessions;
 pub(crate) mod statuses;
 
@@ -22,7 +25,7 @@ mod prelude {
     pub(crate) use crate::command::declare::command;
     pub(crate) use crate::command::spec::{
         ABOUT_CONFIRM, ABOUT_PERSON, ABOUT_PERSONA, ABOUT_REASON, Access, ArgKind as K, FORMATS,
-        INACTIVE_STATUS_CODES, MATCH_STATUS_CODES, OFFER_STATES, PERSONA_ROLES,
+        INACTIVE_STATUS_CODES, MATCH_STATUS_CODES, Member, OFFER_STATES, PERSONA_ROLES,
         PERSONA_STATUS_CODES, SORTS, STAFF_ROLES, USER_STATUS_CODES,
     };
     pub(crate) use crate::error::{Error, Result};

@@ -46,7 +46,7 @@ command! {
     pub struct Mentors {
         name: "mentors",
         about: "Your recommended mentors, best match first, with the reasons",
-        access: Access::Member { during_application: false },
+        access: Access::Member(Member::Participant),
         example: "/mentors",
         args: {}
     }
@@ -155,7 +155,7 @@ command! {
     pub struct Choose {
         name: "choose",
         about: "Rank your mentors, best first; the first gets your request at once",
-        access: Access::Member { during_application: false },
+        access: Access::Member(Member::Participant),
         example: "/choose #12 #7 #31",
         args: {
             mentors: String = rest(K::Person, "mentors from /mentors, best first: #ids or names, separated by spaces or commas"),
@@ -278,7 +278,7 @@ command! {
     pub struct Accept {
         name: "accept",
         about: "Accept a mentee's request (what the Accept button sends)",
-        access: Access::Member { during_application: false },
+        access: Access::Member(Member::Participant),
         example: "/accept 42",
         args: {
             offer: Id = pos(K::Offer, "the offer number"),
@@ -299,7 +299,7 @@ command! {
     pub struct Decline {
         name: "decline",
         about: "Decline a mentee's request (what the Decline button sends)",
-        access: Access::Member { during_application: false },
+        access: Access::Member(Member::Participant),
         example: "/decline 42",
         args: {
             offer: Id = pos(K::Offer, "the offer number"),

@@ -6,7 +6,6 @@ use crate::domain::{self, Audit};
 use crate::program::SETTINGS;
 use crate::reply::echo;
 use crate::roles::StaffRole;
-use crate::status::UserStatus;
 use crate::store;
 use crate::values::{Email, FullName, Phone, refuse_hidden};
 
@@ -239,17 +238,7 @@ pub(crate) async fn staff_add(ctx: &mut Ctx<'_>, a: StaffAdd) -> Result<Reply> {
             (existing, None)
         }
         None => {
-            let person = NewPerson {
-                name,
-                email,
-                phone,
-                external_id: None,
-                role: None,
-                program: program.clone(),
-                org_id: None,
-                tags: Vec::new(),
-                status: UserStatus::Active,
-            };
+            let person = NewPerson::staff(name, email, phone, program.clone());
             let (u, code) = domain::people::create_person(ctx, person).await?;
             (u, Some(code))
         }

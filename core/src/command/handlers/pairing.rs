@@ -8,6 +8,7 @@ use crate::assignment;
 use crate::csv_safe;
 use crate::domain;
 use crate::domain::people::{persona_user, program_of};
+use crate::questionnaire::{Encoded, Scorer};
 use crate::reply::Attachment;
 use crate::roles::PersonaRole;
 use crate::status::{MatchStatus, PersonaStatus};
@@ -123,16 +124,8 @@ pub(crate) async fn unassign(ctx: &mut Ctx<'_>, a: Unassign) -> Result<Reply> {
             )));
         }
     };
+    // Both people are told, the sessions cancelled, inside (docs/domain.md#closing-a-match).
     domain::matches::close_match(ctx, &m, a.reason.as_deref()).await?;
-    for pid in [m.mentee_persona_id, m.mentor_persona_id]
-        .into_iter()
-        .flatten()
-    {
-        let (_, u) = persona_user(ctx, pid).await?;
-        let text = format!("Your {line} has been closed by the program staff.");
-        let key = format!("match:{}:closed:{}", m.id, ctx.now.timestamp());
-        ctx.chat(&u, "match_closed", &key, text, Vec::new()).await?;
-    }
     Ok(Reply::text(format!(
         "Closed {line}.{}",
         ctx.last_audit
@@ -194,30 +187,29 @@ command! {
     }
 }
 
-/// SPEC §4: a maximum-total-score one-to-one assignment over the program's ready mentees and
-/// available mentors, shown first and applied only on confirmation; no offers are sent.
+/// docs/domain.md#autopair: a maximum-total-score one-to-one assignment over the program's ready
+/// mentees and available mentors, shown first and applied only on confirmation; no offers are sent.
 pub(crate) async fn autopair(ctx: &mut Ctx<'_>, a: Autopair) -> Result<Reply> {
     let program = ctx.find_program(&a.program, Capability::Pair).await?;
     let me = ctx.me()?.id;
     if let Some(token) = a.confirm.as_ref().map(Confirm::as_str) {
         return apply_autopair(ctx, &program, me, token.trim()).await;
     }
-    let mut mentees = Vec::new();
-    for p in store::users::personas_in_program(ctx.c(), program.id, PersonaRole::Mentee).await? {
-        if let Some(u) = store::users::user(ctx.c(), p.user_id).await?
-            && domain::recommend::unavailable_reason(&u, &p).is_none()
-        {
-            mentees.push((p, u));
-        }
-    }
-    let mut mentors = Vec::new();
-    for p in store::users::personas_in_program(ctx.c(), program.id, PersonaRole::Mentor).await? {
-        if let Some(u) = store::users::user(ctx.c(), p.user_id).await?
-            && domain::recommend::unavailable_reason(&u, &p).is_none()
-        {
-            mentors.push((p, u));
-        }
-    }
+    // One query a role, people and their personas together.
+    let ready = |people: Vec<(Persona, User)>| -> Vec<(Persona, User)> {
+        people
+            .into_iter()
+            .filter(|(p, u)| domain::recommend::unavailable_reason(u, p).is_none())
+            .collect()
+    };
+    let mentees = ready(
+        store::users::personas_in_program_with_users(ctx.c(), program.id, PersonaRole::Mentee)
+            .await?,
+    );
+    let mentors = ready(
+        store::users::personas_in_program_with_users(ctx.c(), program.id, PersonaRole::Mentor)
+            .await?,
+    );
     if mentees.is_empty() || mentors.is_empty() {
         return Ok(Reply::text(format!(
             "Nothing to pair in {}: {} mentees and {} mentors are ready (A, Active, RTBM).",
@@ -228,21 +220,17 @@ pub(crate) async fn autopair(ctx: &mut Ctx<'_>, a: Autopair) -> Result<Reply> {
     }
     let answers = store::answers::of_program(ctx.c(), program.id).await?;
     let empty = crate::questionnaire::Answers::new();
-    let scorer = crate::questionnaire::Scorer::new(&program.questionnaire);
-    let encode =
-        |id: i64| scorer.encode(&program.questionnaire, answers.get(&id).unwrap_or(&empty));
-    let mentor_answers: Vec<_> = mentors.iter().map(|(_, u)| encode(u.id)).collect();
-    let mut scores = Vec::with_capacity(mentees.len() * mentors.len());
-    for (_, mu) in &mentees {
-        let mine = encode(mu.id);
-        for ((_, tu), theirs) in mentors.iter().zip(&mentor_answers) {
-            scores.push(if mu.id == tu.id {
-                assignment::FORBIDDEN
-            } else {
-                i64::from(scorer.score(&mine, theirs))
-            });
-        }
-    }
+    let scorer = Scorer::new(&program.questionnaire);
+    let encoded = |people: &[(Persona, User)]| -> Vec<(i64, Encoded)> {
+        people
+            .iter()
+            .map(|(_, u)| {
+                let mine = answers.get(&u.id).unwrap_or(&empty);
+                (u.id, scorer.encode(&program.questionnaire, mine))
+            })
+            .collect()
+    };
+    let scores = score_matrix(&scorer, &encoded(&mentees), &encoded(&mentors));
     let best = assignment::max_score_assignment(mentees.len(), mentors.len(), &scores);
     let mut lines = Vec::new();
     // Names and emails are what people typed, and staff open this file in a spreadsheet.
@@ -348,6 +336,55 @@ pub(crate) async fn autopair(ctx: &mut Ctx<'_>, a: Autopair) -> Result<Reply> {
 
 /// How many pairs or names a preview shows inline.
 const PREVIEW_LINES: usize = 40;
+
+/// Below this many pairs the scores are worked out on the command's own thread.
+const SCORES_ON_ONE_THREAD: usize = 100_000;
+
+/// The score of every mentee (row) with every mentor (column), row after row, as
+/// `assignment::max_score_assignment` takes them; a person never pairs with themselves
+/// (`FORBIDDEN`). At program scale (5 000 × 5 000: 25 million scores) the rows are shared out
+/// in chunks among the machine's cores, each writing its own rows of the matrix.
+fn score_matrix(
+    scorer: &Scorer,
+    mentees: &[(i64, Encoded)],
+    mentors: &[(i64, Encoded)],
+) -> Vec<i64> {
+    let cols = mentors.len();
+    let mut scores = vec![0; mentees.len() * cols];
+    if cols == 0 || mentees.is_empty() {
+        return scores;
+    }
+    let fill = |rows: &mut [i64], mentees: &[(i64, Encoded)]| {
+        for (row, (mentee, mine)) in rows.chunks_mut(cols).zip(mentees) {
+            for (cell, (mentor, theirs)) in row.iter_mut().zip(mentors) {
+                *cell = if mentee == mentor {
+                    assignment::FORBIDDEN
+                } else {
+                    i64::from(scorer.score(mine, theirs))
+                };
+            }
+        }
+    };
+    let threads = if scores.len() < SCORES_ON_ONE_THREAD {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    };
+    if threads <= 1 {
+        fill(&mut scores, mentees);
+        return scores;
+    }
+    let rows_each = mentees.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        for (rows, mentees) in scores
+            .chunks_mut(rows_each * cols)
+            .zip(mentees.chunks(rows_each))
+        {
+            s.spawn(move || fill(rows, mentees));
+        }
+    });
+    scores
+}
 
 async fn apply_autopair(
     ctx: &mut Ctx<'_>,

@@ -1,5 +1,5 @@
 //! Adding, finding and listing people; personas and their programs. How a typed person is read
-//! is in `crate::import`, shared with `/user_import`, which runs there (not in a command
+//! is in `command::import`, shared with `/user_import`, which runs there (not in a command
 //! transaction).
 
 use super::ago;
@@ -9,7 +9,7 @@ use crate::domain::{self, Audit};
 use crate::roles::PersonaRole;
 use crate::status::{MatchStatus, UserStatus};
 use crate::store::orgs::Program;
-use crate::store::users::{User, UserFilter, UserSort};
+use crate::store::users::{Listed, Persona, User, UserFilter, UserSort};
 use crate::store::{self};
 use crate::values::Tag;
 
@@ -132,7 +132,7 @@ pub(crate) async fn user_show(ctx: &mut Ctx<'_>, a: UserShow) -> Result<Reply> {
 }
 
 /// The filter every listing shares: the actor's programs (or one of them).
-async fn scoped_filter(
+pub(super) async fn scoped_filter(
     ctx: &mut Ctx<'_>,
     program: Option<&str>,
 ) -> Result<(UserFilter, Option<Program>)> {
@@ -161,23 +161,40 @@ fn line(now: chrono::DateTime<chrono::Utc>, u: &User, personas: &str) -> String 
     )
 }
 
-async fn personas_brief(ctx: &mut Ctx<'_>, u: &User, programs: &[Program]) -> Result<String> {
-    let ps = store::users::personas_of(ctx.c(), u.id).await?;
-    if ps.is_empty() {
-        return Ok("staff".into());
+/// A list shows at most one chat screen of people, and says when there are more (the store
+/// reads one more than it shows to know).
+const SCREEN: i64 = 25;
+
+/// "mentor Spring RTBM, mentee unassigned N/A", or "staff" for someone with no persona.
+fn personas_brief(personas: &[(Persona, Option<String>)]) -> String {
+    if personas.is_empty() {
+        return "staff".into();
     }
-    Ok(ps
+    personas
         .iter()
-        .map(|p| {
-            let prog = p
-                .program_id
-                .and_then(|id| programs.iter().find(|pr| pr.id == id))
-                .map(|pr| pr.name.clone())
-                .unwrap_or_else(|| "unassigned".into());
-            format!("{} {prog} {}", p.role, p.match_status)
+        .map(|(p, program)| {
+            format!(
+                "{} {} {}",
+                p.role,
+                program.as_deref().unwrap_or("unassigned"),
+                p.match_status
+            )
         })
         .collect::<Vec<_>>()
-        .join(", "))
+        .join(", ")
+}
+
+/// Reads the page `f` asks for, `shown` people at most, and whether there are more.
+async fn one_screen(
+    ctx: &mut Ctx<'_>,
+    mut f: UserFilter,
+    shown: i64,
+) -> Result<(Vec<Listed>, bool)> {
+    f.limit = shown + 1;
+    let mut people = store::users::list_people(ctx.c(), &f).await?;
+    let more = people.len() > usize::try_from(shown).unwrap_or(usize::MAX);
+    people.truncate(usize::try_from(shown).unwrap_or(usize::MAX));
+    Ok((people, more))
 }
 
 command! {
@@ -194,7 +211,7 @@ command! {
             unassigned: Option<bool> = opt(K::YesNo, "yes: only people with no program yet"),
             inactive: Option<bool> = opt(K::YesNo, "yes: only people inactive past the program's threshold"),
             sort: Option<String> = opt(K::Choice(SORTS), "first (name), last (name) or activity"),
-            limit: Limit<50, 1000> = opt(K::Number, "at most this many (default 50)"),
+            limit: Limit<25, 1000> = opt(K::Number, "at most this many (default and most: 25, one screen)"),
         }
     }
 }
@@ -230,23 +247,27 @@ pub(crate) async fn user_list(ctx: &mut Ctx<'_>, a: UserList) -> Result<Reply> {
             )));
         }
     };
-    f.limit = a.limit.get();
-    let users = store::users::list_users(ctx.c(), &f).await?;
-    if users.is_empty() {
+    let (people, more) = one_screen(ctx, f, a.limit.get().min(SCREEN)).await?;
+    if people.is_empty() {
         return Ok(Reply::text("No one matches those filters."));
     }
-    let programs = store::orgs::list_programs(ctx.c()).await?;
-    let mut lines = Vec::new();
-    for u in &users {
-        let ps = personas_brief(ctx, u, &programs).await?;
-        lines.push(line(ctx.now, u, &ps));
+    let lines: Vec<String> = people
+        .iter()
+        .map(|l| line(ctx.now, &l.user, &personas_brief(&l.personas)))
+        .collect();
+    let n = people.len();
+    let who = if n == 1 { "person" } else { "people" };
+    let mut text = if more {
+        format!("The first {n} {who}:\n{}", lines.join("\n"))
+    } else {
+        format!("{n} {who}:\n{}", lines.join("\n"))
+    };
+    if more {
+        text.push_str(
+            "\n…and more: narrow it with program:, role:, status:, tag:, unassigned: or inactive:, or use /export",
+        );
     }
-    Ok(Reply::text(format!(
-        "{} {}:\n{}",
-        users.len(),
-        if users.len() == 1 { "person" } else { "people" },
-        lines.join("\n")
-    )))
+    Ok(Reply::text(text))
 }
 
 command! {
@@ -262,8 +283,8 @@ command! {
     }
 }
 
-/// SPEC §7: mentors and mentees who can use the bot (A, SI) whose last activity — or, never seen, when they
-/// were added — is older than the threshold; longest inactive first.
+/// docs/domain.md#inactivity: mentors and mentees who can use the bot (A, SI) whose last activity —
+/// or, never seen, when they were added — is older than the threshold; longest inactive first.
 pub(crate) async fn inactive(ctx: &mut Ctx<'_>, a: Inactive) -> Result<Reply> {
     let (mut f, program) = scoped_filter(ctx, a.program.as_deref()).await?;
     let threshold = match a.days {
@@ -277,40 +298,51 @@ pub(crate) async fn inactive(ctx: &mut Ctx<'_>, a: Inactive) -> Result<Reply> {
     f.usable_only = true;
     f.participants_only = true;
     f.sort = UserSort::Activity;
-    let users = store::users::list_users(ctx.c(), &f).await?;
+    let (people, more) = one_screen(ctx, f, SCREEN).await?;
     let days = threshold.num_days();
-    if users.is_empty() {
+    if people.is_empty() {
         return Ok(Reply::text(format!(
             "No one has been inactive for {days} days or more."
         )));
     }
-    let programs = store::orgs::list_programs(ctx.c()).await?;
     let mut lines = Vec::new();
-    for u in &users {
-        let ps = personas_brief(ctx, u, &programs).await?;
+    for Listed { user: u, personas } in &people {
         let since = if u.last_activity_at.is_none() {
             format!("never seen (added {})", ago(ctx.now, Some(u.created_at)))
         } else {
             format!("last active {}", ago(ctx.now, u.last_activity_at))
         };
         lines.push(format!(
-            "#{} {} · {} · {ps} · {since}",
+            "#{} {} · {} · {} · {since}",
             u.id,
             u.label(),
-            u.status.code()
+            u.status.code(),
+            personas_brief(personas)
         ));
     }
-    Ok(Reply::text(format!(
-        "Inactive for {days}+ days ({}):\n{}",
-        users.len(),
-        lines.join("\n")
-    )))
+    let mut text = if more {
+        format!(
+            "Inactive for {days}+ days (the first {}, longest inactive first):\n{}",
+            people.len(),
+            lines.join("\n")
+        )
+    } else {
+        format!(
+            "Inactive for {days}+ days ({}):\n{}",
+            people.len(),
+            lines.join("\n")
+        )
+    };
+    if more {
+        text.push_str("\n…and more: narrow it with program: or days:, or use /export");
+    }
+    Ok(Reply::text(text))
 }
 
 command! {
     pub struct PersonaNew {
         name: "persona_new",
-        about: "Give a user a new persona (to come back for a new match)",
+        about: "Give a user a new persona: in another program, or to come back after a match closed",
         access: Access::Staff(Capability::AddUsers),
         example: "/persona_new ana@example.org mentor program:\"Fall 2027\"",
         args: {
@@ -335,21 +367,16 @@ pub(crate) async fn persona_new(ctx: &mut Ctx<'_>, a: PersonaNew) -> Result<Repl
         )));
     }
     let personas = store::users::personas_of(ctx.c(), user.id).await?;
-    if let Some(open) = personas.iter().find(|p| {
-        p.role == role
-            && p.status == crate::status::PersonaStatus::Active
-            && !matches!(
-                p.match_status,
-                MatchStatus::Closed | MatchStatus::NotMatching
-            )
-    }) {
-        let d = ctx.describe_persona(open).await?;
-        return Err(Error::conflict(format!(
-            "{} already has an open {role} persona ({d}): a new persona is for coming back after a match closed",
-            user.full_name
-        )));
-    }
-    // SPEC §3: after a closed match a new persona starts in Rescreening; a first one in N/A.
+    domain::people::refuse_second_open_persona(
+        ctx,
+        &user,
+        &personas,
+        program.as_ref().map(|p| p.id),
+        None,
+    )
+    .await?;
+    // docs/domain.md#personas: after a closed match a new persona starts in Rescreening; a first
+    // one in N/A.
     let had_closed = personas
         .iter()
         .any(|p| p.match_status == MatchStatus::Closed);
@@ -401,6 +428,15 @@ pub(crate) async fn program_assign(ctx: &mut Ctx<'_>, a: ProgramAssign) -> Resul
             "persona {d} already has a program: a persona stays in its program; give them a new one with /persona_new"
         )));
     }
+    let personas = store::users::personas_of(ctx.c(), user.id).await?;
+    domain::people::refuse_second_open_persona(
+        ctx,
+        &user,
+        &personas,
+        Some(program.id),
+        Some(persona.id),
+    )
+    .await?;
     store::users::set_persona_program(ctx.c(), persona.id, program.id).await?;
     ctx.audit(Audit::persona(user.id, persona.id, "program").to(program.full_name()))
         .await?;

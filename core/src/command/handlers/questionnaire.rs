@@ -62,7 +62,7 @@ command! {
     pub struct Apply {
         name: "apply",
         about: "Answer the application questionnaire, one question at a time",
-        access: Access::Member { during_application: true },
+        access: Access::Member(Member::Application),
         example: "/apply 2",
         args: {
             answer: Option<String> = opt_pos(K::Text, "your answer: an option's number or name, 1–5, or text"),
@@ -155,7 +155,7 @@ pub(crate) async fn apply(ctx: &mut Ctx<'_>, a: Apply) -> Result<Reply> {
     if let Some(next) = current(&answers, &open) {
         return Ok(ask(&program, &next, answers.get(&next.key)));
     }
-    // Seed 000: finishing the application moves AI → SI by itself.
+    // docs/domain.md#user-status-changes: finishing the application moves AI → SI by itself.
     let mut done = format!(
         "Thank you — your application for {} is complete.",
         program.full_name()

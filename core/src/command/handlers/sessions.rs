@@ -1,5 +1,5 @@
-//! Sessions between the two people of a match (SPEC §6): booked in the program's time zone,
-//! listed, cancelled, and reminded 24 hours and 1 hour before.
+//! Sessions between the two people of a match (docs/domain.md#sessions): booked in the program's
+//! time zone, listed, cancelled, and reminded 24 hours and 1 hour before.
 
 use chrono::{NaiveDateTime, TimeZone};
 
@@ -38,7 +38,7 @@ command! {
     pub struct SessionBook {
         name: "session_book",
         about: "Book a session with your match (time in the program's time zone)",
-        access: Access::Member { during_application: false },
+        access: Access::Member(Member::Participant),
         example: "/session_book at:\"2026-12-01 17:00\"",
         args: {
             with: Option<PersonRef> = opt_pos(K::Person, "your match, when you have several"),
@@ -140,7 +140,7 @@ command! {
     pub struct Sessions {
         name: "sessions",
         about: "Your upcoming sessions",
-        access: Access::Member { during_application: false },
+        access: Access::Member(Member::Participant),
         example: "/sessions",
         args: {}
     }
@@ -180,7 +180,7 @@ command! {
     pub struct SessionCancel {
         name: "session_cancel",
         about: "Cancel a session",
-        access: Access::Member { during_application: false },
+        access: Access::Member(Member::Participant),
         example: "/session_cancel 3",
         args: {
             session: Id = pos(K::Number, "the session number from /sessions"),

@@ -24,6 +24,22 @@ fn effects_text(effects: &[String]) -> String {
     }
 }
 
+/// A user status change as `/status` and `/deactivate` make it (`again` is the command to send
+/// again with confirm:yes): what their reply ends with, the undo hint and what else changed.
+async fn change_status(
+    ctx: &mut Ctx<'_>,
+    user: &User,
+    new: UserStatus,
+    reason: Option<&str>,
+    confirm: &Option<Confirm>,
+    again: &str,
+) -> Result<String> {
+    let effects =
+        domain::statuses::change_user_status(ctx, user, new, reason, confirmed(confirm)?, again)
+            .await?;
+    Ok(format!("{}{}", undo_hint(ctx), effects_text(&effects)))
+}
+
 command! {
     pub struct Status {
         name: "status",
@@ -43,22 +59,12 @@ pub(crate) async fn status(ctx: &mut Ctx<'_>, a: Status) -> Result<Reply> {
     let user = ctx.find_user(&a.person, Capability::ChangeStatus).await?;
     let new = a.status;
     let again = format!("/status #{} {}", user.id, new.code());
-    let effects = domain::statuses::change_user_status(
-        ctx,
-        &user,
-        new,
-        a.reason.as_deref(),
-        confirmed(&a.confirm)?,
-        &again,
-    )
-    .await?;
+    let tail = change_status(ctx, &user, new, a.reason.as_deref(), &a.confirm, &again).await?;
     Ok(Reply::text(format!(
-        "{}: {} → {} — applies to all their personas{}{}",
+        "{}: {} → {} — applies to all their personas{tail}",
         user.full_name,
         user.status.code(),
         new,
-        undo_hint(ctx),
-        effects_text(&effects)
     )))
 }
 
@@ -77,7 +83,7 @@ command! {
     }
 }
 
-/// Seed 001: takes effect at once; IW by default, IR or ID when given.
+/// docs/domain.md#deactivation: takes effect at once; IW by default, IR or ID when given.
 pub(crate) async fn deactivate(ctx: &mut Ctx<'_>, a: Deactivate) -> Result<Reply> {
     let user = ctx.find_user(&a.person, Capability::ChangeStatus).await?;
     let new = a.status.unwrap_or(UserStatus::InactiveWithdrawn);
@@ -98,20 +104,10 @@ pub(crate) async fn deactivate(ctx: &mut Ctx<'_>, a: Deactivate) -> Result<Reply
         ));
     }
     let again = format!("/deactivate #{} status:{}", user.id, new.code());
-    let effects = domain::statuses::change_user_status(
-        ctx,
-        &user,
-        new,
-        a.reason.as_deref(),
-        confirmed(&a.confirm)?,
-        &again,
-    )
-    .await?;
+    let tail = change_status(ctx, &user, new, a.reason.as_deref(), &a.confirm, &again).await?;
     Ok(Reply::text(format!(
-        "{} is deactivated ({new}) as of now: their commands and buttons are refused and others see them as Deactivated; their history is kept{}{}",
+        "{} is deactivated ({new}) as of now: their commands and buttons are refused and others see them as Deactivated; their history is kept{tail}",
         user.full_name,
-        undo_hint(ctx),
-        effects_text(&effects)
     )))
 }
 
@@ -140,10 +136,20 @@ pub(crate) async fn reactivate(ctx: &mut Ctx<'_>, a: Reactivate) -> Result<Reply
     let before = domain::people::status_before_deactivation(ctx, &user).await?;
     domain::statuses::change_user_status(ctx, &user, before, a.reason.as_deref(), false, "")
         .await?;
+    let undo = undo_hint(ctx);
+    let closed = domain::matches::closed_matches(ctx, &user).await?;
+    let stayed = if closed.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "\nWhat stayed closed: {}. Re-open one with /match_reopen {}, or give them a new persona with /persona_new.",
+            closed.join("; "),
+            user.email
+        )
+    };
     Ok(Reply::text(format!(
-        "{} is back to {before}{}",
-        user.full_name,
-        undo_hint(ctx)
+        "{} is back to {before}{undo}{stayed}",
+        user.full_name
     )))
 }
 
@@ -203,7 +209,7 @@ async fn set_persona_status(
             .any(|p| p.id != persona.id && p.status == PersonaStatus::Active);
         if !others_active {
             return Err(Error::conflict(format!(
-                "persona #{} is {}'s last active persona: to take the person out, change their user status instead (/deactivate or /status), as seed 000 advises",
+                "persona #{} is {}'s last active persona: to take the person out, change their user status instead (/deactivate or /status)",
                 persona.id, user.full_name
             )));
         }
@@ -245,6 +251,27 @@ pub(crate) async fn match_status(ctx: &mut Ctx<'_>, a: SetMatchStatus) -> Result
         personas[0].clone()
     } else {
         let status = user.status;
+        let fits = |p: &Persona| decide_match(p.match_status, to, p.role, status).is_ok();
+        if a.persona.is_none() && !personas.is_empty() && !personas.iter().any(fits) {
+            // Name where each persona stands and where it may go, so the fix is in the answer.
+            let lines: Vec<String> = personas
+                .iter()
+                .map(|p| {
+                    format!(
+                        "#{} ({}) is {}: {}",
+                        p.id,
+                        p.role,
+                        p.match_status,
+                        allowed_from(p.match_status)
+                    )
+                })
+                .collect();
+            return Err(Error::conflict(format!(
+                "{} has no persona that can move to {to}. {}",
+                user.full_name,
+                lines.join(" ")
+            )));
+        }
         ctx.pick_persona(
             &user,
             a.persona.as_deref(),
@@ -265,6 +292,11 @@ pub(crate) async fn match_status(ctx: &mut Ctx<'_>, a: SetMatchStatus) -> Result
                     .because(reason),
             )
             .await?;
+            let now_ready = Persona {
+                match_status: to,
+                ..persona.clone()
+            };
+            domain::prompts::time_to_choose(ctx, &now_ready, &user).await?;
         }
         MatchMove::Pair => {
             return Err(Error::conflict(format!(
@@ -359,6 +391,15 @@ pub(crate) async fn history(ctx: &mut Ctx<'_>, a: History) -> Result<Reply> {
     Ok(Reply::text(lines.join("\n")))
 }
 
+/// "Telegram" for `telegram`: how a chat platform is named in a sentence.
+fn provider_name(code: &str) -> String {
+    let mut chars = code.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 async fn name_of(ctx: &mut Ctx<'_>, id: Option<i64>) -> Result<String> {
     Ok(match id {
         Some(id) => store::users::user(ctx.c(), id)
@@ -373,12 +414,30 @@ async fn describe_entry(ctx: &mut Ctx<'_>, e: &AuditEntry) -> Result<String> {
     let actor = match e.actor_user_id {
         Some(_) => name_of(ctx, e.actor_user_id).await?,
         None if e.frontend == "cli" => "the operator".into(),
+        None if e.frontend == "worker" => "the system".into(),
         None => "someone since deleted".into(),
     };
     let subject = match e.subject_user_id {
         Some(_) => format!("{} ", name_of(ctx, e.subject_user_id).await?),
         None => String::new(),
     };
+    // A person linking a chat account does it themselves: say so in words.
+    if e.field == "chat_link" {
+        let provider = e.new_value.as_deref().unwrap_or("chat");
+        let who = if e.actor_user_id.is_none() || e.actor_user_id == e.subject_user_id {
+            "their"
+        } else {
+            "a"
+        };
+        return Ok(format!(
+            "#{} {} {}linked {who} {} account via {}",
+            e.id,
+            e.at.format("%Y-%m-%d %H:%M"),
+            subject,
+            provider_name(provider),
+            e.frontend
+        ));
+    }
     let what = match (&e.old_value, &e.new_value) {
         (Some(o), Some(n)) => format!("{o} → {n}"),
         (None, Some(n)) => n.clone(),
@@ -409,7 +468,7 @@ async fn describe_entry(ctx: &mut Ctx<'_>, e: &AuditEntry) -> Result<String> {
 command! {
     pub struct Revert {
         name: "revert",
-        about: "Undo a status change from the audit log",
+        about: "Undo a status change or an edit (/user_edit) from the audit log",
         access: Access::Staff(Capability::ChangeStatus),
         example: "/revert 42",
         args: {
@@ -420,8 +479,8 @@ command! {
     }
 }
 
-/// Undoes one status change (seed 000: "You can always revert any user status changes"):
-/// only while the status is still what that change set, and each entry once.
+/// Undoes one status change or edit (docs/domain.md#revert): only while the status (or the
+/// field) is still what that change set, and each entry once.
 pub(crate) async fn revert(ctx: &mut Ctx<'_>, a: Revert) -> Result<Reply> {
     let id = a.entry.get();
     let entry = store::audit::get(ctx.c(), id)
@@ -433,7 +492,7 @@ pub(crate) async fn revert(ctx: &mut Ctx<'_>, a: Revert) -> Result<Reply> {
     };
     let Some(user) = user else {
         return Err(Error::conflict(format!(
-            "entry #{id} is not a change to a person's status: only status changes can be reverted"
+            "entry #{id} is not a change to a person: only status changes and edits can be reverted"
         )));
     };
     if !ctx.in_scope(Capability::ChangeStatus, &user).await? {
@@ -445,6 +504,10 @@ pub(crate) async fn revert(ctx: &mut Ctx<'_>, a: Revert) -> Result<Reply> {
         return Err(Error::conflict(format!(
             "entry #{id} was reverted already (by #{by})"
         )));
+    }
+    // An edit (/user_edit) is reverted by a compare-and-swap on the field it changed.
+    if let Some(reply) = super::edit::revert_edit(ctx, &entry, &user, a.reason.as_deref()).await? {
+        return Ok(reply);
     }
     let (Some(old), Some(new)) = (entry.old_value.clone(), entry.new_value.clone()) else {
         return Err(Error::conflict(format!(
@@ -536,7 +599,7 @@ pub(crate) async fn revert(ctx: &mut Ctx<'_>, a: Revert) -> Result<Reply> {
         }
         other => {
             return Err(Error::conflict(format!(
-                "entry #{id} ({other}) is not a status change: only user, persona and match status changes can be reverted"
+                "entry #{id} ({other}) is not a status change or an edit: only user, persona and match status changes and /user_edit changes can be reverted"
             )));
         }
     };

@@ -112,10 +112,7 @@ async fn over_the_gateway_a_mentor_accepts_with_the_button_and_the_wrong_person_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_free_text_question_is_answered_in_a_form() {
-    let app = TestApp::sqlite().await;
-    app.with_program().await;
-    app.admin("/user_add \"Ana Lima\" ana@example.org +14155550801 mentee program:Spring")
-        .await;
+    let app = TestApp::sqlite_with_ana().await;
     let ana = app.caller_for(app.user_id("ana@example.org").await);
     for a in &ANA[..ANA.len() - 1] {
         app.run(

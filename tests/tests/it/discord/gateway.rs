@@ -9,17 +9,14 @@ use mentorops_core::status::UserStatus;
 use serde_json::{Value, json};
 
 use crate::support::discord::{
-    Gateway, autocomplete, cb_content, cb_ephemeral, command, link_over_gateway, status_opts,
-    text_opt,
+    Gateway, assert_ana_made_active_from_discord, autocomplete, cb_content, cb_ephemeral, command,
+    link_over_gateway, status_opts, status_opts_because,
 };
 use crate::support::{TestApp, offer_to_maria};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_the_gateway_a_staff_member_changes_a_status_and_strangers_are_refused() {
-    let app = TestApp::sqlite().await;
-    app.with_program().await;
-    app.admin("/user_add \"Ana Lima\" ana@example.org +14155550801 mentee program:Spring")
-        .await;
+    let app = TestApp::sqlite_with_ana().await;
     let g = Gateway::start(&app, mentorops_bot::discord::interact::DEFER_AFTER).await;
     let identify = g.gw.identified();
     assert_eq!(identify["token"], "Bot test-token");
@@ -44,22 +41,11 @@ async fn over_the_gateway_a_staff_member_changes_a_status_and_strangers_are_refu
     );
 
     link_over_gateway(&app, &g, "pm@example.org", 5001).await;
-    let done = g
-        .command(
-            5001,
-            "status",
-            json!([
-                text_opt("person", "ana@example.org"),
-                text_opt("status", "A"),
-                text_opt("reason", "screened on a call")
-            ]),
-        )
-        .await;
+    let change = status_opts_because("ana@example.org", "A", "screened on a call");
+    let done = g.command(5001, "status", change).await;
     assert!(!cb_content(&done).starts_with('✗'), "{done}");
     assert!(cb_ephemeral(&done));
-    assert_eq!(app.user("ana@example.org").await.status, UserStatus::Active);
-    let history = app.admin("/history ana@example.org").await.text;
-    assert!(history.contains("via discord"), "{history}");
+    assert_ana_made_active_from_discord(&app).await;
 
     // A deactivated account is told so.
     app.admin("/deactivate pm@example.org").await;

@@ -11,17 +11,14 @@ use serde_json::{Value, json};
 use crate::fakes::discord_rest::FakeRest;
 use crate::support::discord::endpoint::now_ts;
 use crate::support::discord::{
-    Endpoint, autocomplete, command, content, ephemeral, import, interaction, link_on_discord,
-    press, status_opts, text_opt,
+    Endpoint, assert_ana_made_active_from_discord, autocomplete, command, content, ephemeral,
+    import, interaction, link_on_discord, press, status_opts, status_opts_because, text_opt,
 };
 use crate::support::{TestApp, offer_to_maria};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pings_are_ponged_and_unsigned_or_unreadable_requests_run_nothing() {
-    let app = TestApp::sqlite().await;
-    app.with_program().await;
-    app.admin("/user_add \"Ana Lima\" ana@example.org +14155550801 mentee program:Spring")
-        .await;
+    let app = TestApp::sqlite_with_ana().await;
     let ep = Endpoint::start(&app).await;
 
     let pong = ep.send(&interaction(1, 1)).await;
@@ -100,10 +97,7 @@ async fn pings_are_ponged_and_unsigned_or_unreadable_requests_run_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_staff_member_changes_a_status_with_a_slash_command_and_strangers_are_refused() {
-    let app = TestApp::sqlite().await;
-    app.with_program().await;
-    app.admin("/user_add \"Ana Lima\" ana@example.org +14155550801 mentee program:Spring")
-        .await;
+    let app = TestApp::sqlite_with_ana().await;
     let ep = Endpoint::start(&app).await;
 
     // Not linked yet: the core refuses, only the caller sees it.
@@ -122,22 +116,11 @@ async fn a_staff_member_changes_a_status_with_a_slash_command_and_strangers_are_
     );
 
     link_on_discord(&app, &ep, "pm@example.org", 5001).await;
-    let done = ep
-        .command(
-            5001,
-            "status",
-            json!([
-                text_opt("person", "ana@example.org"),
-                text_opt("status", "A"),
-                text_opt("reason", "called her: \"ok\"")
-            ]),
-        )
-        .await;
+    let change = status_opts_because("ana@example.org", "A", "called her: \"ok\"");
+    let done = ep.command(5001, "status", change).await;
     assert!(!content(&done).starts_with('✗'), "{}", done.raw);
     assert!(ephemeral(&done));
-    assert_eq!(app.user("ana@example.org").await.status, UserStatus::Active);
-    let history = app.admin("/history ana@example.org").await.text;
-    assert!(history.contains("via discord"), "{history}");
+    assert_ana_made_active_from_discord(&app).await;
 
     // Autocomplete: the program manager is offered Ana; a stranger is offered nobody.
     let a = ep

@@ -22,7 +22,8 @@ impl Who {
     pub fn may_run(&self, spec: &CommandSpec) -> bool {
         let audience = Audience {
             linked: self.linked,
-            status: self.status,
+            // None of these callers has only closed matches: the user status decides.
+            access: self.status.map(|s| s.info().bot_access),
             staff_roles: &self.roles,
         };
         refusal(spec, audience).is_none()

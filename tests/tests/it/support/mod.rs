@@ -35,7 +35,7 @@ pub mod wait;
 
 pub use people::{
     ANA, World, ana_chooses_maria, ana_maria_and_lee, offer_to_maria, offers_of, pending_of,
-    persona_of, world, world_mentors,
+    persona_of, world, world_mentees, world_mentors,
 };
 
 /// The server the PostgreSQL tests create their databases on.

@@ -112,6 +112,14 @@ pub async fn world_mentors(app: &TestApp) -> (i64, i64, i64) {
     )
 }
 
+/// The personas of the world's mentees: Ana and Ben.
+pub async fn world_mentees(app: &TestApp) -> (i64, i64) {
+    (
+        persona_of(app, "ana@example.org").await,
+        persona_of(app, "ben@example.org").await,
+    )
+}
+
 /// Ana (mentee, chat account 7001), Maria (7002) and Lee (7003), mentors, ready to be matched;
 /// returns Ana.
 pub async fn ana_maria_and_lee(app: &TestApp) -> Caller {
@@ -215,6 +223,16 @@ impl TestApp {
             "/staff_add \"Sara Sc\" sc@example.org +14155550102 success_coordinator program:Spring",
         )
         .await;
+    }
+
+    /// A test app on SQLite with [`TestApp::with_program`] and Ana Lima (mentee, AI) in Spring:
+    /// where the front-ends' tests start.
+    pub async fn sqlite_with_ana() -> TestApp {
+        let app = TestApp::sqlite().await;
+        app.with_program().await;
+        app.admin("/user_add \"Ana Lima\" ana@example.org +14155550801 mentee program:Spring")
+            .await;
+        app
     }
 
     /// [`TestApp::ready_person`] for one of the cast above.

@@ -10,6 +10,18 @@ use crate::fakes::telegram::{Call, Fake, chat_of};
 use crate::support::TestApp;
 use crate::support::telegram::text_of;
 
+/// The front-end's delivery to `fake`, on the test's engine: each call is one pass over what is
+/// due, and says how many messages went out.
+fn delivery(app: &TestApp, fake: &Fake) -> impl AsyncFn() -> usize + use<> {
+    let bot = telegram::bot_from_settings(&fake.settings()).expect("bot");
+    let engine = app.shared_engine();
+    async move || {
+        telegram::deliver_due(engine.clone(), bot.clone())
+            .await
+            .expect("delivery")
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_is_waited_out_and_a_burst_is_delivered_once_each_and_spread_out() {
     let app = TestApp::sqlite().await;
@@ -41,12 +53,9 @@ async fn a_429_is_waited_out_and_a_burst_is_delivered_once_each_and_spread_out()
 
     let fake = Fake::start().await;
     fake.too_many("sendMessage", 1, 1);
-    let bot = telegram::bot_from_settings(&fake.settings()).expect("bot");
-    let engine = app.shared_engine();
+    let deliver = delivery(&app, &fake);
     let started = Instant::now();
-    let sent = telegram::deliver_due(engine.clone(), bot.clone())
-        .await
-        .expect("delivery");
+    let sent = deliver().await;
     assert_eq!(sent, 3);
     assert!(
         started.elapsed() >= Duration::from_secs(1),
@@ -93,12 +102,7 @@ async fn a_429_is_waited_out_and_a_burst_is_delivered_once_each_and_spread_out()
         ]
     );
     // A second pass finds nothing to send.
-    assert_eq!(
-        telegram::deliver_due(engine.clone(), bot.clone())
-            .await
-            .expect("again"),
-        0
-    );
+    assert_eq!(deliver().await, 0);
     assert_eq!(fake.calls("sendmessage").len(), 4);
     app.finish().await;
 }
@@ -127,12 +131,9 @@ async fn a_large_burst_respects_the_overall_limit_and_loses_or_doubles_nothing()
         }
     }
     let fake = Fake::start().await;
-    let bot = telegram::bot_from_settings(&fake.settings()).expect("bot");
-    let engine = app.shared_engine();
+    let deliver = delivery(&app, &fake);
     let started = Instant::now();
-    let sent = telegram::deliver_due(engine.clone(), bot.clone())
-        .await
-        .expect("delivery");
+    let sent = deliver().await;
     let took = started.elapsed();
     assert_eq!(sent, ids.len());
     assert!(
@@ -154,11 +155,6 @@ async fn a_large_burst_respects_the_overall_limit_and_loses_or_doubles_nothing()
         assert_eq!((row.status.as_str(), row.attempts), ("sent", 1));
     }
     drop(c);
-    assert_eq!(
-        telegram::deliver_due(engine.clone(), bot.clone())
-            .await
-            .expect("again"),
-        0
-    );
+    assert_eq!(deliver().await, 0, "a second pass finds nothing to send");
     app.finish().await;
 }

@@ -13,10 +13,7 @@ use crate::support::{TestApp, ana_maria_and_lee, pending_of, persona_of};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_staff_member_changes_a_status_from_telegram_and_the_core_refuses_strangers() {
-    let app = TestApp::sqlite().await;
-    app.with_program().await;
-    app.admin("/user_add \"Ana Lima\" ana@example.org +14155550801 mentee program:Spring")
-        .await;
+    let app = TestApp::sqlite_with_ana().await;
     let code = app.code_for("pm@example.org").await;
     let fake = Fake::start().await;
     let bot = start_polling(&app, &fake);
@@ -56,6 +53,14 @@ async fn a_staff_member_changes_a_status_from_telegram_and_the_core_refuses_stra
     assert!(text_of(&hint).contains("/help"), "{hint}");
     bot.stop().await;
     app.finish().await;
+}
+
+/// The answer to the button press `press` (a callback query id), once the front-end sent it.
+fn answer_to(fake: &Fake, press: &str) -> Option<Value> {
+    fake.calls("answercallbackquery")
+        .into_iter()
+        .find(|c| c.body["callback_query_id"] == json!(press))
+        .map(|c| c.body)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -98,21 +103,12 @@ async fn a_mentor_accepts_an_offer_with_the_inline_button_and_other_presses_chan
 
     // Lee presses Maria's button: told why, nothing changes, her message stays as it was.
     let press = fake.press(7003, &prompt, 555, &buttons[0]);
-    let answer = soon("the answer to Lee", || {
-        fake.calls("answercallbackquery")
-            .into_iter()
-            .find(|c| c.body["callback_query_id"] == json!(press))
-    })
-    .await;
+    let answer = soon("the answer to Lee", || answer_to(&fake, &press)).await;
     assert!(
-        answer.body["text"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("made to someone else"),
-        "{:?}",
-        answer.body
+        text_of(&answer).contains("made to someone else"),
+        "{answer}"
     );
-    assert_eq!(answer.body["show_alert"], json!(true));
+    assert_eq!(answer["show_alert"], json!(true));
     assert_eq!(matches().await, 0);
     assert!(fake.calls("editmessagetext").is_empty());
 
@@ -133,36 +129,19 @@ async fn a_mentor_accepts_an_offer_with_the_inline_button_and_other_presses_chan
     );
     assert!(text_of(&edit).starts_with(text_of(&prompt).as_str()));
     assert!(edit["reply_markup"].is_null(), "keyboard removed: {edit}");
-    let answer = fake
-        .calls("answercallbackquery")
-        .into_iter()
-        .find(|c| c.body["callback_query_id"] == json!(press))
-        .expect("answered");
-    assert!(
-        answer.body["text"]
-            .as_str()
-            .unwrap_or_default()
-            .starts_with("Accepted"),
-        "{:?}",
-        answer.body
-    );
+    let answer = answer_to(&fake, &press).expect("answered");
+    assert!(text_of(&answer).starts_with("Accepted"), "{answer}");
     assert_eq!(matches().await, 1);
 
     // A second press: the core refuses, the message shows why, still one match.
     let press = fake.press(7002, &prompt, 555, &buttons[0]);
     let answer = soon("the answer to the second press", || {
-        fake.calls("answercallbackquery")
-            .into_iter()
-            .find(|c| c.body["callback_query_id"] == json!(press))
+        answer_to(&fake, &press)
     })
     .await;
     assert!(
-        answer.body["text"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("You accepted this offer on"),
-        "{:?}",
-        answer.body
+        text_of(&answer).contains("You accepted this offer on"),
+        "{answer}"
     );
     let edit = soon("the refusal shown", || {
         fake.to_chat("editmessagetext", 7002).get(1).cloned()

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mentorops_bot::discord::{Interactions, Rest};
+use mentorops_core::status::UserStatus;
 use serde_json::{Value, json};
 
 use super::TestApp;
@@ -79,6 +80,22 @@ pub fn text_opt(name: &str, value: &str) -> Value {
 /// The options of `/status PERSON STATUS`.
 pub fn status_opts(person: &str, status: &str) -> Value {
     json!([text_opt("person", person), text_opt("status", status)])
+}
+
+/// The options of `/status PERSON STATUS reason:REASON`.
+pub fn status_opts_because(person: &str, status: &str, reason: &str) -> Value {
+    json!([
+        text_opt("person", person),
+        text_opt("status", status),
+        text_opt("reason", reason)
+    ])
+}
+
+/// Ana is A now, by a change her history says came from Discord.
+pub async fn assert_ana_made_active_from_discord(app: &TestApp) {
+    assert_eq!(app.user("ana@example.org").await.status, UserStatus::Active);
+    let history = app.admin("/history ana@example.org").await.text;
+    assert!(history.contains("via discord"), "{history}");
 }
 
 /// A press of the button `custom_id` under a bot message saying `content`.

@@ -1,0 +1,11 @@
+-- Lists read one screen, sorted and paged in SQL (store::users::sort_keys): walking one of
+-- these in order finds the first 26 people of a sorted list without sorting everyone. Their
+-- expressions are sort_keys' own, letter for letter (names lower-cased in ASCII; the last name
+-- is the last word; activity, or when added if never seen).
+CREATE INDEX users_first_name ON users (lower(full_name), id);
+CREATE INDEX users_last_name ON users (lower(substr(full_name, length(rtrim(full_name, replace(full_name, ' ', ''))) + 1)), lower(full_name), id);
+CREATE INDEX users_activity ON users (COALESCE(last_activity_at, created_at), id);
+-- The mentors a mentee may be recommended (store::answers::of_available_mentors): the program's
+-- mentor personas in one match status, without reading every persona of the program.
+CREATE INDEX personas_program_role ON personas (program_id, role, match_status);
+-- Keep in step with ../postgres/0008_list_indexes.sql.
