@@ -41,21 +41,17 @@
 //! ```
 
 use std::process::Stdio;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
 use chrono::{DateTime, Utc};
-use mentorops_bench::{drop_postgres, engine, fresh_postgres, median, peak_rss_kib, rss_kib};
+use mentorops_bench::{
+    Statements, drop_postgres, engine, fresh_postgres, median, peak_rss_kib, rss_kib,
+};
 use mentorops_core::command::{Caller, Engine, Frontend, Who};
 use mentorops_core::questionnaire::{Answer, QuestionKind, Questionnaire};
 use mentorops_core::rng::SplitMix64;
 use sqlx::{AnyPool, Executor, Row};
-use tracing::subscriber::Interest;
-use tracing_subscriber::filter::dynamic_filter_fn;
-use tracing_subscriber::layer::{Context, SubscriberExt};
-use tracing_subscriber::{Layer, Registry};
 
 const DAY_MS: i64 = 86_400_000;
 /// Rows a seeding INSERT carries.
@@ -117,41 +113,6 @@ fn options(args: &[String]) -> Result<Options> {
 // ---------------------------------------------------------------------------------------------
 // The child: one command, alone in its process.
 
-/// Counts sqlx's `sqlx::query` events (one per statement run) while switched on.
-#[derive(Clone, Default)]
-struct Statements {
-    on: Arc<AtomicBool>,
-    seen: Arc<AtomicU64>,
-}
-
-impl Statements {
-    fn install(&self) -> Result<()> {
-        let on = self.on.clone();
-        let filter = dynamic_filter_fn(
-            move |m: &tracing::Metadata<'_>, _: &Context<'_, Registry>| {
-                m.target() == "sqlx::query" && on.load(Ordering::Relaxed)
-            },
-        )
-        .with_callsite_filter(|m: &'static tracing::Metadata<'static>| {
-            if m.target() == "sqlx::query" {
-                Interest::sometimes()
-            } else {
-                Interest::never()
-            }
-        });
-        let subscriber = Registry::default().with(self.clone().with_filter(filter));
-        tracing::subscriber::set_global_default(subscriber)
-            .context("installing the statement counter")?;
-        Ok(())
-    }
-}
-
-impl<S: tracing::Subscriber> Layer<S> for Statements {
-    fn on_event(&self, _: &tracing::Event<'_>, _: Context<'_, S>) {
-        self.seen.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
 /// `--child URL CALLER_ID RUNS LINE [REPLY_FILE]`: prints one line of JSON; writes the reply's
 /// text to REPLY_FILE when given.
 async fn child(args: &[String]) -> Result<()> {
@@ -172,12 +133,11 @@ async fn child(args: &[String]) -> Result<()> {
     // The pool's connections opened before the baseline is read.
     drop(open_pool(&engine).await?);
     let base = rss_kib();
-    statements.on.store(true, Ordering::SeqCst);
+    statements.start();
     let t = Instant::now();
     let out = engine.handle_text(&caller, line, Vec::new()).await;
     let cold = t.elapsed();
-    statements.on.store(false, Ordering::SeqCst);
-    let counted = statements.seen.load(Ordering::SeqCst);
+    let counted = mentorops_bench::total(&statements.stop());
     let (ok, lines, first) = match &out.result {
         Ok(r) => (
             true,

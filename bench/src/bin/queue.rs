@@ -37,8 +37,8 @@ use anyhow::{Context as _, Result, bail};
 use chrono::Utc;
 use figment::value::Value;
 use mentorops_bench::{
-    command_calls, drop_postgres, drop_queue_keys, fresh_postgres, live_engine, queue_name,
-    redis_url,
+    command_calls, cpu_model, drop_postgres, drop_queue_keys, fresh_postgres, live_engine,
+    queue_name, redis_url,
 };
 use mentorops_core::command::Engine;
 use mentorops_core::timers;
@@ -971,17 +971,6 @@ fn load_average() -> String {
         .ok()
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|| "?".into())
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("model name"))
-                .map(|m| m.trim_start_matches([' ', '\t', ':']).to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
 }
 
 fn rustc_version() -> String {
