@@ -16,7 +16,17 @@ pub enum PersonaRole {
 
 impl PersonaRole {
     pub const ALL: [PersonaRole; 2] = [Self::Mentor, Self::Mentee];
-    pub fn code(self) -> &'static str {
+    /// Every code, in [`Self::ALL`]'s order: what front-ends offer as choices.
+    pub const CODES: [&'static str; 2] = {
+        let mut out = [""; 2];
+        let mut i = 0;
+        while i < 2 {
+            out[i] = Self::ALL[i].code();
+            i += 1;
+        }
+        out
+    };
+    pub const fn code(self) -> &'static str {
         match self {
             Self::Mentor => "mentor",
             Self::Mentee => "mentee",
@@ -59,7 +69,17 @@ impl StaffRole {
         Self::ProgramManager,
         Self::SuccessCoordinator,
     ];
-    pub fn code(self) -> &'static str {
+    /// Every code, in [`Self::ALL`]'s order: what front-ends offer as choices.
+    pub const CODES: [&'static str; 3] = {
+        let mut out = [""; 3];
+        let mut i = 0;
+        while i < 3 {
+            out[i] = Self::ALL[i].code();
+            i += 1;
+        }
+        out
+    };
+    pub const fn code(self) -> &'static str {
         match self {
             Self::SuperAdmin => "super_admin",
             Self::ProgramManager => "program_manager",

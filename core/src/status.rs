@@ -120,6 +120,31 @@ pub const USER_STATUSES: [UserStatusInfo; 6] = [
 ];
 
 impl UserStatus {
+    /// Every code, in the table's order: what front-ends offer as choices.
+    pub const CODES: [&'static str; 6] = {
+        let mut out = [""; 6];
+        let mut i = 0;
+        while i < 6 {
+            out[i] = USER_STATUSES[i].code;
+            i += 1;
+        }
+        out
+    };
+    /// The codes of the statuses that deactivate (no use of the bot at all): what
+    /// `/deactivate` offers.
+    pub const DEACTIVATED_CODES: [&'static str; 3] = {
+        let mut out = [""; 3];
+        let (mut i, mut n) = (0, 0);
+        while i < 6 {
+            if matches!(USER_STATUSES[i].bot_access, BotAccess::None) {
+                out[n] = USER_STATUSES[i].code;
+                n += 1;
+            }
+            i += 1;
+        }
+        assert!(n == 3, "three statuses deactivate");
+        out
+    };
     pub const ALL: [UserStatus; 6] = [
         Self::Active,
         Self::ApplicationIncomplete,
@@ -196,7 +221,17 @@ pub enum PersonaStatus {
 
 impl PersonaStatus {
     pub const ALL: [PersonaStatus; 2] = [Self::Active, Self::Inactive];
-    pub fn code(self) -> &'static str {
+    /// Every code, in [`Self::ALL`]'s order: what front-ends offer as choices.
+    pub const CODES: [&'static str; 2] = {
+        let mut out = [""; 2];
+        let mut i = 0;
+        while i < 2 {
+            out[i] = Self::ALL[i].code();
+            i += 1;
+        }
+        out
+    };
+    pub const fn code(self) -> &'static str {
         match self {
             Self::Active => "active",
             Self::Inactive => "inactive",
@@ -298,6 +333,16 @@ pub const MATCH_STATUSES: [MatchStatusInfo; 6] = [
 ];
 
 impl MatchStatus {
+    /// Every code, in the table's order: what front-ends offer as choices.
+    pub const CODES: [&'static str; 6] = {
+        let mut out = [""; 6];
+        let mut i = 0;
+        while i < 6 {
+            out[i] = MATCH_STATUSES[i].code;
+            i += 1;
+        }
+        out
+    };
     pub const ALL: [MatchStatus; 6] = [
         Self::NotApplicable,
         Self::ReadyToBeMatched,

@@ -340,28 +340,7 @@ async fn exec(pool: &AnyPool, sql: String) -> Result<()> {
 /// Seeds `n` people into Spring (see the module's comment); returns the cast.
 async fn seed(engine: &Engine, backend: Backend, n: usize) -> Result<Cast> {
     let now = NOW_MS;
-    let (admin_id, _) = mentorops_core::bootstrap::bootstrap_admin(
-        engine,
-        "Ada Admin",
-        "admin@example.org",
-        "+14155550100",
-    )
-    .await?;
-    let admin = Caller {
-        frontend: Frontend::Console,
-        who: Who::User(admin_id),
-    };
-    for line in [
-        "/org_add Acme",
-        "/program_add Acme Spring",
-        "/staff_add \"Paula Pm\" pm@example.org +14155550101 program_manager program:Spring",
-    ] {
-        engine
-            .handle_text(&admin, line, Vec::new())
-            .await
-            .result
-            .map_err(|e| anyhow::anyhow!("{line}: {}", e.user_message()))?;
-    }
+    let (admin_id, _) = mentorops_bench::spring_with_manager(engine).await?;
     let pool = engine.db().pool();
     let row = sqlx::query(
         "SELECT id, org_id, questionnaire, inactivity_after_secs FROM programs WHERE name = 'Spring'",

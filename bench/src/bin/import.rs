@@ -177,28 +177,7 @@ async fn run(backend: &'static str, url: &str, o: &Options, bytes: &[u8]) -> Res
             .execute(engine.db().pool())
             .await?;
     }
-    let (admin_id, _) = mentorops_core::bootstrap::bootstrap_admin(
-        &engine,
-        "Ada Admin",
-        "admin@example.org",
-        "+14155550100",
-    )
-    .await?;
-    let admin = Caller {
-        frontend: Frontend::Console,
-        who: Who::User(admin_id),
-    };
-    for line in [
-        "/org_add Acme",
-        "/program_add Acme Spring",
-        "/staff_add \"Paula Pm\" pm@example.org +14155550101 program_manager program:Spring",
-    ] {
-        engine
-            .handle_text(&admin, line, Vec::new())
-            .await
-            .result
-            .map_err(|e| anyhow::anyhow!("{line}: {}", e.user_message()))?;
-    }
+    let (_, admin) = mentorops_bench::spring_with_manager(&engine).await?;
     let code = mentorops_core::bootstrap::new_link_code(&engine, "admin@example.org").await?;
     let uploader = Caller {
         frontend: Frontend::Telegram,

@@ -29,7 +29,6 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -37,8 +36,8 @@ use anyhow::{Context as _, Result, bail};
 use chrono::Utc;
 use figment::value::Value;
 use mentorops_bench::{
-    command_calls, cpu_model, drop_postgres, drop_queue_keys, fresh_postgres, live_engine,
-    queue_name, redis_url,
+    Counted, Statements, command_calls, cpu_model, drop_postgres, drop_queue_keys, fresh_postgres,
+    live_engine, queue_name, redis_url, total,
 };
 use mentorops_core::command::Engine;
 use mentorops_core::timers;
@@ -46,10 +45,6 @@ use mentorops_worker::queue::Tuning;
 use mentorops_worker::{Job, Queue, Worker};
 use sqlx::{Connection, Executor, PgConnection};
 use tokio_util::sync::CancellationToken;
-use tracing::subscriber::Interest;
-use tracing_subscriber::filter::dynamic_filter_fn;
-use tracing_subscriber::layer::{Context, SubscriberExt};
-use tracing_subscriber::{Layer, Registry};
 
 const LATENESS_DB: &str = "mentorops_bench_queue";
 const OFFERS: i64 = 1000;
@@ -112,87 +107,6 @@ fn options() -> Result<Options> {
         bail!("--offers: each from 1 to 100000");
     }
     Ok(o)
-}
-
-/// Counts sqlx's `sqlx::query` events (one per statement run, COMMIT included; on PostgreSQL
-/// sqlx sends BEGIN along with the first statement and logs nothing for it) while switched on,
-/// by the statement's first words.
-#[derive(Clone, Default)]
-struct Statements {
-    on: Arc<AtomicBool>,
-    /// By first words: how many, and their total execution time (seconds, as sqlx measured it).
-    seen: Arc<Mutex<BTreeMap<String, (u64, f64)>>>,
-}
-
-impl Statements {
-    fn install(&self) -> Result<()> {
-        let on = self.on.clone();
-        let filter = dynamic_filter_fn(
-            move |m: &tracing::Metadata<'_>, _: &Context<'_, Registry>| {
-                m.target() == "sqlx::query" && on.load(Ordering::Relaxed)
-            },
-        )
-        .with_callsite_filter(|m: &'static tracing::Metadata<'static>| {
-            if m.target() == "sqlx::query" {
-                Interest::sometimes()
-            } else {
-                Interest::never()
-            }
-        });
-        let subscriber = Registry::default().with(self.clone().with_filter(filter));
-        tracing::subscriber::set_global_default(subscriber)
-            .context("installing the statement counter")?;
-        Ok(())
-    }
-
-    /// Starts counting afresh.
-    fn start(&self) {
-        if let Ok(mut s) = self.seen.lock() {
-            s.clear();
-        }
-        self.on.store(true, Ordering::Relaxed);
-    }
-
-    /// Stops counting; the statements seen, by their first words: how many, and their time.
-    fn stop(&self) -> BTreeMap<String, (u64, f64)> {
-        self.on.store(false, Ordering::Relaxed);
-        self.seen.lock().map(|s| s.clone()).unwrap_or_default()
-    }
-}
-
-/// The `summary` (the statement's first four words) and `elapsed_secs` fields of a
-/// `sqlx::query` event.
-#[derive(Default)]
-struct Summary(String, f64);
-
-impl tracing::field::Visit for Summary {
-    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-        if field.name() == "summary" {
-            self.0 = value.trim_end_matches(" …").to_string();
-        }
-    }
-    fn record_f64(&mut self, field: &tracing::field::Field, value: f64) {
-        if field.name() == "elapsed_secs" {
-            self.1 = value;
-        }
-    }
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "summary" && self.0.is_empty() {
-            self.0 = format!("{value:?}").trim_matches('"').to_string();
-        }
-    }
-}
-
-impl<S: tracing::Subscriber> Layer<S> for Statements {
-    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
-        let mut summary = Summary::default();
-        event.record(&mut summary);
-        if let Ok(mut s) = self.seen.lock() {
-            let e = s.entry(summary.0).or_default();
-            e.0 += 1;
-            e.1 += summary.1;
-        }
-    }
 }
 
 /// Keeps every `mentorops_job_lag_seconds` sample (the handler's lateness); the rest is dropped.
@@ -724,7 +638,7 @@ struct BatchCount {
     ms: u128,
     /// The same batch run again (nothing left to do).
     again: u64,
-    by_kind: BTreeMap<String, (u64, f64)>,
+    by_kind: Counted,
 }
 
 /// Seeds `BATCH` offers already past their deadline and runs `timers::run_batch` on them once,
@@ -759,13 +673,13 @@ async fn statements_per_batch(
     }
     counter.start();
     let again = timers::run_batch(&engine, timers::Job::Expire, &ids).await?;
-    let again_count: u64 = counter.stop().values().map(|(n, _)| n).sum();
+    let again_count = total(&counter.stop());
     if again.done != 0 {
         bail!("the second run expired {} offers", again.done);
     }
     engine.db().close().await;
     Ok(BatchCount {
-        statements: by_kind.values().map(|(n, _)| n).sum(),
+        statements: total(&by_kind),
         ms,
         again: again_count,
         by_kind,

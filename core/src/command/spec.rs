@@ -3,8 +3,9 @@
 //! Each command declares its spec once, next to its handler (`command::declare`); the
 //! registry lists them.
 
-use crate::roles::{Capability, StaffRole, role_has};
-use crate::status::BotAccess;
+use crate::roles::{Capability, PersonaRole, StaffRole, role_has};
+use crate::status::{BotAccess, MatchStatus, PersonaStatus, UserStatus};
+use crate::store::offers::OfferState;
 
 /// Who may run a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,24 +134,17 @@ pub const ABOUT_REASON: &str = "why, for the audit log";
 pub const ABOUT_CONFIRM: &str = "confirmation (yes, or the code the bot gave)";
 pub const ABOUT_PERSONA: &str = "which persona (#id) when the person has several";
 
-pub const USER_STATUS_CODES: &[&str] = &["A", "AI", "SI", "IW", "IR", "ID"];
-pub const INACTIVE_STATUS_CODES: &[&str] = &["IW", "IR", "ID"];
-pub const MATCH_STATUS_CODES: &[&str] = &["N/A", "RTBM", "M", "C", "RS", "NM"];
-pub const PERSONA_STATUS_CODES: &[&str] = &["active", "inactive"];
-pub const PERSONA_ROLES: &[&str] = &["mentor", "mentee"];
-pub const STAFF_ROLES: &[&str] = &["super_admin", "program_manager", "success_coordinator"];
+// The choices front-ends offer, read from the tables that define them (`status`, `roles`,
+// `store::offers`), so a code is written once.
+pub const USER_STATUS_CODES: &[&str] = &UserStatus::CODES;
+pub const INACTIVE_STATUS_CODES: &[&str] = &UserStatus::DEACTIVATED_CODES;
+pub const MATCH_STATUS_CODES: &[&str] = &MatchStatus::CODES;
+pub const PERSONA_STATUS_CODES: &[&str] = &PersonaStatus::CODES;
+pub const PERSONA_ROLES: &[&str] = &PersonaRole::CODES;
+pub const STAFF_ROLES: &[&str] = &StaffRole::CODES;
 pub const SORTS: &[&str] = &["first", "last", "activity"];
 pub const FORMATS: &[&str] = &["csv", "json"];
-pub const OFFER_STATES: &[&str] = &[
-    "queued",
-    "pending",
-    "accepted",
-    "declined",
-    "expired",
-    "withdrawn",
-    "skipped",
-    "cancelled",
-];
+pub const OFFER_STATES: &[&str] = &OfferState::CODES;
 
 impl CommandSpec {
     /// `/user_add <name> <email> <phone> <role> [program:…] [org:…]`

@@ -17,18 +17,30 @@ use crate::store::sessions::SessionState;
 use crate::store::users::{Persona, User};
 use crate::store::{self};
 
+/// The matches in `state` any persona of `user` is in, each once, in the order their personas
+/// and then `store::matches::of_persona` give them.
+pub async fn matches_of_user(
+    w: &mut Work<'_>,
+    user: &User,
+    state: MatchState,
+) -> Result<Vec<Match>> {
+    let mut out: Vec<Match> = Vec::new();
+    for p in store::users::personas_of(w.c(), user.id).await? {
+        for m in store::matches::of_persona(w.c(), p.id).await? {
+            if m.state == state && !out.iter().any(|o| o.id == m.id) {
+                out.push(m);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The open matches any persona of `user` is in, with a line describing each.
 pub async fn open_matches(w: &mut Work<'_>, user: &User) -> Result<Vec<(Match, String)>> {
     let mut out = Vec::new();
-    for p in store::users::personas_of(w.c(), user.id).await? {
-        for m in store::matches::of_persona(w.c(), p.id).await? {
-            if m.state == MatchState::Open
-                && !out.iter().any(|(o, _): &(Match, String)| o.id == m.id)
-            {
-                let line = describe_match(w, &m).await?;
-                out.push((m, line));
-            }
-        }
+    for m in matches_of_user(w, user, MatchState::Open).await? {
+        let line = describe_match(w, &m).await?;
+        out.push((m, line));
     }
     Ok(out)
 }

@@ -84,24 +84,16 @@ async fn existing_person_fix(w: &mut Work<'_>, u: &User) -> Result<String> {
         ));
     }
     let personas = store::users::personas_of(w.c(), u.id).await?;
-    let open = |p: &&Persona| {
-        p.status == PersonaStatus::Active
-            && !matches!(
-                p.match_status,
-                MatchStatus::Closed | MatchStatus::NotMatching
-            )
-    };
     if let Some(p) = personas
         .iter()
-        .filter(open)
-        .find(|p| p.program_id.is_none())
+        .find(|p| is_open_persona(p) && p.program_id.is_none())
     {
         return Ok(format!(
             "they are waiting for a program (persona #{}): assign them with /program_assign {} PROGRAM",
             p.id, u.email
         ));
     }
-    Ok(if personas.iter().any(|p| open(&p)) {
+    Ok(if personas.iter().any(is_open_persona) {
         format!(
             "they take part already (see /user_show {}): for another program use /persona_new {} ROLE program:PROGRAM",
             u.email, u.email
@@ -271,6 +263,16 @@ pub async fn program_of(w: &mut Work<'_>, p: &Persona) -> Result<Option<Program>
     }
 }
 
+/// An open persona (docs/domain.md#one-open-persona): Active, and its match neither Closed nor
+/// Not Matching. The one place this rule is written.
+pub fn is_open_persona(p: &Persona) -> bool {
+    p.status == PersonaStatus::Active
+        && !matches!(
+            p.match_status,
+            MatchStatus::Closed | MatchStatus::NotMatching
+        )
+}
+
 /// Refuses a second open persona in one program (docs/domain.md#one-open-persona): a person
 /// takes part in a program once at a time — a mentor may be in several programs, each with a
 /// persona of its own, and comes back to one program with a new persona only after their match
@@ -283,15 +285,9 @@ pub async fn refuse_second_open_persona(
     program_id: Option<i64>,
     except: Option<i64>,
 ) -> Result<()> {
-    let open = personas.iter().find(|p| {
-        Some(p.id) != except
-            && p.program_id == program_id
-            && p.status == PersonaStatus::Active
-            && !matches!(
-                p.match_status,
-                MatchStatus::Closed | MatchStatus::NotMatching
-            )
-    });
+    let open = personas
+        .iter()
+        .find(|p| Some(p.id) != except && p.program_id == program_id && is_open_persona(p));
     let Some(open) = open else {
         return Ok(());
     };

@@ -43,7 +43,17 @@ impl OfferState {
         Self::Skipped,
         Self::Cancelled,
     ];
-    pub fn code(self) -> &'static str {
+    /// Every code, in [`Self::ALL`]'s order: what front-ends offer as choices.
+    pub const CODES: [&'static str; 8] = {
+        let mut out = [""; 8];
+        let mut i = 0;
+        while i < 8 {
+            out[i] = Self::ALL[i].code();
+            i += 1;
+        }
+        out
+    };
+    pub const fn code(self) -> &'static str {
         match self {
             Self::Queued => "queued",
             Self::Pending => "pending",
@@ -249,15 +259,6 @@ pub async fn send(
     .bind(id)
     .execute(&mut *c)
     .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-pub async fn mark_reminded(c: &mut Conn, id: i64, now: DateTime<Utc>) -> Result<bool> {
-    let done = sqlx::query("UPDATE offers SET reminded_at = $1 WHERE id = $2 AND state = 'pending' AND reminded_at IS NULL")
-        .bind(ms(now))
-        .bind(id)
-        .execute(&mut *c)
-        .await?;
     Ok(done.rows_affected() == 1)
 }
 

@@ -356,16 +356,6 @@ pub async fn mark_parts_sent(c: &mut Conn, id: i64, parts: i64) -> Result<()> {
     Ok(())
 }
 
-/// Chat messages not sent yet, per channel (for `/metrics`).
-pub async fn pending_count(c: &mut Conn, channel: &str) -> Result<i64> {
-    let row =
-        sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE channel = $1 AND status = 'pending'")
-            .bind(channel)
-            .fetch_one(&mut *c)
-            .await?;
-    Ok(row.try_get("n")?)
-}
-
 /// Forgets the replies to commands sent before `before` (they hold what the person asked to
 /// see; the platform has them now). Messages to people stay, for `/deliveries` and the audit.
 pub async fn prune_replies(c: &mut Conn, before: DateTime<Utc>) -> Result<u64> {

@@ -157,24 +157,6 @@ impl ReminderColumn {
     }
 }
 
-pub async fn mark_reminded(
-    c: &mut Conn,
-    id: i64,
-    column: ReminderColumn,
-    now: DateTime<Utc>,
-) -> Result<bool> {
-    let sql = format!(
-        "UPDATE sessions SET {0} = $1 WHERE id = $2 AND {0} IS NULL AND state = 'booked'",
-        column.name()
-    );
-    let done = sqlx::query(super::sql(sql))
-        .bind(ms(now))
-        .bind(id)
-        .execute(&mut *c)
-        .await?;
-    Ok(done.rows_affected() == 1)
-}
-
 /// Marks those of `ids` due this reminder at `now` (booked, not reminded, starting within the
 /// reminder's lead but not started) as reminded — one compare-and-swap for all — and returns
 /// their ids.

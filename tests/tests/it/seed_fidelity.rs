@@ -65,6 +65,13 @@ async fn who_may_use_the_bot_follows_both_status_tables(app: &TestApp) {
             for (i, line) in ["/start", "/me", "/apply", "/sessions"].iter().enumerate() {
                 let got = app.run(&ana, line).await;
                 let refused = matches!(got, Err(Error::Forbidden(_) | Error::Deactivated));
+                // Any other error is neither a permission answer nor a run: not what this checks.
+                assert!(
+                    got.is_ok() || refused,
+                    "{line} as {} with match status {}: {got:?}",
+                    user.code(),
+                    matched.code()
+                );
                 assert_eq!(
                     !refused,
                     want[i],

@@ -149,21 +149,16 @@ command! {
 
 pub(crate) async fn match_reopen(ctx: &mut Ctx<'_>, a: MatchReopen) -> Result<Reply> {
     let user = ctx.find_user(&a.person, Capability::Pair).await?;
-    let mut closed = None;
-    for p in store::users::personas_of(ctx.c(), user.id).await? {
-        for m in store::matches::of_persona(ctx.c(), p.id).await? {
-            if m.state == MatchState::Closed
-                && closed
-                    .as_ref()
-                    .is_none_or(|c: &store::matches::Match| c.id < m.id)
-            {
-                closed = Some(m);
-            }
-        }
-    }
-    let m = closed.ok_or_else(|| {
-        Error::conflict(format!("{} has no closed match to re-open", user.full_name))
-    })?;
+    let m = domain::matches::matches_of_user(ctx, &user, MatchState::Closed)
+        .await?
+        .into_iter()
+        .max_by_key(|m| m.id)
+        .ok_or_else(|| {
+            Error::conflict(format!(
+                "{} has no closed match to re-open: to pair them anew use /assign",
+                user.full_name
+            ))
+        })?;
     domain::matches::reopen_match(ctx, &m, a.reason.as_deref()).await?;
     let line = domain::matches::describe_match(ctx, &m).await?;
     Ok(Reply::text(format!("Re-opened {line}.")))
