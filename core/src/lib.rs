@@ -9,6 +9,23 @@
 //! `bootstrap`. Modules that do I/O: `db` and `store` (SQL), `settings` (reads config files),
 //! and the layers above `store`. The rest is pure.
 
+/// `pub const CODES: [&str; N]`: the codes of an enum's `ALL`, in order, from its `const fn
+/// code`, so the choices front-ends offer are read from the enum that defines them.
+macro_rules! codes_of_all {
+    ($n:literal) => {
+        /// Every code, in [`Self::ALL`]'s order: what front-ends offer as choices.
+        pub const CODES: [&'static str; $n] = {
+            let mut out = [""; $n];
+            let mut i = 0;
+            while i < $n {
+                out[i] = Self::ALL[i].code();
+                i += 1;
+            }
+            out
+        };
+    };
+}
+
 pub mod assignment;
 pub mod bootstrap;
 pub mod chart;

@@ -16,16 +16,7 @@ pub enum PersonaRole {
 
 impl PersonaRole {
     pub const ALL: [PersonaRole; 2] = [Self::Mentor, Self::Mentee];
-    /// Every code, in [`Self::ALL`]'s order: what front-ends offer as choices.
-    pub const CODES: [&'static str; 2] = {
-        let mut out = [""; 2];
-        let mut i = 0;
-        while i < 2 {
-            out[i] = Self::ALL[i].code();
-            i += 1;
-        }
-        out
-    };
+    codes_of_all!(2);
     pub const fn code(self) -> &'static str {
         match self {
             Self::Mentor => "mentor",
@@ -69,16 +60,7 @@ impl StaffRole {
         Self::ProgramManager,
         Self::SuccessCoordinator,
     ];
-    /// Every code, in [`Self::ALL`]'s order: what front-ends offer as choices.
-    pub const CODES: [&'static str; 3] = {
-        let mut out = [""; 3];
-        let mut i = 0;
-        while i < 3 {
-            out[i] = Self::ALL[i].code();
-            i += 1;
-        }
-        out
-    };
+    codes_of_all!(3);
     pub const fn code(self) -> &'static str {
         match self {
             Self::SuperAdmin => "super_admin",

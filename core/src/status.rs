@@ -221,16 +221,7 @@ pub enum PersonaStatus {
 
 impl PersonaStatus {
     pub const ALL: [PersonaStatus; 2] = [Self::Active, Self::Inactive];
-    /// Every code, in [`Self::ALL`]'s order: what front-ends offer as choices.
-    pub const CODES: [&'static str; 2] = {
-        let mut out = [""; 2];
-        let mut i = 0;
-        while i < 2 {
-            out[i] = Self::ALL[i].code();
-            i += 1;
-        }
-        out
-    };
+    codes_of_all!(2);
     pub const fn code(self) -> &'static str {
         match self {
             Self::Active => "active",

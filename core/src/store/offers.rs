@@ -43,16 +43,7 @@ impl OfferState {
         Self::Skipped,
         Self::Cancelled,
     ];
-    /// Every code, in [`Self::ALL`]'s order: what front-ends offer as choices.
-    pub const CODES: [&'static str; 8] = {
-        let mut out = [""; 8];
-        let mut i = 0;
-        while i < 8 {
-            out[i] = Self::ALL[i].code();
-            i += 1;
-        }
-        out
-    };
+    codes_of_all!(8);
     pub const fn code(self) -> &'static str {
         match self {
             Self::Queued => "queued",
