@@ -1,6 +1,8 @@
 //! The words of every message mentorops sends (docs/domain.md#notifications), plain text and HTML
 //! from the same parts. Kept apart from the commands so wording changes touch one file.
 
+use crate::text::counted;
+
 /// An email ready for the outbox.
 #[derive(Debug, Clone)]
 pub struct Mail {
@@ -80,7 +82,8 @@ pub fn welcome(name: &str, role: &str, program: Option<&str>, code: &str, valid_
     };
     let how = format!(
         "To use mentorops from Discord or Telegram, open a direct chat with the program's bot and send /link {code}. \
-         The code works once and for {valid_days} days."
+         The code works once and for {}.",
+        counted(valid_days, "day", "days")
     );
     mail(
         "Welcome to the mentoring program".to_string(),
@@ -165,7 +168,24 @@ pub fn paired(name: &str, other: &str, other_role: &str, other_email: &str, prog
     )
 }
 
+/// To a mentee whose round ran out: fresh `recommendations` (one a line) to choose from, or,
+/// when there are none, that staff know and will pair them — never a request to choose from an
+/// empty list (docs/domain.md#exhausted).
 pub fn chain_exhausted(mentee: &str, recommendations: &str) -> Mail {
+    if recommendations.trim().is_empty() {
+        return mail(
+            "None of your mentors could take you this time".into(),
+            &format!("Hello {mentee},"),
+            &[
+                Para::Text(
+                    "None of the mentors you chose could take you this time, and no other mentor is available right now.",
+                ),
+                Para::Text(
+                    "Your program manager has been told: they can pair you by hand, and you will hear from us when you are paired. In chat, /mentors shows who is available at any time.",
+                ),
+            ],
+        );
+    }
     mail(
         "Please choose your mentors again".into(),
         &format!("Hello {mentee},"),
@@ -181,12 +201,19 @@ pub fn chain_exhausted(mentee: &str, recommendations: &str) -> Mail {
     )
 }
 
-pub fn staff_chain_exhausted(mentee: &str, program: &str) -> Mail {
+/// To staff: a mentee's round ran out; `none_available` when no other mentor could be
+/// recommended to them (then they were not asked to choose again).
+pub fn staff_chain_exhausted(mentee: &str, program: &str, none_available: bool) -> Mail {
+    let next = if none_available {
+        "No other mentor is available for them now: pair them by hand (/suggest, /assign) when one is."
+    } else {
+        "They have been asked to choose again; you can also pair them by hand (/suggest, /assign)."
+    };
     mail(
         format!("{mentee} ran out of mentor choices"),
         "Hello,",
         &[Para::Text(&format!(
-            "Every mentor {mentee} chose in {program} declined, did not answer in time or became unavailable. They have been asked to choose again; you can also pair them by hand (/suggest, /assign)."
+            "Every mentor {mentee} chose in {program} declined, did not answer in time or became unavailable. {next}"
         ))],
     )
 }
@@ -271,7 +298,8 @@ pub fn inactivity_reminder(name: &str, days: i64) -> Mail {
         &format!("Hello {name},"),
         &[
             Para::Text(&format!(
-                "We have not seen you for {days} days. Your mentoring works best with a little regular contact."
+                "We have not seen you for {}. Your mentoring works best with a little regular contact.",
+                counted(days, "day", "days")
             )),
             Para::Text(
                 "Send /me to the bot to see where you are: your match, your requests, your next session. If something is in the way, tell your program manager.",
@@ -282,14 +310,31 @@ pub fn inactivity_reminder(name: &str, days: i64) -> Mail {
 
 pub fn staff_digest(program: &str, lines: &str, count: usize) -> Mail {
     mail(
-        format!("{program}: {count} inactive people today"),
+        format!(
+            "{program}: {} today",
+            counted(
+                i64::try_from(count).unwrap_or(i64::MAX),
+                "inactive person",
+                "inactive people"
+            )
+        ),
         "Hello,",
         &[
             Para::Text(&format!(
-                "These people in {program} can use mentorops but have not been active for a while (longest first):"
+                "{} in {program} can use mentorops but {} not been active for a while (longest first):",
+                if count == 1 {
+                    "This person"
+                } else {
+                    "These people"
+                },
+                if count == 1 { "has" } else { "have" }
             )),
             Para::Text(lines),
-            Para::Text("They have been reminded. In chat, /inactive shows the current list."),
+            Para::Text(if count == 1 {
+                "They have been reminded. In chat, /inactive shows the current list."
+            } else {
+                "Each has been reminded. In chat, /inactive shows the current list."
+            }),
         ],
     )
 }
@@ -299,7 +344,8 @@ pub fn staff_digest(program: &str, lines: &str, count: usize) -> Mail {
 pub fn email_changed(name: &str, email: &str, code: &str, valid_days: i64) -> Mail {
     let how = format!(
         "To link another Discord or Telegram account, send /link {code} to the program's bot in a direct chat. \
-         The code works once and for {valid_days} days. Chat accounts you linked before stay linked."
+         The code works once and for {}. Chat accounts you linked before stay linked.",
+        counted(valid_days, "day", "days")
     );
     mail(
         "Your email address for the mentoring program".to_string(),
@@ -351,6 +397,21 @@ pub fn nudge_chat(from: &str, message: Option<&str>) -> String {
     }
 }
 
+/// [`session_booked`] saying which reminders will follow (`reminders`: a sentence, or empty for
+/// none), since a session booked a day or an hour ahead or less gets fewer
+/// (docs/domain.md#sessions).
+pub fn session_booked_reminded(name: &str, other: &str, when: &str, reminders: &str) -> Mail {
+    let text = format!("A mentoring session with {other} is booked for {when}. {reminders}");
+    mail(
+        format!("Session with {other} on {when}"),
+        &format!("Hello {name},"),
+        &[
+            Para::Text(text.trim_end()),
+            Para::Text("To cancel, send /sessions in chat."),
+        ],
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -377,6 +438,51 @@ mod tests {
         }
         assert!(m.text.contains("\n    ABCD2345\n"), "{}", m.text);
         assert!(m.html.contains("<b>ABCD2345</b>"), "{}", m.html);
+    }
+
+    #[test]
+    fn counts_of_one_take_the_singular() {
+        let digest = staff_digest("Acme/Spring", "Ana Lima — 20 days", 1);
+        assert_eq!(digest.subject, "Acme/Spring: 1 inactive person today");
+        assert!(
+            digest.text.contains("This person in Acme/Spring"),
+            "{}",
+            digest.text
+        );
+        let many = staff_digest("Acme/Spring", "a\nb", 2);
+        assert_eq!(many.subject, "Acme/Spring: 2 inactive people today");
+        for m in [
+            digest,
+            welcome("Ana", "mentee", None, "K7PQ2MZX", 1),
+            email_changed("Ana", "ana@example.org", "K7PQ2MZX", 1),
+            inactivity_reminder("Ana", 1),
+        ] {
+            for wrong in ["1 people", "1 days", "1 mentors", "1 inactive people"] {
+                assert!(
+                    !m.text.contains(wrong) && !m.subject.contains(wrong),
+                    "{}",
+                    m.text
+                );
+            }
+        }
+        assert!(inactivity_reminder("Ana", 1).text.contains("for 1 day."));
+    }
+
+    #[test]
+    fn a_run_out_round_with_no_mentor_left_asks_for_no_choice() {
+        let none = chain_exhausted("Ana", "");
+        assert!(
+            !none.text.contains("choose again") && none.text.contains("program manager"),
+            "{}",
+            none.text
+        );
+        let some = chain_exhausted("Ana", "#7 Maria Mentor");
+        assert!(some.text.contains("choose again"), "{}", some.text);
+        assert!(
+            staff_chain_exhausted("Ana", "Spring", true)
+                .text
+                .contains("No other mentor")
+        );
     }
 
     #[test]

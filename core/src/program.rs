@@ -18,10 +18,13 @@ pub struct ProgramSettings {
     pub inactivity_repeat: Duration,
     pub flash_mentoring: bool,
     pub timezone: Tz,
+    /// Approving a person (`/status … A` from AI or SI, the `/screening` button) also makes
+    /// their personas in this program ready to be matched (docs/domain.md#ready-on-approval).
+    pub ready_on_approval: bool,
 }
 
 /// One row per setting: the name staff type in `/program_set`, and what it means.
-pub const SETTINGS: [(&str, &str); 8] = [
+pub const SETTINGS: [(&str, &str); 9] = [
     ("max_choices", "how many mentors a mentee may rank (1–20)"),
     (
         "recommendations",
@@ -43,12 +46,31 @@ pub const SETTINGS: [(&str, &str); 8] = [
         "inactivity_repeat",
         "at most one inactivity reminder per this period, like 15d",
     ),
-    ("flash_mentoring", "yes if mentees need no assigned mentor"),
+    (
+        "flash_mentoring",
+        "yes if a match is for one session: it closes by itself once that session has ended",
+    ),
     (
         "timezone",
         "the program's time zone for shown times, like America/Sao_Paulo",
     ),
+    (
+        "ready_on_approval",
+        "yes if approving a person (/status A, the /screening button) also makes them ready to be matched (RTBM)",
+    ),
 ];
+
+/// The settings' names, in [`SETTINGS`]' order: what `/program_set` offers as choices, read
+/// from the table so a new setting is offered the moment it is added there.
+pub const SETTING_NAMES: [&str; SETTINGS.len()] = {
+    let mut out = [""; SETTINGS.len()];
+    let mut i = 0;
+    while i < SETTINGS.len() {
+        out[i] = SETTINGS[i].0;
+        i += 1;
+    }
+    out
+};
 
 impl ProgramSettings {
     /// Sets one setting from text, validating it; the error names the setting and the fix,
@@ -72,6 +94,7 @@ impl ProgramSettings {
             "inactivity_repeat" => self.inactivity_repeat = parse_duration(raw)?,
             "flash_mentoring" => self.flash_mentoring = parse_yes_no(&name, raw)?,
             "timezone" => self.timezone = parse_timezone(raw)?,
+            "ready_on_approval" => self.ready_on_approval = parse_yes_no(&name, raw)?,
             _ => {
                 return Err(Error::input(format!(
                     "'{}' is not a program setting: use one of {}",
@@ -113,8 +136,9 @@ impl ProgramSettings {
             "offer_reminder_before" => format_duration(self.offer_reminder_before),
             "inactivity_after" => format_duration(self.inactivity_after),
             "inactivity_repeat" => format_duration(self.inactivity_repeat),
-            "flash_mentoring" => if self.flash_mentoring { "yes" } else { "no" }.to_string(),
+            "flash_mentoring" => yes_no(self.flash_mentoring),
             "timezone" => self.timezone.name().to_string(),
+            "ready_on_approval" => yes_no(self.ready_on_approval),
             _ => return None,
         })
     }
@@ -126,6 +150,10 @@ impl ProgramSettings {
             .collect::<Vec<_>>()
             .join(", ")
     }
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_string()
 }
 
 fn parse_count(name: &str, raw: &str, min: u32, max: u32) -> Result<u32, Error> {
@@ -175,6 +203,7 @@ mod tests {
             inactivity_repeat: Duration::days(15),
             flash_mentoring: false,
             timezone: Tz::UTC,
+            ready_on_approval: false,
         }
     }
 
@@ -188,6 +217,7 @@ mod tests {
             "offer_ttl",
             "flash_mentoring",
             "timezone",
+            "ready_on_approval",
             long.as_str(),
         ] {
             let m = s
@@ -216,5 +246,35 @@ mod tests {
         // A refused value must not stick.
         assert!(s.set("max_choices", "9").is_err());
         assert_eq!(s, before);
+    }
+
+    #[test]
+    fn every_setting_in_the_table_is_set_and_read_by_its_name() {
+        // A row of SETTINGS that `get` or `set` does not know would be listed by /program_set
+        // yet refused or shown empty.
+        let s = defaults();
+        for (name, _) in SETTINGS {
+            let shown = s.get(name).unwrap_or_else(|| panic!("get {name}"));
+            let mut t = s.clone();
+            assert!(t.set(name, &shown).is_ok(), "{name} = {shown}");
+            assert_eq!(t, s, "{name}");
+        }
+        assert_eq!(SETTING_NAMES.len(), SETTINGS.len());
+    }
+
+    #[test]
+    fn ready_on_approval_is_a_yes_or_no() {
+        let mut s = defaults();
+        assert_eq!(s.get("ready_on_approval").as_deref(), Some("no"));
+        assert!(s.set("ready_on_approval", "yes").is_ok());
+        assert!(s.ready_on_approval);
+        assert!(s.describe().contains("ready_on_approval=yes"));
+        let m = s
+            .set("ready_on_approval", "sometimes")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(m.contains("ready_on_approval must be yes or no"), "{m}");
+        assert!(s.ready_on_approval);
     }
 }

@@ -454,6 +454,10 @@ pub struct ProgramDefaults {
     pub inactivity_repeat: String,
     pub flash_mentoring: bool,
     pub timezone: String,
+    /// docs/domain.md#ready-on-approval. Defaults to no when a configuration file written
+    /// before the setting existed leaves it out.
+    #[serde(default)]
+    pub ready_on_approval: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -715,6 +719,7 @@ impl Settings {
             flash_mentoring: d.flash_mentoring,
             timezone: parse_timezone(&d.timezone)
                 .map_err(|e| key_error("program_defaults.timezone", e))?,
+            ready_on_approval: d.ready_on_approval,
         };
         s.check().map_err(|e| key_error("program_defaults", e))?;
         Ok(s)
@@ -841,6 +846,26 @@ mod tests {
             assert!(
                 msg.contains("import.max_rows") && msg.contains("MENTOROPS__IMPORT__MAX_ROWS"),
                 "{msg}"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail fixes the closure's error type
+    fn ready_on_approval_is_off_unless_configured() {
+        // docs/domain.md#ready-on-approval: programs opt in; the shipped default is no.
+        let shipped = Settings::from_figment(base())
+            .ok()
+            .and_then(|s| s.program_defaults().ok());
+        assert_eq!(shipped.map(|p| p.ready_on_approval), Some(false));
+        figment::Jail::expect_with(|jail| {
+            shipped_config(jail)?;
+            jail.set_env("MENTOROPS__PROGRAM_DEFAULTS__READY_ON_APPROVAL", "true");
+            let s = load("local")?;
+            assert_eq!(
+                s.program_defaults().map(|p| p.ready_on_approval).ok(),
+                Some(true)
             );
             Ok(())
         });

@@ -35,6 +35,16 @@ const FORMAT_CHARS: &[(char, char)] = &[
 /// Indic scripts spell words (names among them) and of emoji sequences, so names keep them.
 const SPELLING_JOINERS: [char; 2] = ['\u{200C}', '\u{200D}'];
 
+/// A count with its noun, singular for one: `counted(1, "person", "people")` is "1 person",
+/// `counted(3, "person", "people")` "3 people" (issue 14: no "1 people" in any message).
+pub fn counted(n: i64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
 /// True for a Unicode format character (Cf).
 pub fn is_format_char(c: char) -> bool {
     FORMAT_CHARS.iter().any(|(lo, hi)| (*lo..=*hi).contains(&c))

@@ -1,6 +1,7 @@
 //! The domain's timers, run by the worker's jobs (and by the console after each command; the
 //! inactivity sweep and the digest only by the worker's cron): expire offers past their deadline,
-//! remind mentors before it, remind sessions 24 h and 1 h ahead; and the hourly inactivity sweep
+//! remind mentors before it, remind sessions 24 h and 1 h ahead, close flash-mentoring matches
+//! once their session has ended (docs/domain.md#flash-mentoring); and the hourly inactivity sweep
 //! and the daily staff digest (docs/domain.md#inactivity). Offer and session timers run in
 //! batches of up to `store::jobs::BATCH` items, one transaction and a constant number of
 //! statements each, so one failure holds up only its batch; every item is claimed by a
@@ -11,7 +12,7 @@ use futures_util::{Stream, TryStreamExt};
 use tracing::warn;
 
 use crate::command::engine::Engine;
-use crate::domain::{Frontend, inactivity, offers, sessions};
+use crate::domain::{Frontend, inactivity, matches, offers, sessions};
 use crate::error::Result;
 use crate::store::sessions::ReminderColumn;
 use crate::store::{self};
@@ -21,6 +22,7 @@ pub struct TimerReport {
     pub offers_expired: usize,
     pub offer_reminders: usize,
     pub session_reminders: usize,
+    pub flash_matches_closed: usize,
 }
 
 /// One kind of timer.
@@ -132,7 +134,46 @@ pub async fn run_due(engine: &Engine) -> Result<TimerReport> {
         offers_expired: expire_due_offers(engine, now).await?,
         offer_reminders: remind_due_offers(engine, now).await?,
         session_reminders: remind_due_sessions(engine, now).await?,
+        flash_matches_closed: close_flash_matches(engine, now).await?,
     })
+}
+
+/// The most flash-mentoring matches one run of [`close_flash_matches`] closes; the rest are
+/// found again by the next run.
+pub const FLASH_LIMIT: i64 = 1000;
+
+/// docs/domain.md#flash-mentoring: closes the open matches of flash-mentoring programs whose
+/// first session has ended by `now`. Finds them with one query (at most [`FLASH_LIMIT`]), then
+/// closes each in a transaction of its own (`domain::matches::close_flash`: re-checked, claimed
+/// by a compare-and-swap, both people told), so one that fails is logged and found again next
+/// time, and two runs at once close each match once. Returns how many it closed.
+pub async fn close_flash_matches(engine: &Engine, now: DateTime<Utc>) -> Result<usize> {
+    let mut conn = engine.db().pool().acquire().await?;
+    let ids =
+        store::matches::flash_due(&mut conn, now - sessions::session_length(), FLASH_LIMIT).await?;
+    drop(conn);
+    let mut closed = 0;
+    for match_id in ids {
+        match close_flash_match(engine, match_id, now).await {
+            Ok(true) => closed += 1,
+            Ok(false) => {}
+            Err(e) => {
+                warn!(match_id, error = %e, "closing a flash-mentoring match failed; retried on the next run")
+            }
+        }
+    }
+    Ok(closed)
+}
+
+/// One flash-mentoring match's close at `now`, in its own transaction (the rule:
+/// `domain::matches::close_flash`). False when not due, or another run closed it first.
+pub async fn close_flash_match(engine: &Engine, match_id: i64, now: DateTime<Utc>) -> Result<bool> {
+    let mut tx = engine.db().begin().await?;
+    let mut w = engine.system_work(&mut tx, Frontend::Worker, now);
+    let done = matches::close_flash(&mut w, match_id).await?;
+    drop(w);
+    tx.commit().await?;
+    Ok(done)
 }
 
 /// docs/domain.md#inactivity: mentors and mentees who can use the bot (A, SI) and have been
@@ -285,11 +326,16 @@ pub async fn staff_digest(engine: &Engine, now: DateTime<Utc>) -> Result<usize> 
             let mail = crate::messages::staff_digest(&p.full_name(), &lines, people.len());
             w.email(&staff, "staff_digest", key.clone(), mail).await?;
             let text = format!(
-                "{}: {} people inactive for {}+ days. /inactive program:\"{}\" lists them.\n\
+                "{}: {} inactive for {}+ {}. /inactive program:\"{}\" lists them.\n\
                  Today: {headline}. /overview {} shows more.",
                 p.full_name(),
-                people.len(),
+                crate::text::counted(people.len() as i64, "person", "people"),
                 p.settings.inactivity_after.num_days(),
+                if p.settings.inactivity_after.num_days() == 1 {
+                    "day"
+                } else {
+                    "days"
+                },
                 p.name,
                 crate::command::quote(&p.full_name())
             );

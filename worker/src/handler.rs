@@ -139,6 +139,12 @@ async fn run(job: &Job, rt: &Runtime) -> Result<(), BoxDynError> {
         Job::Reconcile { tick } => {
             feed::reconcile(rt, tick).await?;
         }
+        Job::CloseFlash { tick } => {
+            let n = timers::close_flash_matches(engine, now).await?;
+            if n > 0 {
+                info!(tick, closed = n, "flash-mentoring matches closed");
+            }
+        }
         Job::Noop { .. } => {}
     }
     Ok(())

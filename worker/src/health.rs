@@ -113,6 +113,7 @@ fn every_job_kind() -> Vec<&'static str> {
         Job::Sweep { tick: 0 },
         Job::Digest { tick: 0 },
         Job::Reconcile { tick: 0 },
+        Job::CloseFlash { tick: 0 },
         Job::Noop { n: 0 },
     ];
     let mut kinds: Vec<&'static str> = one_of_each
@@ -131,6 +132,7 @@ fn every_job_kind() -> Vec<&'static str> {
             | Job::Sweep { .. }
             | Job::Digest { .. }
             | Job::Reconcile { .. }
+            | Job::CloseFlash { .. }
             | Job::Noop { .. } => job.kind(),
         })
         .collect();

@@ -98,6 +98,11 @@ pub enum Job {
     Reconcile {
         tick: u64,
     },
+    /// Closes the flash-mentoring matches whose session has ended (docs/domain.md#flash-mentoring);
+    /// queued on the reconciler's cron tick.
+    CloseFlash {
+        tick: u64,
+    },
     /// Does nothing: for benchmarks and queue health checks.
     Noop {
         n: u64,
@@ -219,6 +224,7 @@ impl Job {
             Self::Sweep { tick } => format!("sweep:{tick}"),
             Self::Digest { tick } => format!("digest:{tick}"),
             Self::Reconcile { tick } => format!("reconcile:{tick}"),
+            Self::CloseFlash { tick } => format!("close_flash:{tick}"),
             Self::Noop { n } => format!("noop:{n}"),
         }
     }
@@ -235,6 +241,7 @@ impl Job {
             Self::Sweep { .. } => "sweep",
             Self::Digest { .. } => "digest",
             Self::Reconcile { .. } => "reconcile",
+            Self::CloseFlash { .. } => "close_flash",
             Self::Noop { .. } => "noop",
         }
     }
@@ -253,6 +260,7 @@ impl Job {
             | Self::Sweep { .. }
             | Self::Digest { .. }
             | Self::Reconcile { .. }
+            | Self::CloseFlash { .. }
             | Self::Noop { .. } => None,
         }
     }
@@ -275,6 +283,7 @@ impl Job {
             | Self::Sweep { .. }
             | Self::Digest { .. }
             | Self::Reconcile { .. }
+            | Self::CloseFlash { .. }
             | Self::Noop { .. } => None,
         }
     }

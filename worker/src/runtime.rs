@@ -44,11 +44,14 @@ pub enum CronJob {
 }
 
 impl CronJob {
-    fn job(self, tick: u64) -> Job {
+    /// The jobs a tick queues. The reconciler's tick (every minute by default) also queues the
+    /// flash-mentoring close (docs/domain.md#flash-mentoring): a session's end is not a row the
+    /// feeder sees, so it is looked for on a clock, and a minute late is on time for it.
+    fn jobs(self, tick: u64) -> Vec<Job> {
         match self {
-            Self::Sweep => Job::Sweep { tick },
-            Self::Digest => Job::Digest { tick },
-            Self::Reconcile => Job::Reconcile { tick },
+            Self::Sweep => vec![Job::Sweep { tick }],
+            Self::Digest => vec![Job::Digest { tick }],
+            Self::Reconcile => vec![Job::Reconcile { tick }, Job::CloseFlash { tick }],
         }
     }
 }
@@ -261,8 +264,8 @@ async fn on_tick(
     kind: Data<CronJob>,
     rt: Data<Arc<Runtime>>,
 ) -> Result<(), BoxDynError> {
-    let job = kind.job(tick.get_timestamp());
-    rt.queue.push(&[job]).await?;
+    let jobs = kind.jobs(tick.get_timestamp());
+    rt.queue.push(&jobs).await?;
     Ok(())
 }
 

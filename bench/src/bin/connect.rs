@@ -3,8 +3,10 @@
 //! (`postgres://postgres@127.0.0.1:5432/test`, or `MENTOROPS_BENCH_CONNECT_URL`), with no
 //! `sslmode` and with `sslmode=prefer`, `disable` and `require`, each timed three ways:
 //!
-//! - `PgConnection, sqlx as is` and `AnyConnection, sqlx as is`: `connect` on the URL — what
-//!   `Db::connect` did before (the "before" figure);
+//! - `PgConnection, sqlx` and `AnyConnection, sqlx`: sqlx's own `connect` on the URL — what
+//!   `Db::connect` did before `plain_on_loopback` (the "before" figure). Both run on the
+//!   workspace's sqlx-core, which sets TCP_NODELAY (vendor/README.md); without that patch the
+//!   TLS rows cost ~92 ms (BENCHMARKS.md);
 //! - `Db::connect`: the app's pool of one on the URL (opens one connection), with
 //!   `db::plain_on_loopback` — the "after" figure.
 //!
@@ -95,7 +97,7 @@ async fn main() -> Result<()> {
             }
             Err(e) => Err(e.into()),
         };
-        report(&format!("{what}, PgConnection, sqlx as is"), xs);
+        report(&format!("{what}, PgConnection, sqlx"), xs);
         let any = AnyConnectOptions::from_str(&url)?;
         let xs = time(n, || async {
             let t = Instant::now();
@@ -105,7 +107,7 @@ async fn main() -> Result<()> {
             Ok(took)
         })
         .await;
-        report(&format!("{what}, AnyConnection, sqlx as is (before)"), xs);
+        report(&format!("{what}, AnyConnection, sqlx (before)"), xs);
         let xs = time(n, || async {
             let t = Instant::now();
             let db = Db::connect(&url, 1).await?;

@@ -10,6 +10,10 @@
 //! bot, unknown chat: failed with the reason, listed by `/deliveries`), or rate limited until
 //! a time (waited out, then the same part again). Nothing goes to a person deactivated or
 //! deleted since the row was queued.
+//!
+//! The platform's id of each message sent is kept (`sent_as`), so a later row can edit it
+//! (`edits`: a message whose buttons can no longer do anything, docs/domain.md#edited-messages);
+//! an edit the platform refuses, or whose message never went out, is dropped quietly.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -48,11 +52,23 @@ pub trait Platform: Send + Sync + 'static {
     /// that is not an id of this platform).
     fn parts(&self, row: &Message, files: Vec<Attachment>) -> Result<Vec<Self::Part>, String>;
 
+    /// Sends one part; on success, the platform's id of the message it became when a later edit
+    /// may need it (a text part, the one holding the buttons), recorded as the row's `sent_as`.
     fn send(
         &self,
         row: &Message,
         part: &Self::Part,
-    ) -> impl Future<Output = Result<(), SendError>> + Send;
+    ) -> impl Future<Output = Result<Option<String>, SendError>> + Send;
+
+    /// The requests that change the message `earlier` became (`sent_as`, as [`Platform::send`]
+    /// gave it) into `row`'s text, without buttons (an outbox row with `edits`,
+    /// docs/domain.md#edited-messages); Err when it can never be done.
+    fn edit(
+        &self,
+        row: &Message,
+        earlier: &Message,
+        sent_as: &str,
+    ) -> Result<Vec<Self::Part>, String>;
 
     /// How long after it was queued a row can still be sent at all, when that is shorter than
     /// the driver's `give_up_after` (a Discord interaction's webhook lives 15 minutes).
@@ -212,17 +228,56 @@ impl<P: Platform> Delivery<P> {
                 give_up_after.as_secs() / 60,
                 row.last_error.as_deref().unwrap_or("no answer")
             );
-            outbox::mark_failed(&mut c, row.id, &why).await?;
             warn!(
                 outbox_id = row.id,
                 platform = P::NAME,
                 "chat message given up"
             );
+            // An edit nobody is waiting for is dropped quietly; a message is failed, for
+            // `/deliveries`.
+            if row.edits.is_some() {
+                outbox::mark_skipped(&mut c, row.id, now, &why).await?;
+            } else {
+                outbox::mark_failed(&mut c, row.id, &why).await?;
+            }
             return Ok(Step::Next);
         }
-        let files = outbox::files(&mut c, row.id).await?;
-        drop(c);
-        let parts = match self.platform.parts(&row, files) {
+        let parts = match row.edits.as_deref() {
+            // An edit of an earlier message (docs/domain.md#edited-messages): it comes after that
+            // one in this lane, so the earlier one is delivered, failed or given up by now.
+            Some(key) => {
+                let earlier = outbox::by_key(&mut c, key).await?;
+                let target = earlier.as_ref().and_then(|e| {
+                    e.sent_as
+                        .clone()
+                        .filter(|_| e.status == "sent" && e.recipient == row.recipient)
+                        .map(|sent_as| (e, sent_as))
+                });
+                let Some((earlier, sent_as)) = target else {
+                    outbox::mark_skipped(
+                        &mut c,
+                        row.id,
+                        now,
+                        "nothing to edit: the message it changes was not delivered here",
+                    )
+                    .await?;
+                    info!(
+                        outbox_id = row.id,
+                        platform = P::NAME,
+                        "edit skipped: its message was not delivered"
+                    );
+                    return Ok(Step::Next);
+                };
+                drop(c);
+                self.platform.edit(&row, earlier, &sent_as)
+            }
+            None => {
+                let files = outbox::files(&mut c, row.id).await?;
+                drop(c);
+                self.platform.parts(&row, files)
+            }
+        };
+        let parts = match parts {
             Ok(parts) => parts,
             Err(why) => {
                 let mut c = db.pool().acquire().await?;
@@ -230,6 +285,7 @@ impl<P: Platform> Delivery<P> {
                 return Ok(Step::Next);
             }
         };
+        let mut sent_as = None;
         let total = parts.len();
         let start = usize::try_from(row.parts_sent).unwrap_or(0);
         let mut held_until = row.available_at;
@@ -255,7 +311,12 @@ impl<P: Platform> Delivery<P> {
                     held_until = until;
                 }
                 match self.platform.send(&row, part).await {
-                    Ok(()) => break,
+                    Ok(id) => {
+                        if id.is_some() {
+                            sent_as = id;
+                        }
+                        break;
+                    }
                     Err(SendError::RateLimited(d))
                         if d <= self.tuning.max_inline_wait && waits < 5 =>
                     {
@@ -279,6 +340,20 @@ impl<P: Platform> Delivery<P> {
                         outbox::mark_retry(&mut c, row.id, next, &e).await?;
                         return Ok(Step::Hold);
                     }
+                    Err(SendError::Refused(e)) if row.edits.is_some() => {
+                        // The platform will not change that message (too old, deleted): the
+                        // buttons stay, and a press on one is refused as before. Never retried.
+                        warn!(outbox_id = row.id, error = %e, platform = P::NAME, "edit refused; given up");
+                        let mut c = db.pool().acquire().await?;
+                        outbox::mark_skipped(
+                            &mut c,
+                            row.id,
+                            self.engine.now(),
+                            &format!("{} refused the edit: {e}", P::NAME),
+                        )
+                        .await?;
+                        return Ok(Step::Next);
+                    }
                     Err(SendError::Refused(e)) => {
                         warn!(outbox_id = row.id, error = %e, platform = P::NAME, "chat message refused; not retried");
                         let mut c = db.pool().acquire().await?;
@@ -298,7 +373,7 @@ impl<P: Platform> Delivery<P> {
             }
         }
         let mut c = db.pool().acquire().await?;
-        if outbox::mark_sent(&mut c, row.id, self.engine.now()).await? {
+        if outbox::mark_sent_as(&mut c, row.id, self.engine.now(), sent_as.as_deref()).await? {
             self.delivered.fetch_add(1, Ordering::Relaxed);
         }
         Ok(Step::Next)

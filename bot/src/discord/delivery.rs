@@ -12,11 +12,12 @@ use mentorops_core::command::Engine;
 use mentorops_core::reply::Attachment;
 use mentorops_core::settings::DiscordSettings;
 use mentorops_core::store::outbox;
+use reqwest::Method;
 use secrecy::ExposeSecret;
-use serenity::builder::CreateMessage;
+use serenity::builder::{CreateAllowedMentions, CreateMessage, EditMessage};
 use serenity::http::{Http, HttpBuilder};
 
-use super::rest::Rest;
+use super::rest::{Body, Rest, RestError};
 use super::{PROVIDER, render};
 use crate::chat::pace::Pace;
 use crate::chat::{self, SendError};
@@ -70,6 +71,13 @@ pub enum DmPart {
     Dm {
         user: u64,
         message: Box<CreateMessage>,
+    },
+    /// An edit of a DM sent earlier (`PATCH /channels/{channel}/messages/{message}`): its text
+    /// with the note of what became of it, and no buttons (docs/domain.md#edited-messages).
+    Edit {
+        channel: String,
+        message: String,
+        edit: Box<EditMessage>,
     },
     /// What follows an interaction's first answer, over its webhook (valid 15 minutes). The
     /// message is the row's JSON as serenity's builder wrote it when it was queued
@@ -147,11 +155,52 @@ impl chat::Platform for Discord {
             .then(|| std::time::Duration::from_secs(15 * 60))
     }
 
-    async fn send(&self, _row: &outbox::Message, part: &DmPart) -> Result<(), SendError> {
+    fn edit(
+        &self,
+        row: &outbox::Message,
+        earlier: &outbox::Message,
+        sent_as: &str,
+    ) -> Result<Vec<DmPart>, String> {
+        let (channel, message) = sent_as
+            .split_once('/')
+            .filter(|(c, m)| !c.is_empty() && !m.is_empty())
+            .ok_or_else(|| format!("'{sent_as}' does not name a Discord message"))?;
+        // The edit's text is the earlier message's with a note below; a message sent in parts
+        // is changed in its last part (the one holding the buttons).
+        let text = match row.body_text.strip_prefix(&earlier.body_text) {
+            Some(note) => {
+                let (_, extra) = render::components(&earlier.buttons);
+                let parts = render::split_text(
+                    &render::with_extra_lines(&earlier.body_text, &extra),
+                    render::MAX_CONTENT,
+                );
+                format!(
+                    "{}{note}",
+                    parts.last().map(String::as_str).unwrap_or_default()
+                )
+            }
+            None => row.body_text.clone(),
+        };
+        let edit = EditMessage::new()
+            .content(mentorops_core::reply::clip(&text, render::MAX_CONTENT))
+            .components(Vec::new())
+            .allowed_mentions(CreateAllowedMentions::new());
+        Ok(vec![DmPart::Edit {
+            channel: channel.to_string(),
+            message: message.to_string(),
+            edit: Box::new(edit),
+        }])
+    }
+
+    async fn send(
+        &self,
+        _row: &outbox::Message,
+        part: &DmPart,
+    ) -> Result<Option<String>, SendError> {
         let sent = match part {
             DmPart::Dm { user, message } => {
                 let sent = match self.rest.dm_channel(*user).await {
-                    Ok(channel) => self.rest.send_message(&channel, message).await,
+                    Ok(channel) => self.send_dm(&channel, message).await,
                     Err(e) => Err(e),
                 };
                 if sent.is_err() {
@@ -160,21 +209,41 @@ impl chat::Platform for Discord {
                 }
                 sent
             }
+            DmPart::Edit {
+                channel,
+                message,
+                edit,
+            } => {
+                let body =
+                    serde_json::to_value(&**edit).map_err(|e| RestError::Unsendable(e.to_string()));
+                match body {
+                    Ok(body) => self
+                        .rest
+                        .call(
+                            Method::PATCH,
+                            &format!("/channels/{channel}/messages/{message}"),
+                            Body::Json(&body),
+                        )
+                        .await
+                        .map(|_| None),
+                    Err(e) => Err(e),
+                }
+            }
             DmPart::Webhook {
                 hook,
                 message,
                 files,
             } => match hook.op {
-                HookOp::Edit => {
-                    self.rest
-                        .edit_original(hook.app, &hook.token, message)
-                        .await
-                }
-                HookOp::Followup => {
-                    self.rest
-                        .followup(hook.app, &hook.token, message, files)
-                        .await
-                }
+                HookOp::Edit => self
+                    .rest
+                    .edit_original(hook.app, &hook.token, message)
+                    .await
+                    .map(|()| None),
+                HookOp::Followup => self
+                    .rest
+                    .followup(hook.app, &hook.token, message, files)
+                    .await
+                    .map(|()| None),
             },
         };
         sent.map_err(|e| {
@@ -184,6 +253,33 @@ impl chat::Platform for Discord {
                 SendError::Later(e.to_string())
             }
         })
+    }
+}
+
+impl Discord {
+    /// Posts a DM (`POST /channels/{channel}/messages`, as `Rest::send_message` does) and
+    /// returns `{channel}/{message}`: the message's id, which a later edit names.
+    async fn send_dm(
+        &self,
+        channel: &str,
+        message: &CreateMessage,
+    ) -> Result<Option<String>, RestError> {
+        let body =
+            serde_json::to_value(message).map_err(|e| RestError::Unsendable(e.to_string()))?;
+        let answer = self
+            .rest
+            .call(
+                Method::POST,
+                &format!("/channels/{channel}/messages"),
+                Body::Json(&body),
+            )
+            .await?;
+        let id = match &answer["id"] {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        };
+        Ok(id.map(|id| format!("{channel}/{id}")))
     }
 }
 

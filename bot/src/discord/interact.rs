@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use futures::future::BoxFuture;
+use mentorops_core::command::spec::Press;
 use mentorops_core::command::{Caller, Engine, Frontend, Inbound, Outcome, Who, parse, quote};
 use mentorops_core::reply::Attachment;
 use mentorops_core::store::inbox;
@@ -228,8 +229,12 @@ impl Interactions {
             inv.attachments = files;
             inv
         });
+        let replaces = parsed
+            .as_ref()
+            .is_ok_and(|inv| inv.spec.press == Press::Replaces);
         let Outcome { result, .. } = self.engine.run_inbound(caller, parsed, &inbound).await;
         match (&result, pressed) {
+            (Ok(reply), Some(_)) if replaces => render::replaced(reply),
             (Ok(reply), Some(original)) => render::outcome(&original, reply),
             (Ok(reply), None) => render::reply(reply),
             (Err(e), _) => render::refusal(&e.user_message()),

@@ -265,6 +265,8 @@ pub fn outcome(original: &str, reply: &Reply) -> Rendered {
     let (rows, extra) = components(&reply.buttons);
     let rows = with_text_input(rows, reply);
     let outcome = content(&reply.text, &extra);
+    // The outcome of an earlier press goes: each press shows the message and its own outcome.
+    let original = original.split(DONE_MARK).next().unwrap_or(original);
     let combined = format!("{}{DONE_MARK}{outcome}", original.trim_end());
     // Too long together (a questionnaire answered press by press): the outcome replaces the
     // text, so the newest part (and its buttons' question) is never the part cut off.
@@ -274,6 +276,19 @@ pub fn outcome(original: &str, reply: &Reply) -> Rendered {
         combined
     };
     Rendered::new(true, text, rows, reply.attachments.clone())
+}
+
+/// The reply in place of the pressed message (another screen of a list, the next step of a
+/// choice: `Press::Replaces`), its buttons replacing the old ones.
+pub fn replaced(reply: &Reply) -> Rendered {
+    let (rows, extra) = components(&reply.buttons);
+    let rows = with_text_input(rows, reply);
+    Rendered::new(
+        true,
+        content(&reply.text, &extra),
+        rows,
+        reply.attachments.clone(),
+    )
 }
 
 /// What a button opening a form carries: this prefix, the argument the text goes into, `:`, then
@@ -429,6 +444,28 @@ mod tests {
         assert_eq!(
             j["data"]["components"][0]["components"][0]["custom_id"],
             "/apply q:goals answer:1"
+        );
+        // A second press replaces the first press's outcome instead of piling under it.
+        let again = outcome(
+            "Which languages?\n\n✅ Added English.",
+            &Reply::text("Added Spanish."),
+        );
+        assert_eq!(
+            wire(&again.response())["data"]["content"],
+            "Which languages?\n\n✅ Added Spanish."
+        );
+    }
+
+    #[test]
+    fn a_page_turn_replaces_the_pressed_message() {
+        let page = Reply::text("People: 16–30 of 30:\n#1 Ana")
+            .with_button("◀ Previous", "/user_list page:1");
+        let j = wire(&replaced(&page).response());
+        assert_eq!(j["type"], 7);
+        assert_eq!(j["data"]["content"], "People: 16–30 of 30:\n#1 Ana");
+        assert_eq!(
+            j["data"]["components"][0]["components"][0]["custom_id"],
+            "/user_list page:1"
         );
     }
 

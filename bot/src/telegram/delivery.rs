@@ -7,6 +7,8 @@ use std::sync::Arc;
 use mentorops_core::command::Engine;
 use mentorops_core::reply::Attachment;
 use mentorops_core::store::outbox::Message;
+use teloxide::payloads::SendMessageSetters;
+use teloxide::requests::Requester;
 use teloxide::types::ChatId;
 use teloxide::{ApiError, Bot, RequestError};
 
@@ -43,11 +45,50 @@ impl chat::Platform for Telegram {
         Ok(render::parts(&row.body_text, &row.buttons, files, pressed))
     }
 
-    async fn send(&self, row: &Message, part: &Part) -> Result<(), SendError> {
+    async fn send(&self, row: &Message, part: &Part) -> Result<Option<String>, SendError> {
         let chat = ChatId(row.recipient.parse::<i64>().unwrap_or_default());
-        render::send_part(&self.bot, chat, part)
-            .await
-            .map_err(classify)
+        match part {
+            // A text part is sent here rather than by `render::send_part`, to keep the id
+            // Telegram gave it: the one an edit names (docs/domain.md#edited-messages).
+            Part::Text { text, markup } => {
+                let mut req = self.bot.send_message(chat, text.clone());
+                if let Some(m) = markup {
+                    req = req.reply_markup(m.clone());
+                }
+                let sent = req.await.map_err(classify)?;
+                Ok(Some(sent.id.0.to_string()))
+            }
+            other => render::send_part(&self.bot, chat, other)
+                .await
+                .map(|()| None)
+                .map_err(classify),
+        }
+    }
+
+    fn edit(&self, row: &Message, earlier: &Message, sent_as: &str) -> Result<Vec<Part>, String> {
+        let message_id = sent_as
+            .parse::<i32>()
+            .map_err(|_| format!("'{sent_as}' is not a Telegram message id"))?;
+        // The edit's text is the earlier message's with a note below; a message sent in parts
+        // is changed in its last part (the one holding the buttons).
+        let text = match row.body_text.strip_prefix(&earlier.body_text) {
+            Some(note) => {
+                let (parts, _) = render::message_parts(&earlier.body_text, &earlier.buttons);
+                format!(
+                    "{}{note}",
+                    parts.last().map(String::as_str).unwrap_or_default()
+                )
+            }
+            None => row.body_text.clone(),
+        };
+        // No keyboard: `editMessageText` without one takes the buttons off. A refusal (the
+        // message is too old to edit, or gone) is logged and given up by `send_part`.
+        Ok(vec![Part::Edit {
+            message_id,
+            text: render::truncate(&text, render::MAX_TEXT),
+            markup: None,
+            fallback: None,
+        }])
     }
 }
 

@@ -124,6 +124,10 @@ pub struct Pressed {
     /// True: show the refusal under the text, keyboard kept; false: show the outcome, the
     /// keyboard replaced by the reply's buttons.
     pub refusal: bool,
+    /// True: the outcome takes the message's place (another screen of a list, the next step of
+    /// a choice: the command's `Press::Replaces`) instead of going under its text.
+    #[serde(default)]
+    pub replaces: bool,
 }
 
 impl Pressed {
@@ -133,6 +137,7 @@ impl Pressed {
             original: original_text(message).map(str::to_string),
             keyboard: message.reply_markup().cloned(),
             refusal,
+            replaces: false,
         }
     }
 }
@@ -163,6 +168,16 @@ pub fn parts(
                     fallback: None,
                 });
             }
+        }
+        Some(p) if p.replaces => {
+            let (markup, extra) = keyboard(buttons);
+            let screen = with_extra_lines(text, &extra);
+            out.push(Part::Edit {
+                message_id: p.message_id,
+                text: truncate(&screen, MAX_TEXT),
+                markup,
+                fallback: Some(screen),
+            });
         }
         Some(p) => {
             let (markup, extra) = keyboard(buttons);
@@ -287,11 +302,14 @@ pub async fn send_part(bot: &Bot, chat: ChatId, part: &Part) -> Result<(), Reque
     }
 }
 
-/// The message text as we first sent it: without the refusal a previous press appended.
+/// The message text as we first sent it: without the outcome or refusal a previous press
+/// appended, so each press shows the message and its own outcome, never a pile of them (a
+/// multiple-choice question answered press by press).
 fn original_text(message: &Message) -> Option<&str> {
-    message
-        .text()
-        .map(|t| t.split(REFUSED_MARK).next().unwrap_or(t))
+    message.text().map(|t| {
+        let t = t.split(REFUSED_MARK).next().unwrap_or(t);
+        t.split(DONE_MARK).next().unwrap_or(t)
+    })
 }
 
 fn ignore_not_modified<T>(r: Result<T, RequestError>) -> Result<(), RequestError> {

@@ -5,6 +5,7 @@
 use std::ops::{Deref, DerefMut};
 
 use super::access::Actor;
+use super::args::Invocation;
 use super::caller::Caller;
 use super::spec::CommandSpec;
 use crate::domain::{self, Work};
@@ -31,6 +32,9 @@ pub struct Ctx<'a> {
     /// Every command there is (what `/help` lists): handed in by the engine, which reads the
     /// registry, so the handlers need not import the registry that lists them.
     pub commands: &'static [&'static CommandSpec],
+    /// The command as it was invoked: a list's page buttons run it again with another `page:`
+    /// (`command::screen`).
+    pub invocation: Option<Invocation>,
 }
 
 impl<'a> Deref for Ctx<'a> {
@@ -58,7 +62,25 @@ impl<'a> Ctx<'a> {
             actor,
             caller,
             commands,
+            invocation: None,
         }
+    }
+
+    /// The context of a command run from `inv`.
+    pub(crate) fn invoked(mut self, inv: &Invocation) -> Self {
+        let mut inv = inv.clone();
+        // The files came in with the command; its page buttons do not carry them.
+        inv.attachments = Vec::new();
+        self.invocation = Some(inv);
+        self
+    }
+
+    /// The invocation this command came from (an internal error when a handler that pages is
+    /// run without one: every command run by the engine has it).
+    pub fn invocation(&self) -> Result<&Invocation> {
+        self.invocation
+            .as_ref()
+            .ok_or_else(|| Error::Internal("a list was run without its invocation".into()))
     }
 
     pub(crate) fn into_work(self) -> Work<'a> {
@@ -94,31 +116,21 @@ impl<'a> Ctx<'a> {
     /// Whether `user` is within the actor's reach for `cap`: a persona or a staff role in one
     /// of the actor's programs, or not assigned to any program yet in one of their organizations.
     pub async fn in_scope(&mut self, cap: Capability, user: &User) -> Result<bool> {
-        let Some(programs) = self.actor.programs_for(cap) else {
-            return Ok(true);
-        };
-        if self.actor_id() == Some(user.id) {
-            return Ok(true);
+        match self.reach(cap) {
+            None => Ok(true),
+            Some(reach) => store::users::within_reach(self.c(), user.id, &reach).await,
         }
-        let personas = store::users::personas_of(self.c(), user.id).await?;
-        if personas
-            .iter()
-            .any(|p| p.program_id.is_some_and(|id| programs.contains(&id)))
-        {
-            return Ok(true);
-        }
-        let grants = store::staff::grants_of(self.c(), user.id).await?;
-        if grants
-            .iter()
-            .any(|g| g.program_id.is_some_and(|id| programs.contains(&id)))
-        {
-            return Ok(true);
-        }
-        let unassigned = personas.is_empty() || personas.iter().any(|p| p.program_id.is_none());
-        Ok(unassigned
-            && user
-                .org_id
-                .is_some_and(|o| self.actor.orgs_for(cap).contains(&o)))
+    }
+
+    /// Whom the actor reaches with `cap` (docs/domain.md#scope), for lists that filter in
+    /// SQL; None: everyone (they hold `cap` everywhere).
+    pub fn reach(&self, cap: Capability) -> Option<store::users::Reach> {
+        let programs = self.actor.programs_for(cap)?;
+        Some(store::users::Reach {
+            actor: self.actor_id(),
+            programs,
+            orgs: self.actor.orgs_for(cap),
+        })
     }
 
     // ---- finding things -------------------------------------------------------------------
@@ -178,7 +190,7 @@ impl<'a> Ctx<'a> {
                 "'{}' matches {} people: {}. Use the email or #id instead",
                 echo(r),
                 visible.len(),
-                listed(
+                some_of(
                     &visible
                         .iter()
                         .map(|u| format!("{} (#{})", u.label(), u.id))
@@ -233,7 +245,7 @@ impl<'a> Ctx<'a> {
                 "'{}' names {} programs: {}. Write it as Org/Program",
                 echo(r),
                 mine.len(),
-                listed(&mine.iter().map(|p| p.full_name()).collect::<Vec<_>>())
+                some_of(&mine.iter().map(|p| p.full_name()).collect::<Vec<_>>())
             ))),
         }
     }
@@ -303,7 +315,7 @@ impl<'a> Ctx<'a> {
                     "{} has {} personas that {what}: {}. Add persona:#id",
                     user.full_name,
                     fitting.len(),
-                    listed.join("; ")
+                    some_of(&listed)
                 )))
             }
         }
@@ -312,6 +324,19 @@ impl<'a> Ctx<'a> {
     /// "#7 mentee in City Schools/Spring 2027, Active, RTBM"
     pub async fn describe_persona(&mut self, p: &Persona) -> Result<String> {
         domain::people::describe_persona(self, p).await
+    }
+}
+
+/// How many candidates an ambiguous reference lists (docs/domain.md#person-references): enough
+/// to recognise the one meant, never a screenful.
+pub const CANDIDATES: usize = 5;
+
+/// The first [`CANDIDATES`] of `all`, and how many more there are.
+fn some_of(all: &[String]) -> String {
+    let shown = all[..all.len().min(CANDIDATES)].join("; ");
+    match all.len().saturating_sub(CANDIDATES) {
+        0 => shown,
+        more => format!("{shown}; and {more} more"),
     }
 }
 

@@ -30,7 +30,8 @@ pub trait Command: Sized {
 
 /// Declares a command; see the module documentation. `pos`, `opt_pos`, `opt`, `req` and `rest`
 /// say how an argument is given (`command::spec`); the field's type says what it holds
-/// (`command::args`).
+/// (`command::args`). `runs:` (default: in one transaction) and `press:` (default: a press's
+/// reply appends to the pressed message) are optional.
 macro_rules! command {
     (
         $(#[$meta:meta])*
@@ -40,6 +41,7 @@ macro_rules! command {
             access: $access:expr,
             example: $example:literal,
             $(runs: $runs:expr,)?
+            $(press: $press:expr,)?
             args: { $( $field:ident : $fty:ty = $how:ident($kind:expr, $arg_about:expr) ),* $(,)? } $(,)?
         }
     ) => {
@@ -57,6 +59,7 @@ macro_rules! command {
                 access: $access,
                 example: $example,
                 runs: command!(@runs $($runs)?),
+                press: command!(@press $($press)?),
             };
 
             #[allow(unused_variables)]
@@ -71,6 +74,8 @@ macro_rules! command {
     };
     (@runs) => { $crate::command::spec::Runs::InOneTransaction };
     (@runs $runs:expr) => { $runs };
+    (@press) => { $crate::command::spec::Press::Appends };
+    (@press $press:expr) => { $press };
 }
 
 pub(crate) use command;

@@ -417,8 +417,12 @@ pub(crate) async fn run(
                     &mut tx,
                     "valid",
                     format!(
-                        "All {} rows are valid. Adding them now, up to {CHUNK} at a time (other commands keep working meanwhile); I will tell you how far it got every few seconds.",
-                        thousands(total)
+                        "{} valid. Adding them now, up to {CHUNK} at a time (other commands keep working meanwhile); I will tell you how far it got every few seconds.",
+                        if total == 1 {
+                            "The 1 row is".to_string()
+                        } else {
+                            format!("All {} rows are", thousands(total))
+                        }
                     ),
                     &[],
                     now,

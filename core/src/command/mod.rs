@@ -5,7 +5,7 @@
 //!
 //! Modules depend one way (a test reads the imports): `spec` ← `args` ← `declare`; `caller`,
 //! `access` (spec) ← `ctx` ← `handlers` ← `registry` ← `parse`; `engine` (the state) ←
-//! `import`, `run`, `suggest`; `inbound` ← `import`, `run`.
+//! `import`, `run`, `suggest`; `inbound` ← `import`, `run`; `screen` (args, parse) ← `handlers`.
 
 pub mod access;
 pub mod args;
@@ -19,6 +19,7 @@ pub mod inbound;
 pub mod parse;
 pub mod registry;
 pub mod run;
+pub mod screen;
 pub mod spec;
 pub mod suggest;
 

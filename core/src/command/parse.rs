@@ -495,8 +495,8 @@ mod tests {
         // Control characters and blank values are refused (see `check_value`), so they are not
         // generated here.
         fn quoted_values_parse_back_exactly(v in "[^\\p{Cc}]{0,39}[^\\p{Cc}\\s]") {
-            let named = format!("/history x limit:{}", quote(&v));
-            let got = parse(&named).ok().and_then(|i| i.get("limit").map(str::to_string));
+            let named = format!("/history x page:{}", quote(&v));
+            let got = parse(&named).ok().and_then(|i| i.get("page").map(str::to_string));
             prop_assert_eq!(got.as_deref(), Some(v.as_str()));
             let positional = format!("/history {}", quote(&v));
             let got = parse(&positional).ok().and_then(|i| i.get("person").map(str::to_string));

@@ -7,8 +7,8 @@ use super::args::Invocation;
 use super::ctx::Ctx;
 use super::declare::Command;
 use super::handlers::{
-    basics, deliveries, edit, offers, orgs, overview, pairing, people, questionnaire, removal,
-    screening, sessions, statuses,
+    basics, deliveries, edit, offers, orgs, overview, pairing, people, questionnaire, ranking,
+    removal, screening, sessions, statuses,
 };
 use super::import;
 use super::spec::{Audience, CommandSpec, refusal};
@@ -69,6 +69,7 @@ registry! {
     offers::Mentors => offers::mentors,
     offers::Suggest => offers::suggest,
     offers::Choose => offers::choose,
+    ranking::Rank => ranking::rank,
     offers::Accept => offers::accept,
     offers::Decline => offers::decline,
     offers::Offers => offers::offers,

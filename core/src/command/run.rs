@@ -114,7 +114,7 @@ impl Engine {
             &self.settings,
             &self.program_defaults,
         );
-        let mut ctx = Ctx::new(work, actor, caller.clone(), COMMANDS);
+        let mut ctx = Ctx::new(work, actor, caller.clone(), COMMANDS).invoked(&inv);
         let reply = match registry::dispatch(&mut ctx, &inv).await {
             Ok(reply) => reply,
             Err(Error::WrongLinkCode) => {

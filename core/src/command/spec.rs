@@ -81,6 +81,18 @@ pub struct CommandSpec {
     pub access: Access,
     pub example: &'static str,
     pub runs: Runs,
+    pub press: Press,
+}
+
+/// How a chat shows the reply to a press of one of this command's buttons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Press {
+    /// Under the pressed message's text, its buttons replaced by the reply's: the outcome of
+    /// an action ("Accepted").
+    Appends,
+    /// In place of the pressed message: another screen of the same list, or the next step of
+    /// the same choice (docs/domain.md#lists).
+    Replaces,
 }
 
 /// How a command runs.

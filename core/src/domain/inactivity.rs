@@ -38,7 +38,8 @@ pub async fn remind(w: &mut Work<'_>, user_id: i64) -> Result<bool> {
     let days = (now - since).num_days();
     let key = format!("inactive:{user_id}:{}", now.timestamp_millis());
     let text = format!(
-        "We have not seen you for {days} days! Send /me to see where your mentoring stands."
+        "We have not seen you for {}! Send /me to see where your mentoring stands.",
+        crate::text::counted(days, "day", "days")
     );
     w.chat(&user, "inactivity", &key, text, Vec::new()).await?;
     w.email(

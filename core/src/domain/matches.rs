@@ -5,6 +5,7 @@
 use super::offers::{move_on, open_offer_for, withdraw_for_persona};
 use super::people::{persona_user, program_of};
 use super::recommend::unavailable_reason;
+use super::sessions::session_length;
 use super::show::when;
 use super::work::{Audit, Work};
 use crate::error::{Error, Result};
@@ -88,13 +89,64 @@ pub async fn describe_match(w: &mut Work<'_>, m: &Match) -> Result<String> {
 }
 
 /// Closes an open match (docs/domain.md#closing-a-match): the match and both personas
-/// (M → C); its booked sessions are cancelled (so no reminder of them goes out); the two
-/// personas' open offers are withdrawn; and both people still there are told, by chat and
-/// email, with the reason. Every way a match closes comes through here: `/unassign`,
-/// `/match_status … C`, a user leaving Active, the other person deleted.
+/// (M → C); its booked sessions still to come are cancelled (so no reminder of them goes out);
+/// the two personas' open offers are withdrawn; and both people still there are told, by chat
+/// and email, with the reason. Every way a match closes comes through here: `/unassign`,
+/// `/match_status … C`, a user leaving Active, the other person deleted, and the worker closing a
+/// flash-mentoring match after its session ([`close_flash`]). A match no longer open is a
+/// conflict, and nothing changes.
 pub async fn close_match(w: &mut Work<'_>, m: &Match, reason: Option<&str>) -> Result<()> {
     let now = w.now;
     store::matches::set_state(w.c(), m.id, MatchState::Open, MatchState::Closed, now).await?;
+    closed(w, m, reason).await
+}
+
+/// Why the worker closes a flash-mentoring match (docs/domain.md#flash-mentoring).
+pub const FLASH_CLOSE_REASON: &str = "flash mentoring: the session took place";
+
+/// docs/domain.md#flash-mentoring: closes match `match_id` through [`close_match`]'s steps if
+/// it is open, its program uses flash mentoring, and its first booked session since it was
+/// (re)opened has ended (started at least `sessions::session_length()` ago). False, and nothing
+/// changed, when any of that does not hold — it closed or re-opened meanwhile, the session was
+/// cancelled, the program turned flash mentoring off — or when another run closed it first:
+/// the close is claimed by a compare-and-swap on the match (open → closed), so a job that runs
+/// twice, or on two workers at once, closes it and tells both people once.
+pub async fn close_flash(w: &mut Work<'_>, match_id: i64) -> Result<bool> {
+    let now = w.now;
+    let Some(m) = store::matches::get(w.c(), match_id).await? else {
+        return Ok(false);
+    };
+    if m.state != MatchState::Open {
+        return Ok(false);
+    }
+    let flash = match m.program_id {
+        Some(id) => store::orgs::program(w.c(), id)
+            .await?
+            .is_some_and(|p| p.settings.flash_mentoring),
+        None => false,
+    };
+    if !flash {
+        return Ok(false);
+    }
+    let first = store::sessions::of_match(w.c(), m.id)
+        .await?
+        .into_iter()
+        .find(|s| s.state == SessionState::Booked && s.starts_at >= m.opened_at());
+    let ended = first.is_some_and(|s| s.starts_at + session_length() <= now);
+    if !ended {
+        return Ok(false);
+    }
+    if !store::matches::transition(w.c(), m.id, MatchState::Open, MatchState::Closed, now).await? {
+        return Ok(false);
+    }
+    closed(w, &m, Some(FLASH_CLOSE_REASON)).await?;
+    Ok(true)
+}
+
+/// The rest of closing match `m`, once it is marked closed: its personas, sessions, offers and
+/// the two people's messages (docs/domain.md#closing-a-match).
+async fn closed(w: &mut Work<'_>, m: &Match, reason: Option<&str>) -> Result<()> {
+    let now = w.now;
     let mut people: Vec<(Persona, User)> = Vec::new();
     for pid in [m.mentee_persona_id, m.mentor_persona_id]
         .into_iter()
@@ -118,9 +170,14 @@ pub async fn close_match(w: &mut Work<'_>, m: &Match, reason: Option<&str>) -> R
             people.push((p, u));
         }
     }
+    // Only the sessions still to come: one that has started took place (or is taking place),
+    // and a flash match closes just after its session (docs/domain.md#closing-a-match).
     let mut cancelled = Vec::new();
     for s in store::sessions::of_match(w.c(), m.id).await? {
-        if s.state == SessionState::Booked && store::sessions::cancel(w.c(), s.id, now).await? {
+        if s.state == SessionState::Booked
+            && s.starts_at > now
+            && store::sessions::cancel(w.c(), s.id, now).await?
+        {
             cancelled.push(s);
         }
     }
@@ -371,17 +428,21 @@ async fn confirm_pairing(
 ) -> Result<()> {
     let (_, mentee_user) = persona_user(w, mentee.id).await?;
     let (_, mentor_user) = persona_user(w, mentor.id).await?;
-    let program = program_of(w, mentee)
-        .await?
-        .map(|p| p.full_name())
-        .unwrap_or_default();
+    let program = program_of(w, mentee).await?;
+    // docs/domain.md#flash-mentoring: both people learn up front that the match is for one session.
+    let flash = if program.as_ref().is_some_and(|p| p.settings.flash_mentoring) {
+        " This program uses flash mentoring: your match closes by itself once your first session has ended."
+    } else {
+        ""
+    };
+    let program = program.map(|p| p.full_name()).unwrap_or_default();
     for (me, other, other_role) in [
         (&mentee_user, &mentor_user, "mentor"),
         (&mentor_user, &mentee_user, "mentee"),
     ] {
         let key = format!("match:{match_id}:paired:{}", me.id);
         let text = format!(
-            "You are paired with {} ({other_role}) in {program}! Book your first session with /session_book at:\"YYYY-MM-DD HH:MM\".",
+            "You are paired with {} ({other_role}) in {program}! Book your first session with /session_book at:\"YYYY-MM-DD HH:MM\".{flash}",
             other.full_name
         );
         w.chat(me, "paired", &key, text, Vec::new()).await?;

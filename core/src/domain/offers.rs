@@ -25,7 +25,9 @@ use crate::store::users::{Persona, User};
 use crate::store::{self};
 use crate::{messages, questionnaire};
 
-/// Starts a new round with the ranked mentors and sends the first available offer.
+/// Starts a new round with the ranked mentors and sends the first available offer. The mentee
+/// asked for it and hears who has their request in the command's own reply, so the note that
+/// tells them when the cascade moves on is not queued as well (docs/domain.md#choosing).
 pub async fn start_round(w: &mut Work<'_>, mentee: &Persona, ranked: &[i64]) -> Result<()> {
     let round = store::offers::next_round(w.c(), mentee.id).await?;
     let now = w.now;
@@ -42,22 +44,58 @@ pub async fn start_round(w: &mut Work<'_>, mentee: &Persona, ranked: &[i64]) -> 
         )
         .await?;
     }
-    advance(w, mentee.id).await
+    let mut n = Notices::default();
+    advance_into(w, mentee.id, Tell::MentorOnly, &mut n).await?;
+    w.send(n).await
 }
 
 /// Moves a mentee's current round on: sends the next available choice, skipping (with the
 /// reason recorded) those who cannot take a mentee now; tells everyone when it runs out.
 pub async fn advance(w: &mut Work<'_>, mentee_persona_id: i64) -> Result<()> {
+    let mut n = Notices::default();
+    advance_into(w, mentee_persona_id, Tell::Both, &mut n).await?;
+    w.send(n).await
+}
+
+/// Who hears of an offer sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tell {
+    /// The mentor, and the mentee in a note of their own.
+    Both,
+    /// Only the mentor: the mentee is being answered already.
+    MentorOnly,
+}
+
+/// What moving a round on came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Moved {
+    /// This mentor (their name) has the request now.
+    Sent(String),
+    /// No choice was left: the mentee (and staff) are told in the notices gathered.
+    RanOut,
+    /// Nothing was sent: an offer is out already, the mentee is not available, or there is no
+    /// program.
+    Idle,
+}
+
+/// [`advance`], with the messages gathered into `n` rather than queued, so the caller can queue
+/// the news that caused the move first (docs/domain.md#notifications: cause before effect).
+async fn advance_into(
+    w: &mut Work<'_>,
+    mentee_persona_id: i64,
+    tell: Tell,
+    n: &mut Notices,
+) -> Result<Moved> {
     let all = store::offers::of_mentee(w.c(), mentee_persona_id).await?;
     let Some(round) = all.iter().map(|o| o.round).max() else {
-        return Ok(());
+        return Ok(Moved::Idle);
     };
     let rows: Vec<Offer> = all.into_iter().filter(|o| o.round == round).collect();
     if rows
         .iter()
         .any(|o| matches!(o.state, OfferState::Pending | OfferState::Accepted))
     {
-        return Ok(());
+        return Ok(Moved::Idle);
     }
     let (mentee, mentee_user) = persona_user(w, mentee_persona_id).await?;
     let now = w.now;
@@ -73,7 +111,7 @@ pub async fn advance(w: &mut Work<'_>, mentee_persona_id: i64) -> Result<()> {
             )
             .await?;
         }
-        return Ok(());
+        return Ok(Moved::Idle);
     }
     let program = program_of(w, &mentee).await?;
     let mut queued: Vec<&Offer> = rows
@@ -101,18 +139,35 @@ pub async fn advance(w: &mut Work<'_>, mentee_persona_id: i64) -> Result<()> {
         let deadline = now + program.settings.offer_ttl;
         let remind_at = deadline - program.settings.offer_reminder_before;
         if store::offers::send(w.c(), o.id, now, deadline, remind_at).await? {
-            notify_offer_sent(w, o.id, program, &mentee_user, &mentor_user, deadline).await?;
+            notify_offer_sent(
+                w,
+                n,
+                tell,
+                o.id,
+                program,
+                &mentee_user,
+                &mentor_user,
+                deadline,
+            )
+            .await?;
+            return Ok(Moved::Sent(mentor_user.full_name.clone()));
         }
-        return Ok(());
+        return Ok(Moved::Idle);
     }
-    if !rows.is_empty() {
-        notify_exhausted(w, &mentee, &mentee_user, program.as_ref(), round).await?;
+    if !rows.is_empty()
+        && let Some(program) = program.as_ref()
+    {
+        notify_exhausted(w, n, tell, &mentee, &mentee_user, program, round).await?;
+        return Ok(Moved::RanOut);
     }
-    Ok(())
+    Ok(Moved::Idle)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn notify_offer_sent(
     w: &mut Work<'_>,
+    n: &mut Notices,
+    tell: Tell,
     offer_id: i64,
     program: &Program,
     mentee: &User,
@@ -121,10 +176,12 @@ async fn notify_offer_sent(
 ) -> Result<()> {
     let (score, reasons) = pair_score(w, program, mentee, mentor).await?;
     let mentor_links = store::links::links_of_user(w.c(), mentor.id).await?;
-    let mentee_links = store::links::links_of_user(w.c(), mentee.id).await?;
-    let mut n = Notices::default();
+    let mentee_links = match tell {
+        Tell::Both => store::links::links_of_user(w.c(), mentee.id).await?,
+        Tell::MentorOnly => Vec::new(),
+    };
     offer_sent_notices(
-        &mut n,
+        n,
         &Sent {
             offer_id,
             program,
@@ -137,7 +194,7 @@ async fn notify_offer_sent(
             reasons: &reasons,
         },
     );
-    w.send(n).await
+    Ok(())
 }
 
 /// An offer just sent, and what its messages say.
@@ -214,65 +271,88 @@ pub fn offer_buttons(offer_id: i64) -> Vec<Button> {
     ]
 }
 
+/// The round ran out: the mentee hears it with fresh recommendations to choose from — or, when
+/// no mentor is available at all, that staff know and what happens next, never a request to
+/// choose from an empty list (docs/domain.md#exhausted) —, and the program's staff are alerted.
 async fn notify_exhausted(
     w: &mut Work<'_>,
+    n: &mut Notices,
+    tell: Tell,
     mentee: &Persona,
     user: &User,
-    program: Option<&Program>,
+    program: &Program,
     round: i64,
 ) -> Result<()> {
-    let Some(program) = program else {
-        return Ok(());
-    };
     let recs = recommendations(w, mentee, user, program).await?;
-    let list = if recs.is_empty() {
-        "(no mentor is available right now: your program manager has been told)".to_string()
-    } else {
-        recs.iter()
-            .map(Recommendation::line)
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
+    let list = recs
+        .iter()
+        .map(Recommendation::line)
+        .collect::<Vec<_>>()
+        .join("\n");
     let key = format!("round:{}:{round}:exhausted", mentee.id);
-    let text = format!(
-        "None of the mentors you chose can take you this time. Please choose again:\n{list}\nSend /choose with up to {} of them, best first.",
-        program.settings.max_choices
-    );
-    w.chat(user, "chain_exhausted", &key, text, Vec::new())
-        .await?;
-    w.email(
+    let text = if recs.is_empty() {
+        "None of the mentors you chose can take you this time, and no other mentor is available right now. \
+         Your program manager has been told: they can pair you by hand, and you will hear from me when you are paired. \
+         /mentors shows who is available at any time."
+            .to_string()
+    } else {
+        format!(
+            "None of the mentors you chose can take you this time. Please choose again:\n{list}\n{}",
+            how_to_choose(program.settings.max_choices, recs.len())
+        )
+    };
+    // A mentee answered already (their `/choose` ran out at once) is not told twice in chat.
+    if tell == Tell::Both {
+        let links = store::links::links_of_user(w.c(), user.id).await?;
+        n.chat(user, &links, "chain_exhausted", &key, text, Vec::new());
+    }
+    n.email(
         user,
         "chain_exhausted",
         key.clone(),
         messages::chain_exhausted(&user.full_name, &list),
-    )
-    .await?;
+    );
     for staff_id in store::staff::staff_user_ids_of_program(w.c(), program.id).await? {
         let Some(staff) = store::users::user(w.c(), staff_id).await? else {
             continue;
         };
-        let text = format!(
-            "{} ran out of mentor choices in {}: they were asked to choose again; you can also pair them with /suggest and /assign.",
-            user.label(),
-            program.full_name()
+        let text = if recs.is_empty() {
+            format!(
+                "{} ran out of mentor choices in {}, and no other mentor is available for them now: pair them by hand with /suggest and /assign when one is.",
+                user.label(),
+                program.full_name()
+            )
+        } else {
+            format!(
+                "{} ran out of mentor choices in {}: they were asked to choose again; you can also pair them with /suggest and /assign.",
+                user.label(),
+                program.full_name()
+            )
+        };
+        let staff_key = format!("{key}:staff:{staff_id}");
+        let links = store::links::links_of_user(w.c(), staff.id).await?;
+        n.chat(&staff, &links, "staff_alert", &staff_key, text, Vec::new());
+        n.email(
+            &staff,
+            "staff_alert",
+            staff_key,
+            messages::staff_chain_exhausted(&user.label(), &program.full_name(), recs.is_empty()),
         );
-        w.chat(
-            &staff,
-            "staff_alert",
-            &format!("{key}:staff:{staff_id}"),
-            text,
-            Vec::new(),
-        )
-        .await?;
-        w.email(
-            &staff,
-            "staff_alert",
-            format!("{key}:staff:{staff_id}"),
-            messages::staff_chain_exhausted(&user.label(), &program.full_name()),
-        )
-        .await?;
     }
     Ok(())
+}
+
+/// How to choose from `listed` recommendations when one `/choose` may rank `max_choices`: the
+/// count and its noun agree ("up to 2 of them", never "up to 1 of them").
+fn how_to_choose(max_choices: u32, listed: usize) -> String {
+    let max = usize::try_from(max_choices).unwrap_or(1).min(listed);
+    if listed == 1 {
+        "Send /choose with that mentor to ask them.".to_string()
+    } else if max <= 1 {
+        "Send /choose with one of them.".to_string()
+    } else {
+        format!("Send /choose with up to {max} of them, best first.")
+    }
 }
 
 /// What an offer's state means to the mentor pressing its button.
@@ -297,6 +377,91 @@ fn closed_offer_message(o: &Offer, program: Option<&Program>) -> String {
         OfferState::Queued | OfferState::Skipped => "This offer was never sent to you.".to_string(),
         OfferState::Pending => String::new(),
     }
+}
+
+/// What became of a closed offer, as the line under the mentor's offer message (and its
+/// reminder) that replaces their Accept and Decline buttons (docs/domain.md#edited-messages).
+/// `reason` overrides the reason recorded on the offer (the mentor need not read the mentee's
+/// own status change).
+fn closed_note(o: &Offer, program: Option<&Program>, reason: Option<&str>) -> Option<String> {
+    let at = o.decided_at.map(|t| when(program, t)).unwrap_or_default();
+    let why = reason
+        .or(o.reason.as_deref())
+        .map(|r| format!(": {r}"))
+        .unwrap_or_default();
+    Some(match o.state {
+        OfferState::Accepted => format!("You accepted this request on {at}: you are paired."),
+        OfferState::Declined => format!("You declined this request on {at}."),
+        OfferState::Expired => format!(
+            "This request expired on {} without an answer.",
+            o.deadline_at.map(|t| when(program, t)).unwrap_or(at)
+        ),
+        OfferState::Withdrawn | OfferState::Cancelled => {
+            format!("This request was withdrawn on {at}{why}.")
+        }
+        OfferState::Queued | OfferState::Skipped | OfferState::Pending => return None,
+    })
+}
+
+/// What goes between a message and the note of what became of it.
+const CLOSED_MARK: &str = "\n\n— ";
+/// The first part of an edit's key: `closed:offer:42:sent:telegram:7002`.
+const CLOSED: &str = "closed";
+
+/// The edits that take the buttons off `o`'s messages to `mentor` (the offer and its reminder,
+/// on each of `links`), each replaced by [`closed_note`]; none for a deactivated mentor (nothing
+/// is queued for them) or an offer still open.
+fn button_edits(
+    out: &mut Vec<(String, String, &'static str)>,
+    o: &Offer,
+    mentor: &User,
+    links: &[ChatLink],
+    program: Option<&Program>,
+    reason: Option<&str>,
+) {
+    if mentor.status.is_deactivated() {
+        return;
+    }
+    let Some(note) = closed_note(o, program, reason) else {
+        return;
+    };
+    for link in links {
+        for what in ["sent", "reminder"] {
+            out.push((
+                format!(
+                    "offer:{}:{what}:{}:{}",
+                    o.id, link.provider, link.account_id
+                ),
+                format!("{CLOSED_MARK}{note}"),
+                CLOSED,
+            ));
+        }
+    }
+}
+
+/// Takes the Accept and Decline buttons off the messages of offer `offer_id`, now closed: each
+/// is edited, in the transaction that closed it, to say what became of it
+/// (docs/domain.md#edited-messages). Every path that closes a pending offer calls it; a press on
+/// a button not removed yet (the edit still on its way) is refused as before.
+pub async fn retire_buttons(w: &mut Work<'_>, offer_id: i64, reason: Option<&str>) -> Result<()> {
+    let Some(o) = store::offers::get(w.c(), offer_id).await? else {
+        return Ok(());
+    };
+    let (mentor, mentor_user) = persona_user(w, o.mentor_persona_id).await?;
+    let program = program_of(w, &mentor).await?;
+    let links = store::links::links_of_user(w.c(), mentor_user.id).await?;
+    let mut edits = Vec::new();
+    button_edits(
+        &mut edits,
+        &o,
+        &mentor_user,
+        &links,
+        program.as_ref(),
+        reason,
+    );
+    let now = w.now;
+    store::outbox::queue_edits(w.c(), "offer_closed", &edits, now).await?;
+    Ok(())
 }
 
 /// The offer a mentor's button or command names, checked to be theirs and still open.
@@ -427,16 +592,9 @@ pub async fn expire_batch(w: &mut Work<'_>, backend: Backend, ids: &[i64]) -> Re
         // those rounds again, so the mentee is told what is out now.
         rounds.extend(rounds_of(w, &lost).await?);
     }
-    for mentee in &mentees {
-        if let (Some(Next::Exhausted { round }), Some((persona, user))) =
-            (plans.get(mentee), people.get(mentee))
-        {
-            let program = persona.program_id.and_then(|id| programs.get(&id));
-            notify_exhausted(w, persona, user, program, *round).await?;
-        }
-    }
-
-    // Everyone's messages, in the order one expiry at a time writes them.
+    // Everyone's messages, in the order one expiry at a time writes them: per offer, the
+    // mentor's, then the mentee's outcome, then what it caused (the next choice asked, or the
+    // round run out).
     let mut users: Vec<i64> = people.values().map(|(_, u)| u.id).collect();
     users.sort_unstable();
     users.dedup();
@@ -460,6 +618,7 @@ pub async fn expire_batch(w: &mut Work<'_>, backend: Backend, ids: &[i64]) -> Re
     let answers = answers_of(w, &scored).await?;
     let empty = questionnaire::Answers::new();
     let mut n = Notices::default();
+    let mut edits = Vec::new();
     let mut told = HashSet::new();
     for o in &expired {
         let Some((_, mentor_user)) = people.get(&o.mentor_persona_id) else {
@@ -473,50 +632,42 @@ pub async fn expire_batch(w: &mut Work<'_>, backend: Backend, ids: &[i64]) -> Re
             expired_text(o.id),
             Vec::new(),
         );
-        let Some((_, mentee_user)) = people.get(&o.mentee_persona_id) else {
+        let mentee = people.get(&o.mentee_persona_id);
+        let program = mentee
+            .and_then(|(p, _)| p.program_id)
+            .and_then(|id| programs.get(&id));
+        button_edits(
+            &mut edits,
+            o,
+            mentor_user,
+            links_of(mentor_user),
+            program,
+            None,
+        );
+        let Some((mentee_persona, mentee_user)) = mentee else {
             continue;
         };
-        if told.insert(o.mentee_persona_id)
-            && let Some(Next::Send {
-                offer,
-                mentor,
-                program,
-                deadline,
-            }) = plans.get(&o.mentee_persona_id)
-            && sent.contains(offer)
-            && let (Some((_, next_user)), Some(program)) =
-                (people.get(mentor), programs.get(program))
-        {
-            let (score, reasons) = questionnaire::score(
-                &program.questionnaire,
-                answers.get(&(mentee_user.id, program.id)).unwrap_or(&empty),
-                answers.get(&(next_user.id, program.id)).unwrap_or(&empty),
-            );
-            offer_sent_notices(
-                &mut n,
-                &Sent {
-                    offer_id: *offer,
-                    program,
-                    mentee: mentee_user,
-                    mentee_links: links_of(mentee_user),
-                    mentor: next_user,
-                    mentor_links: links_of(next_user),
-                    deadline: *deadline,
-                    score,
-                    reasons: &reasons,
-                },
-            );
-        }
-        // The choice now out in this offer's round, as `move_on` finds it.
-        let next = rounds
-            .get(&o.mentee_persona_id)
-            .into_iter()
-            .flatten()
-            .find(|x| {
-                x.round == o.round && (x.state == OfferState::Pending || sent.contains(&x.id))
-            })
-            .and_then(|x| people.get(&x.mentor_persona_id))
-            .map(|(_, u)| u.full_name.as_str());
+        let first = told.insert(o.mentee_persona_id);
+        let plan = plans.get(&o.mentee_persona_id).filter(|_| first);
+        let next = match plan {
+            Some(Next::Send { offer, mentor, .. }) if sent.contains(offer) => people
+                .get(mentor)
+                .map(|(_, u)| Then::Asked(u.full_name.clone())),
+            Some(Next::Exhausted { .. }) => Some(Then::RanOut),
+            _ => None,
+        };
+        // Otherwise the choice now out in this offer's round, as `move_on` finds it.
+        let next = next.unwrap_or_else(|| {
+            rounds
+                .get(&o.mentee_persona_id)
+                .into_iter()
+                .flatten()
+                .find(|x| {
+                    x.round == o.round && (x.state == OfferState::Pending || sent.contains(&x.id))
+                })
+                .and_then(|x| people.get(&x.mentor_persona_id))
+                .map_or(Then::Nothing, |(_, u)| Then::Asked(u.full_name.clone()))
+        });
         outcome_notices(
             &mut n,
             o.id,
@@ -524,10 +675,58 @@ pub async fn expire_batch(w: &mut Work<'_>, backend: Backend, ids: &[i64]) -> Re
             links_of(mentee_user),
             &mentor_user.full_name,
             "not answered in time",
-            next,
+            &next,
         );
+        match plan {
+            Some(Next::Send {
+                offer,
+                mentor,
+                program,
+                deadline,
+            }) if sent.contains(offer) => {
+                if let (Some((_, next_user)), Some(program)) =
+                    (people.get(mentor), programs.get(program))
+                {
+                    let (score, reasons) = questionnaire::score(
+                        &program.questionnaire,
+                        answers.get(&(mentee_user.id, program.id)).unwrap_or(&empty),
+                        answers.get(&(next_user.id, program.id)).unwrap_or(&empty),
+                    );
+                    offer_sent_notices(
+                        &mut n,
+                        &Sent {
+                            offer_id: *offer,
+                            program,
+                            mentee: mentee_user,
+                            mentee_links: links_of(mentee_user),
+                            mentor: next_user,
+                            mentor_links: links_of(next_user),
+                            deadline: *deadline,
+                            score,
+                            reasons: &reasons,
+                        },
+                    );
+                }
+            }
+            Some(Next::Exhausted { round }) => {
+                if let Some(program) = program {
+                    notify_exhausted(
+                        w,
+                        &mut n,
+                        Tell::Both,
+                        mentee_persona,
+                        mentee_user,
+                        program,
+                        *round,
+                    )
+                    .await?;
+                }
+            }
+            _ => {}
+        }
     }
     w.send(n).await?;
+    store::outbox::queue_edits(w.c(), "offer_closed", &edits, now).await?;
     Ok(expired.len())
 }
 
@@ -726,22 +925,31 @@ pub async fn remind_batch(w: &mut Work<'_>, backend: Backend, ids: &[i64]) -> Re
     Ok(due.len())
 }
 
-/// After a decline, expiry or withdrawal: the next choice, and the mentee is told.
+/// After a decline, expiry or withdrawal: the next choice, and the mentee is told — what
+/// became of this offer first, then who has their request now (or that the round ran out) — and
+/// the offer's buttons are taken off the mentor's messages.
 pub(crate) async fn move_on(
     w: &mut Work<'_>,
     offer: &Offer,
     mentor_user: &User,
     outcome: &str,
 ) -> Result<()> {
-    advance(w, offer.mentee_persona_id).await?;
+    let mut then = Notices::default();
+    let moved = advance_into(w, offer.mentee_persona_id, Tell::Both, &mut then).await?;
     let (_, mentee_user) = persona_user(w, offer.mentee_persona_id).await?;
-    let next = store::offers::of_mentee(w.c(), offer.mentee_persona_id)
-        .await?
-        .into_iter()
-        .find(|o| o.round == offer.round && o.state == OfferState::Pending);
-    let next = match next {
-        Some(n) => Some(persona_user(w, n.mentor_persona_id).await?.1.full_name),
-        None => None,
+    let next = match moved {
+        Moved::Sent(name) => Then::Asked(name),
+        Moved::RanOut => Then::RanOut,
+        Moved::Idle => {
+            let pending = store::offers::of_mentee(w.c(), offer.mentee_persona_id)
+                .await?
+                .into_iter()
+                .find(|o| o.round == offer.round && o.state == OfferState::Pending);
+            match pending {
+                Some(p) => Then::Asked(persona_user(w, p.mentor_persona_id).await?.1.full_name),
+                None => Then::Nothing,
+            }
+        }
     };
     let links = store::links::links_of_user(w.c(), mentee_user.id).await?;
     let mut n = Notices::default();
@@ -752,13 +960,28 @@ pub(crate) async fn move_on(
         &links,
         &mentor_user.full_name,
         outcome,
-        next.as_deref(),
+        &next,
     );
-    w.send(n).await
+    w.send(n).await?;
+    w.send(then).await?;
+    retire_buttons(w, offer.id, None).await
+}
+
+/// What a mentee hears after the outcome of an offer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Then {
+    /// Their next choice (this mentor) has their request now.
+    Asked(String),
+    /// No choice is left: the message that follows says so, with what to do.
+    RanOut,
+    /// Nothing follows (they are no longer available to be matched, so no other choice was
+    /// asked).
+    Nothing,
 }
 
 /// The mentee's news of an offer that closed (chat and email): `outcome`, and who has their
-/// request now (`next`, a mentor's name), if anyone.
+/// request now, if anyone. When the round ran out, the message right after says so and what to
+/// do, so this one does not say it too.
 fn outcome_notices(
     n: &mut Notices,
     offer_id: i64,
@@ -766,14 +989,20 @@ fn outcome_notices(
     links: &[ChatLink],
     mentor_name: &str,
     outcome: &str,
-    next: Option<&str>,
+    next: &Then,
 ) {
     let next_text = match next {
-        Some(name) => format!("Your next choice, {name}, has been asked."),
-        None => "None of your choices is left: please choose again (see /mentors).".to_string(),
+        Then::Asked(name) => format!("Your next choice, {name}, has been asked."),
+        Then::RanOut => String::new(),
+        // The mentee is no longer ready to be matched: choosing again is not open to them.
+        Then::Nothing => {
+            "Your request goes no further for now: send /me to see where you stand.".to_string()
+        }
     };
     let key = format!("offer:{offer_id}:outcome");
-    let text = format!("Your request to {mentor_name} was {outcome}. {next_text}");
+    let text = format!("Your request to {mentor_name} was {outcome}. {next_text}")
+        .trim_end()
+        .to_string();
     n.chat(mentee, links, "offer_outcome", &key, text, Vec::new());
     let mail = messages::offer_outcome(&mentee.full_name, mentor_name, outcome, &next_text);
     n.email(mentee, "offer_outcome", key, mail);
@@ -828,6 +1057,7 @@ pub async fn withdraw_for_persona(w: &mut Work<'_>, persona: &Persona, why: &str
                         Vec::new(),
                     )
                     .await?;
+                    retire_buttons(w, o.id, Some("the mentee is no longer available")).await?;
                 }
             }
         }

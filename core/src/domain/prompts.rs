@@ -37,18 +37,36 @@ pub async fn time_to_choose(w: &mut Work<'_>, persona: &Persona, user: &User) ->
         )
     } else {
         let list: Vec<String> = recs.iter().map(Recommendation::line).collect();
+        let how = if program.settings.max_choices <= 1 || recs.len() == 1 {
+            "Press Choose for the one you want: they get your request at once.".to_string()
+        } else {
+            format!(
+                "Press Choose for one, or rank up to {} with /choose #a #b — the first gets your request at once.",
+                (program.settings.max_choices as usize).min(recs.len())
+            )
+        };
         (
             format!(
-                "You are ready to be matched in {}! Your best mentors, best first:\n{}\nPress Choose for one, or rank up to {} with /choose #a #b #c — the first gets your request at once.",
+                "You are ready to be matched in {}! Your best mentors, best first:\n{}\n{how}",
                 program.full_name(),
                 list.join("\n"),
-                program.settings.max_choices
             ),
             recs.iter()
                 .map(|r| Button {
                     label: format!("Choose {}", r.user.full_name),
                     command: format!("/choose #{}", r.persona.id),
                 })
+                // Ranking several by pressing them in order (docs/domain.md#ranking-by-buttons),
+                // when there is more than one to rank.
+                .chain(
+                    (program.settings.max_choices > 1 && recs.len() > 1).then(|| Button {
+                        label: format!(
+                            "Rank up to {} in order",
+                            (program.settings.max_choices as usize).min(recs.len())
+                        ),
+                        command: "/rank".into(),
+                    }),
+                )
                 .collect(),
         )
     };

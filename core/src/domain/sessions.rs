@@ -1,7 +1,10 @@
-//! Sessions between the two people of a match: their parties and their reminders, 24 hours
-//! and 1 hour before (docs/domain.md#sessions).
+//! Sessions between the two people of a match: booking, their parties and their reminders,
+//! 24 hours and 1 hour before (docs/domain.md#sessions), and how long one lasts
+//! (docs/domain.md#flash-mentoring).
 
 use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
 
 use super::people::persona_user;
 use super::show::when;
@@ -13,6 +16,56 @@ use crate::store::orgs::Program;
 use crate::store::sessions::{ReminderColumn, Session};
 use crate::store::users::User;
 use crate::store::{self};
+
+/// How long a session lasts. Sessions are booked with a start only, so every session is taken
+/// to last this long: a flash-mentoring match closes once its first session has ended, this
+/// long after it started (docs/domain.md#flash-mentoring).
+pub fn session_length() -> Duration {
+    Duration::hours(1)
+}
+
+/// The reminders a session booked at `now` to start at `starts` will get: each whose lead is
+/// shorter than the time left. A reminder that would be due at once, or is already past, is
+/// not sent — the booking itself told both people (docs/domain.md#sessions).
+pub fn reminders_for(starts: DateTime<Utc>, now: DateTime<Utc>) -> Vec<ReminderColumn> {
+    ReminderColumn::ALL
+        .into_iter()
+        .filter(|c| starts - now > c.lead())
+        .collect()
+}
+
+/// "You will get a reminder the day before and an hour before." for the reminders a session
+/// will get (none: empty).
+pub fn reminders_line(reminders: &[ReminderColumn]) -> &'static str {
+    let day = reminders.contains(&ReminderColumn::DayBefore);
+    let hour = reminders.contains(&ReminderColumn::HourBefore);
+    match (day, hour) {
+        (true, true) => "You will get a reminder the day before and an hour before.",
+        (true, false) => "You will get a reminder the day before.",
+        (false, true) => "You will get a reminder an hour before.",
+        (false, false) => "",
+    }
+}
+
+/// Books a session of match `m` starting at `starts`, by user `by`, and returns its id and the
+/// reminders it will get. The reminders it will not get ([`reminders_for`]) are settled at once,
+/// so no job is ever queued for them (docs/domain.md#sessions).
+pub async fn book(
+    w: &mut Work<'_>,
+    m: &Match,
+    starts: DateTime<Utc>,
+    by: i64,
+) -> Result<(i64, Vec<ReminderColumn>)> {
+    let now = w.now;
+    let id = store::sessions::insert(w.c(), m.id, starts, by, now).await?;
+    let reminders = reminders_for(starts, now);
+    let settled: Vec<ReminderColumn> = ReminderColumn::ALL
+        .into_iter()
+        .filter(|c| !reminders.contains(c))
+        .collect();
+    store::sessions::settle_reminders(w.c(), id, &settled, now).await?;
+    Ok((id, reminders))
+}
 
 /// The program a match belongs to (None once it was deleted).
 pub async fn program_of_match(w: &mut Work<'_>, m: &Match) -> Result<Option<Program>> {

@@ -120,6 +120,49 @@ pub async fn list(
     rows.iter().map(from_row).collect()
 }
 
+/// Which entries `/history` shows: about one person, about the people a staff member reaches
+/// (docs/domain.md#scope), or all.
+#[derive(Debug, Clone, Default)]
+pub struct Shown {
+    pub subject: Option<i64>,
+    pub reach: Option<super::users::Reach>,
+}
+
+impl Shown {
+    fn sql(&self) -> String {
+        let mut w = String::from(" WHERE 1 = 1");
+        if let Some(id) = self.subject {
+            w.push_str(&format!(" AND subject_user_id = {id}"));
+        }
+        if let Some(r) = &self.reach {
+            w.push_str(&format!(" AND subject_user_id IN ({})", r.sql()));
+        }
+        w
+    }
+}
+
+/// One page of the entries `shown` selects, newest first.
+pub async fn page(c: &mut Conn, shown: &Shown, offset: i64, limit: i64) -> Result<Vec<AuditEntry>> {
+    let rows = sqlx::query(super::sql(format!(
+        "SELECT {COLS} FROM audit_log{} ORDER BY id DESC LIMIT {limit} OFFSET {offset}",
+        shown.sql()
+    )))
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// How many entries `shown` selects.
+pub async fn count(c: &mut Conn, shown: &Shown) -> Result<i64> {
+    Ok(sqlx::query(super::sql(format!(
+        "SELECT COUNT(*) AS n FROM audit_log{}",
+        shown.sql()
+    )))
+    .fetch_one(&mut *c)
+    .await?
+    .try_get("n")?)
+}
+
 /// Marks `id` as reverted by `by`; false when it already was (a second revert is refused).
 pub async fn mark_reverted(c: &mut Conn, id: i64, by: i64) -> Result<bool> {
     let done =

@@ -41,9 +41,18 @@ pub struct Match {
     pub via: String,
     pub created_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// When a closed match was last opened again (`/match_reopen`); None if never. Flash
+    /// mentoring counts only the sessions since the match was (re)opened
+    /// (docs/domain.md#flash-mentoring).
+    pub reopened_at: Option<DateTime<Utc>>,
 }
 
 impl Match {
+    /// When the match was last opened: made, or re-opened since.
+    pub fn opened_at(&self) -> DateTime<Utc> {
+        self.reopened_at.unwrap_or(self.created_at)
+    }
+
     /// The persona on the other side of `persona_id`.
     pub fn counterpart(&self, persona_id: i64) -> Option<i64> {
         if self.mentee_persona_id == Some(persona_id) {
@@ -54,8 +63,8 @@ impl Match {
     }
 }
 
-const COLS: &str =
-    "id, program_id, mentee_persona_id, mentor_persona_id, status, via, created_at, closed_at";
+const COLS: &str = "id, program_id, mentee_persona_id, mentor_persona_id, status, via, created_at, \
+     closed_at, reopened_at";
 
 fn from_row(r: &AnyRow) -> Result<Match> {
     Ok(Match {
@@ -67,6 +76,7 @@ fn from_row(r: &AnyRow) -> Result<Match> {
         via: r.try_get("via")?,
         created_at: get_time(r, "created_at")?,
         closed_at: get_opt_time(r, "closed_at")?,
+        reopened_at: get_opt_time(r, "reopened_at")?,
     })
 }
 
@@ -113,6 +123,7 @@ pub async fn of_persona(c: &mut Conn, persona_id: i64) -> Result<Vec<Match>> {
     rows.iter().map(from_row).collect()
 }
 
+/// Moves a match from `expected` to `new`; a conflict if it is no longer in `expected`.
 pub async fn set_state(
     c: &mut Conn,
     id: i64,
@@ -120,14 +131,54 @@ pub async fn set_state(
     new: MatchState,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let closed_at = (new == MatchState::Closed).then(|| ms(now));
-    let done =
-        sqlx::query("UPDATE matches SET status = $1, closed_at = $2 WHERE id = $3 AND status = $4")
-            .bind(new.code())
-            .bind(closed_at)
-            .bind(id)
-            .bind(expected.code())
-            .execute(&mut *c)
-            .await?;
-    expect_one(done.rows_affected(), "the match")
+    let done = transition(c, id, expected, new, now).await?;
+    expect_one(u64::from(done), "the match")
+}
+
+/// Moves a match from `expected` to `new` — a compare-and-swap: false, and nothing changed,
+/// when it is no longer in `expected` (another transaction moved it first). Closing records
+/// when; opening again records when, and clears when it closed.
+pub async fn transition(
+    c: &mut Conn,
+    id: i64,
+    expected: MatchState,
+    new: MatchState,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let sql = match new {
+        MatchState::Closed => {
+            "UPDATE matches SET status = $1, closed_at = $2 WHERE id = $3 AND status = $4"
+        }
+        MatchState::Open => {
+            "UPDATE matches SET status = $1, closed_at = NULL, reopened_at = $2 \
+             WHERE id = $3 AND status = $4"
+        }
+    };
+    let done = sqlx::query(sql)
+        .bind(new.code())
+        .bind(ms(now))
+        .bind(id)
+        .bind(expected.code())
+        .execute(&mut *c)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The open matches of flash-mentoring programs that have a booked session since they were
+/// (re)opened which started at or before `started_by` (the caller passes now minus a
+/// session's length: the session has ended), lowest id first, at most `limit`. The worker's
+/// candidates for docs/domain.md#flash-mentoring; `domain::matches::close_flash` re-checks each.
+pub async fn flash_due(c: &mut Conn, started_by: DateTime<Utc>, limit: i64) -> Result<Vec<i64>> {
+    let rows = sqlx::query(
+        "SELECT m.id FROM matches m JOIN programs p ON p.id = m.program_id \
+         WHERE m.status = 'open' AND p.flash_mentoring <> 0 AND EXISTS ( \
+           SELECT 1 FROM sessions s WHERE s.match_id = m.id AND s.state = 'booked' \
+           AND s.starts_at <= $1 AND s.starts_at >= COALESCE(m.reopened_at, m.created_at)) \
+         ORDER BY m.id LIMIT $2",
+    )
+    .bind(ms(started_by))
+    .bind(limit)
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
 }

@@ -258,12 +258,52 @@ pub async fn list(
     c: &mut Conn,
     program_ids: Option<&[i64]>,
     state: Option<OfferState>,
+    offset: i64,
     limit: i64,
 ) -> Result<Vec<Offer>> {
-    let mut sql = format!("SELECT {COLS} FROM offers WHERE state <> 'queued'");
+    let Some(filter) = listed(program_ids, state) else {
+        return Ok(Vec::new());
+    };
+    let sql = format!(
+        "SELECT {COLS} FROM offers WHERE {filter} ORDER BY id DESC LIMIT {limit} OFFSET {offset}"
+    );
+    let mut q = sqlx::query(super::sql(sql));
+    if let Some(s) = state {
+        q = q.bind(s.code());
+    }
+    let rows = q.fetch_all(&mut *c).await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// How many offers [`list`] pages through.
+pub async fn count_listed(
+    c: &mut Conn,
+    program_ids: Option<&[i64]>,
+    state: Option<OfferState>,
+) -> Result<i64> {
+    let Some(filter) = listed(program_ids, state) else {
+        return Ok(0);
+    };
+    let mut q = sqlx::query(super::sql(format!(
+        "SELECT COUNT(*) AS n FROM offers WHERE {filter}"
+    )));
+    if let Some(s) = state {
+        q = q.bind(s.code());
+    }
+    Ok(q.fetch_one(&mut *c).await?.try_get("n")?)
+}
+
+/// The condition of `/offers`: the offers of `program_ids` (all: None) in `state` (bound as
+/// `$1`; without one, every state but queued); None when no program is in scope.
+fn listed(program_ids: Option<&[i64]>, state: Option<OfferState>) -> Option<String> {
+    let mut sql = String::from(if state.is_some() {
+        "state = $1"
+    } else {
+        "state <> 'queued'"
+    });
     if let Some(ids) = program_ids {
         if ids.is_empty() {
-            return Ok(Vec::new());
+            return None;
         }
         sql.push_str(&format!(
             " AND program_id IN ({})",
@@ -273,16 +313,7 @@ pub async fn list(
                 .join(", ")
         ));
     }
-    if state.is_some() {
-        sql = sql.replace("state <> 'queued'", "state = $2");
-    }
-    sql.push_str(" ORDER BY id DESC LIMIT $1");
-    let mut q = sqlx::query(super::sql(sql)).bind(limit);
-    if let Some(s) = state {
-        q = q.bind(s.code());
-    }
-    let rows = q.fetch_all(&mut *c).await?;
-    rows.iter().map(from_row).collect()
+    Some(sql)
 }
 
 // Batches: the timers handle up to `jobs::BATCH` offers per transaction, with one statement per

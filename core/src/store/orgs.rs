@@ -72,7 +72,7 @@ pub async fn list_orgs(c: &mut Conn) -> Result<Vec<Organization>> {
 
 const PROGRAM_SELECT: &str = "SELECT p.id, p.org_id, o.name AS org_name, p.name, p.max_choices, p.recommendations, \
      p.offer_ttl_secs, p.offer_reminder_before_secs, p.inactivity_after_secs, p.inactivity_repeat_secs, \
-     p.flash_mentoring, p.timezone, p.questionnaire FROM programs p JOIN organizations o ON o.id = p.org_id";
+     p.flash_mentoring, p.timezone, p.ready_on_approval, p.questionnaire FROM programs p JOIN organizations o ON o.id = p.org_id";
 
 fn program_from_row(r: &AnyRow) -> Result<Program> {
     let secs = |col: &str| -> Result<Duration> { Ok(Duration::seconds(r.try_get::<i64, _>(col)?)) };
@@ -91,6 +91,7 @@ fn program_from_row(r: &AnyRow) -> Result<Program> {
             inactivity_repeat: secs("inactivity_repeat_secs")?,
             flash_mentoring: r.try_get::<i64, _>("flash_mentoring")? != 0,
             timezone: parse_timezone(&tz).unwrap_or(chrono_tz::Tz::UTC),
+            ready_on_approval: r.try_get::<i64, _>("ready_on_approval")? != 0,
         },
         questionnaire: Questionnaire::from_json(&r.try_get::<String, _>("questionnaire")?),
     })
@@ -99,7 +100,7 @@ fn program_from_row(r: &AnyRow) -> Result<Program> {
 type Query<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
 /// `q` with a program's settings bound next, in the order of their columns: max_choices,
-/// recommendations, the four durations in seconds, flash_mentoring, timezone.
+/// recommendations, the four durations in seconds, flash_mentoring, timezone, ready_on_approval.
 fn bind_settings<'q>(q: Query<'q>, s: &ProgramSettings) -> Query<'q> {
     q.bind(i64::from(s.max_choices))
         .bind(i64::from(s.recommendations))
@@ -109,6 +110,7 @@ fn bind_settings<'q>(q: Query<'q>, s: &ProgramSettings) -> Query<'q> {
         .bind(s.inactivity_repeat.num_seconds())
         .bind(i64::from(s.flash_mentoring))
         .bind(s.timezone.name())
+        .bind(i64::from(s.ready_on_approval))
 }
 
 pub async fn insert_program(
@@ -122,7 +124,8 @@ pub async fn insert_program(
     let q = sqlx::query(
         "INSERT INTO programs (org_id, name, max_choices, recommendations, offer_ttl_secs, \
          offer_reminder_before_secs, inactivity_after_secs, inactivity_repeat_secs, flash_mentoring, \
-         timezone, created_at, questionnaire) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+         timezone, ready_on_approval, created_at, questionnaire) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
     )
     .bind(org_id)
     .bind(name);
@@ -138,7 +141,7 @@ pub async fn update_program_settings(c: &mut Conn, id: i64, s: &ProgramSettings)
     let q = sqlx::query(
         "UPDATE programs SET max_choices = $1, recommendations = $2, offer_ttl_secs = $3, \
          offer_reminder_before_secs = $4, inactivity_after_secs = $5, inactivity_repeat_secs = $6, \
-         flash_mentoring = $7, timezone = $8 WHERE id = $9",
+         flash_mentoring = $7, timezone = $8, ready_on_approval = $9 WHERE id = $10",
     );
     let done = bind_settings(q, s).bind(id).execute(&mut *c).await?;
     expect_one(done.rows_affected(), "the program")

@@ -58,10 +58,17 @@ pub struct Message {
     pub parts_sent: i64,
     /// When the row is due; for a claimed row, when its lease ends (the claim's token).
     pub available_at: DateTime<Utc>,
+    /// The platform's id of the message this chat row became (the part holding its buttons),
+    /// once the platform accepted it: what an edit of it names.
+    pub sent_as: Option<String>,
+    /// On a row that changes an earlier chat message rather than sending a new one (see
+    /// [`queue_edits`]): that message's idempotency key.
+    pub edits: Option<String>,
 }
 
 const COLS: &str = "id, created_at, channel, kind, recipient_user_id, recipient, subject, body_text, body_html, \
-                    buttons, idempotency_key, status, attempts, last_error, sent_at, target, parts_sent, available_at";
+                    buttons, idempotency_key, status, attempts, last_error, sent_at, target, parts_sent, available_at, \
+                    sent_as, edits";
 
 fn from_row(r: &AnyRow) -> Result<Message> {
     let buttons: Option<String> = r.try_get("buttons")?;
@@ -86,6 +93,8 @@ fn from_row(r: &AnyRow) -> Result<Message> {
         target: r.try_get("target")?,
         parts_sent: r.try_get("parts_sent")?,
         available_at: get_time(r, "available_at")?,
+        sent_as: r.try_get("sent_as")?,
+        edits: r.try_get("edits")?,
     })
 }
 
@@ -408,11 +417,24 @@ pub async fn by_recipient(c: &mut Conn, user_id: i64) -> Result<Vec<Message>> {
 
 /// Marks a pending message delivered; false if it was not pending any more.
 pub async fn mark_sent(c: &mut Conn, id: i64, now: DateTime<Utc>) -> Result<bool> {
+    mark_sent_as(c, id, now, None).await
+}
+
+/// [`mark_sent`], recording the platform's id of the message it became (`sent_as`), so a later
+/// edit can name it.
+pub async fn mark_sent_as(
+    c: &mut Conn,
+    id: i64,
+    now: DateTime<Utc>,
+    sent_as: Option<&str>,
+) -> Result<bool> {
     let done = sqlx::query(
-        "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2 AND status = 'pending'",
+        "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, last_error = NULL, \
+         sent_as = COALESCE($3, sent_as) WHERE id = $2 AND status = 'pending'",
     )
     .bind(ms(now))
     .bind(id)
+    .bind(sent_as)
     .execute(&mut *c)
     .await?;
     if done.rows_affected() == 1 {
@@ -423,6 +445,82 @@ pub async fn mark_sent(c: &mut Conn, id: i64, now: DateTime<Utc>) -> Result<bool
             .await?;
     }
     Ok(done.rows_affected() == 1)
+}
+
+/// Settles an edit that had nothing left to do (the message it changes was never delivered, or
+/// the platform will not change it any more): done, not failed — nobody has to act on it — with
+/// why in `last_error`. False if it was not pending any more.
+pub async fn mark_skipped(c: &mut Conn, id: i64, now: DateTime<Utc>, why: &str) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, last_error = $2 \
+         WHERE id = $3 AND status = 'pending'",
+    )
+    .bind(ms(now))
+    .bind(why)
+    .bind(id)
+    .execute(&mut *c)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The message queued under `key`, if any.
+pub async fn by_key(c: &mut Conn, key: &str) -> Result<Option<Message>> {
+    let row = sqlx::query(super::sql(format!(
+        "SELECT {COLS} FROM outbox WHERE idempotency_key = $1"
+    )))
+    .bind(key)
+    .fetch_optional(&mut *c)
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Queues, for each (earlier key, note, prefix), an edit of the chat message queued under that
+/// key: its text with `note` below and no buttons, to the same chat, keyed `{prefix}:{earlier}`
+/// (docs/domain.md#edited-messages). Keys that name no chat message are passed over (the person
+/// had no chat account then). One statement per few hundred edits; each goes at the end of its
+/// chat's lane, so after the message it changes, whatever became of that one. Returns how many
+/// were queued (an edit queued before is not queued again).
+pub async fn queue_edits(
+    c: &mut Conn,
+    kind: &str,
+    edits: &[(String, String, &str)],
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    // Three parameters an edit: well within both backends' limits.
+    const ROWS: usize = 500;
+    let mut queued = 0;
+    for chunk in edits.chunks(ROWS) {
+        let values = (0..chunk.len())
+            .map(|i| {
+                let p = 3 + i * 3;
+                format!("SELECT ${p} AS k, ${} AS note, ${} AS suffix", p + 1, p + 2)
+            })
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ");
+        // `WHERE` before `ON CONFLICT`: SQLite reads an `ON` right after a join as the join's.
+        // In the order the messages were sent, on both backends.
+        let sql = format!(
+            "INSERT INTO outbox (created_at, channel, kind, recipient_user_id, recipient, subject, body_text, \
+             body_html, buttons, idempotency_key, status, attempts, available_at, edits) \
+             SELECT $1, o.channel, $2, o.recipient_user_id, o.recipient, '', o.body_text || v.note, NULL, NULL, \
+             v.suffix || ':' || o.idempotency_key, 'pending', 0, $1, o.idempotency_key \
+             FROM outbox o JOIN ({values}) v ON o.idempotency_key = v.k \
+             WHERE o.channel LIKE 'chat:%' AND o.edits IS NULL ORDER BY o.id \
+             ON CONFLICT (idempotency_key) DO NOTHING"
+        );
+        let mut q = sqlx::query(super::sql(sql))
+            .persistent(false)
+            .bind(ms(now))
+            .bind(kind.to_string());
+        for (key, note, prefix) in chunk {
+            q = q
+                .bind(key.clone())
+                .bind(note.clone())
+                .bind(prefix.to_string());
+        }
+        queued += q.execute(&mut *c).await?.rows_affected();
+    }
+    Ok(queued)
 }
 
 /// Claims a due pending row for one delivery attempt: moves its `available_at` `lease` ahead,
@@ -507,4 +605,45 @@ pub async fn forget_mentions(c: &mut Conn, needles: &[&str]) -> Result<()> {
         .await?;
     }
     Ok(())
+}
+
+/// One page of the messages in `status`, newest first; with `reach`, only those to people it
+/// reaches (docs/domain.md#scope).
+pub async fn page_in_state(
+    c: &mut Conn,
+    status: &str,
+    reach: Option<&super::users::Reach>,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<Message>> {
+    let rows = sqlx::query(super::sql(format!(
+        "SELECT {COLS} FROM outbox WHERE status = $1{} ORDER BY id DESC LIMIT {limit} OFFSET {offset}",
+        reached(reach)
+    )))
+    .bind(status)
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// How many messages are in `status` (to people `reach` reaches).
+pub async fn count_in_state(
+    c: &mut Conn,
+    status: &str,
+    reach: Option<&super::users::Reach>,
+) -> Result<i64> {
+    Ok(sqlx::query(super::sql(format!(
+        "SELECT COUNT(*) AS n FROM outbox WHERE status = $1{}",
+        reached(reach)
+    )))
+    .bind(status)
+    .fetch_one(&mut *c)
+    .await?
+    .try_get("n")?)
+}
+
+fn reached(reach: Option<&super::users::Reach>) -> String {
+    reach
+        .map(|r| format!(" AND recipient_user_id IN ({})", r.sql()))
+        .unwrap_or_default()
 }

@@ -45,6 +45,9 @@ pub struct Session {
     pub starts_at: DateTime<Utc>,
     pub booked_by_user_id: Option<i64>,
     pub state: SessionState,
+    /// When the 24-hour reminder was sent — or, for a session booked 24 hours or less ahead,
+    /// when it was booked: that reminder is settled then and never sent
+    /// (docs/domain.md#sessions). Likewise the 1-hour reminder.
     pub reminded_24h_at: Option<DateTime<Utc>>,
     pub reminded_1h_at: Option<DateTime<Utc>>,
 }
@@ -81,6 +84,29 @@ pub async fn insert(
     .fetch_one(&mut *c)
     .await?;
     Ok(row.try_get("id")?)
+}
+
+/// Marks these reminders of session `id` as settled at `now` without sending them (a session
+/// booked too close to its start for them: `domain::sessions::book`). The feeder, the
+/// reconciler and the reminder timers all skip a reminder whose column is set.
+pub async fn settle_reminders(
+    c: &mut Conn,
+    id: i64,
+    columns: &[ReminderColumn],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    for column in columns {
+        let sql = format!(
+            "UPDATE sessions SET {0} = $1 WHERE id = $2 AND {0} IS NULL",
+            column.name()
+        );
+        sqlx::query(super::sql(sql))
+            .bind(ms(now))
+            .bind(id)
+            .execute(&mut *c)
+            .await?;
+    }
+    Ok(())
 }
 
 pub async fn get(c: &mut Conn, id: i64) -> Result<Option<Session>> {

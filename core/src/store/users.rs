@@ -620,6 +620,8 @@ pub enum UserSort {
     FirstName,
     LastName,
     Activity,
+    /// Oldest first: the order people wait in (`/screening`).
+    Added,
 }
 
 /// The sort keys of each order, as SQL over `u`, in order (the user's id breaks ties after
@@ -645,6 +647,7 @@ pub(crate) fn sort_keys(c: &Conn, sort: UserSort) -> Vec<&'static str> {
         UserSort::FirstName => vec![first],
         UserSort::LastName => vec![last, first],
         UserSort::Activity => vec!["COALESCE(u.last_activity_at, u.created_at)"],
+        UserSort::Added => vec!["u.created_at"],
     }
 }
 
@@ -653,6 +656,40 @@ pub(crate) fn sort_keys(c: &Conn, sort: UserSort) -> Vec<&'static str> {
 /// scope of no programs). Conditions on personas are one EXISTS: someone is listed once, when
 /// one of their personas meets them all.
 fn users_query(c: &Conn, f: &UserFilter) -> Option<(String, Vec<Bind>)> {
+    let (filter, binds) = users_where(f)?;
+    let keys = sort_keys(c, f.sort);
+    let selected = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| format!(", {k} AS k{i}"))
+        .collect::<String>();
+    // Numbers, not binds: PostgreSQL plans a known LIMIT (a few rows: walk an index in order).
+    let page = match (f.limit > 0, f.offset > 0) {
+        (true, _) => format!(" LIMIT {} OFFSET {}", f.limit, f.offset.max(0)),
+        (false, true) => format!(" LIMIT {} OFFSET {}", i64::MAX, f.offset),
+        (false, false) => String::new(),
+    };
+    Some((
+        format!(
+            "SELECT {USER_COLS}{selected} FROM users u WHERE 1 = 1{filter} ORDER BY {}, u.id{page}",
+            keys.join(", ")
+        ),
+        binds,
+    ))
+}
+
+/// How many people `f` selects (its sort, limit and offset aside): the "of N" of a list.
+pub async fn count_users(c: &mut Conn, f: &UserFilter) -> Result<i64> {
+    let Some((filter, binds)) = users_where(f) else {
+        return Ok(0);
+    };
+    let text = format!("SELECT COUNT(*) AS n FROM users u WHERE 1 = 1{filter}");
+    Ok(bound(text, binds).fetch_one(&mut *c).await?.try_get("n")?)
+}
+
+/// The conditions of `f` over `u` (each beginning ` AND `) and their bound values; None when
+/// `f` can select no one (a scope of no programs and no organizations).
+fn users_where(f: &UserFilter) -> Option<(String, Vec<Bind>)> {
     // Each value is bound in the order its placeholder ($1, $2, …) is handed out.
     let mut binds: Vec<Bind> = Vec::new();
     let mut bind = |b: Bind| {
@@ -725,25 +762,7 @@ fn users_query(c: &Conn, f: &UserFilter) -> Option<(String, Vec<Bind>)> {
             bind(Bind::I(ms(before)))
         ));
     }
-    let keys = sort_keys(c, f.sort);
-    let selected = keys
-        .iter()
-        .enumerate()
-        .map(|(i, k)| format!(", {k} AS k{i}"))
-        .collect::<String>();
-    // Numbers, not binds: PostgreSQL plans a known LIMIT (a few rows: walk an index in order).
-    let page = match (f.limit > 0, f.offset > 0) {
-        (true, _) => format!(" LIMIT {} OFFSET {}", f.limit, f.offset.max(0)),
-        (false, true) => format!(" LIMIT {} OFFSET {}", i64::MAX, f.offset),
-        (false, false) => String::new(),
-    };
-    Some((
-        format!(
-            "SELECT {USER_COLS}{selected} FROM users u WHERE 1 = 1{filter} ORDER BY {}, u.id{page}",
-            keys.join(", ")
-        ),
-        binds,
-    ))
+    Some((filter, binds))
 }
 
 fn bound<'q>(
@@ -945,4 +964,53 @@ mod tests {
         assert_eq!(like_containing("100%"), "%100\\%%");
         assert_eq!(like_containing("jo\\ao"), "%jo\\\\ao%");
     }
+}
+
+// ---- scope (docs/domain.md#scope) --------------------------------------------------------
+
+/// Whom a staff member reaches with a capability they hold for some programs only: the people
+/// with a persona or a staff role in those programs, the people of those programs'
+/// organizations not in a program yet, and themselves.
+#[derive(Debug, Clone, Default)]
+pub struct Reach {
+    pub actor: Option<i64>,
+    pub programs: Vec<i64>,
+    pub orgs: Vec<i64>,
+}
+
+impl Reach {
+    /// The ids of the people reached, as a subquery (ids are numbers we hold, never input).
+    pub(crate) fn sql(&self) -> String {
+        let ids = |v: &[i64]| {
+            if v.is_empty() {
+                "NULL".to_string()
+            } else {
+                v.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+            }
+        };
+        let (programs, orgs) = (ids(&self.programs), ids(&self.orgs));
+        let actor = self
+            .actor
+            .map(|id| format!(" UNION SELECT {id}"))
+            .unwrap_or_default();
+        format!(
+            "SELECT p.user_id FROM personas p WHERE p.program_id IN ({programs}) \
+             UNION SELECT s.user_id FROM staff_roles s WHERE s.program_id IN ({programs}) \
+             UNION SELECT u.id FROM users u WHERE u.org_id IN ({orgs}) AND (\
+             NOT EXISTS (SELECT 1 FROM personas q WHERE q.user_id = u.id) \
+             OR EXISTS (SELECT 1 FROM personas q WHERE q.user_id = u.id AND q.program_id IS NULL)){actor}"
+        )
+    }
+}
+
+/// Whether `reach` reaches the person `user_id`.
+pub async fn within_reach(c: &mut Conn, user_id: i64, reach: &Reach) -> Result<bool> {
+    let found = sqlx::query(super::sql(format!(
+        "SELECT 1 AS one FROM users WHERE id = $1 AND id IN ({})",
+        reach.sql()
+    )))
+    .bind(user_id)
+    .fetch_optional(&mut *c)
+    .await?;
+    Ok(found.is_some())
 }

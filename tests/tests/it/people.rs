@@ -304,9 +304,10 @@ async fn program_settings_start_from_config_and_change_with_validation(app: &Tes
     assert!(e.to_string().contains("already has a program"), "{e}");
 }
 
-/// Lists show one chat screen: at most 25 people, the first ones of the whole sorted list
-/// (sorted and cut in SQL), and a line saying there are more; `limit:` is still taken, capped.
-async fn lists_stop_at_one_screen_and_say_there_are_more(app: &TestApp) {
+/// Lists show one chat screen (docs/domain.md#lists): at most 25 people of the whole sorted
+/// list (sorted and cut in SQL), their place in it, "…and N more", Previous/Next buttons that
+/// run the same command a page on, and the whole list as a CSV on the first screen.
+async fn lists_page_one_screen_at_a_time(app: &TestApp) {
     use mentorops_core::roles::PersonaRole;
     use mentorops_core::store;
     use mentorops_core::values::{Email, ExternalId, FullName, Phone};
@@ -362,7 +363,7 @@ async fn lists_stop_at_one_screen_and_say_there_are_more(app: &TestApp) {
             .map(str::to_string)
             .collect()
     };
-    let more = "…and more: narrow it with";
+    let more = "…and 5 more: Next ▶ below (or page:2)";
 
     // By last name: the first 25 of all 30, lower-cased (A–Z) then byte by byte, then id.
     let key = |name: &str| {
@@ -385,28 +386,56 @@ async fn lists_stop_at_one_screen_and_say_there_are_more(app: &TestApp) {
         );
         assert!(line.contains("mentee Spring N/A"), "{line}");
     }
-    assert!(text.starts_with("The first 25 people:"), "{text}");
-    assert!(
-        text.lines().last().is_some_and(|l| l.starts_with(more)),
-        "{text}"
+    assert!(text.starts_with("People: 1–25 of 30:"), "{text}");
+    assert!(text.lines().any(|l| l.starts_with(more)), "{text}");
+    // The first screen of a longer list: the whole list as a CSV, in the same order.
+    let first = app.admin("/user_list role:mentee sort:last").await;
+    assert_eq!(first.attachments.len(), 1, "{}", first.text);
+    let csv = String::from_utf8(first.attachments[0].bytes.clone()).expect("utf-8");
+    let ids: Vec<String> = csv
+        .lines()
+        .skip(1)
+        .map(|l| format!("#{}", l.split(',').next().unwrap_or_default()))
+        .collect();
+    let want: Vec<String> = sorted.iter().map(|(id, _)| format!("#{id}")).collect();
+    assert_eq!(ids, want, "{csv}");
+    // Next runs the same command a page on: the last 5, a Previous button, no Next, no file.
+    let labels = |r: &mentorops_core::reply::Reply| -> Vec<String> {
+        r.buttons.iter().map(|b| b.label.clone()).collect()
+    };
+    assert_eq!(labels(&first), ["Next ▶"]);
+    assert_eq!(
+        first.buttons[0].command,
+        "/user_list role:mentee sort:last page:2"
     );
-    // limit: is taken, and capped at one screen.
-    let text = app.admin("/user_list role:mentee limit:1000").await.text;
-    assert_eq!(shown(&text).len(), 25, "{text}");
-    assert!(text.contains(more), "{text}");
-    let text = app.admin("/user_list role:mentee limit:5").await.text;
-    assert_eq!(shown(&text).len(), 5, "{text}");
-    assert!(text.contains(more), "{text}");
+    let second = app.admin(&first.buttons[0].command).await;
+    assert!(
+        second.text.starts_with("People: 26–30 of 30:"),
+        "{}",
+        second.text
+    );
+    let lines = shown(&second.text);
+    assert_eq!(lines.len(), 5, "{}", second.text);
+    for (line, (id, _)) in lines.iter().zip(&sorted[25..]) {
+        assert!(line.starts_with(&format!("#{id} ")), "{line}");
+    }
+    assert_eq!(labels(&second), ["◀ Previous"]);
+    assert!(second.attachments.is_empty() && !second.text.contains("more"));
+    assert_eq!(app.admin(&second.buttons[0].command).await.text, text);
+    // A page past the end says which pages there are, and changes nothing.
+    let e = app.admin_err("/user_list role:mentee page:3").await;
+    assert!(e.to_string().contains("page:1 to page:2"), "{e}");
     // Fewer than a screen: all of them, and nothing about more.
     let text = app.admin("/user_list role:mentor").await.text;
     assert!(text.contains("No one matches"), "{text}");
     let text = app.admin("/user_list").await.text;
     assert_eq!(shown(&text).len(), 25, "{text}");
-    let text = app
-        .admin("/user_list status:A limit:30 sort:activity")
-        .await
-        .text;
-    assert!(text.contains(more), "{text}");
+    // Staff are Active too: 30 mentees and 3 staff.
+    let text = app.admin("/user_list status:A sort:activity").await.text;
+    assert!(
+        text.contains("1–25 of 33:") && text.contains("…and 8 more"),
+        "{text}"
+    );
 
     // /inactive: longest inactive first, one screen, and more.
     let text = app.admin("/inactive").await.text;
@@ -419,14 +448,16 @@ async fn lists_stop_at_one_screen_and_say_there_are_more(app: &TestApp) {
         );
     }
     assert!(
-        text.lines().last().is_some_and(|l| l.starts_with(more)),
+        text.starts_with("Inactive for 15+ days, longest inactive first: 1–25 of 30:")
+            && text.lines().any(|l| l.starts_with(more)),
         "{text}"
     );
     // Narrowed below a screen (the 24 added more than 39 days ago): all of them, no more.
     let text = app.admin("/inactive days:39").await.text;
     assert_eq!(shown(&text).len(), 24, "{text}");
     assert!(
-        text.starts_with("Inactive for 39+ days (24):") && !text.contains(more),
+        text.starts_with("Inactive for 39+ days, longest inactive first (24):")
+            && !text.contains("more"),
         "{text}"
     );
     let text = app
@@ -448,5 +479,5 @@ both_backends!(
     inactive_lists_usable_people_unseen_for_fifteen_days,
     csv_import_is_all_or_nothing_and_names_every_bad_line,
     program_settings_start_from_config_and_change_with_validation,
-    lists_stop_at_one_screen_and_say_there_are_more,
+    lists_page_one_screen_at_a_time,
 );

@@ -62,6 +62,7 @@ const SAMPLES: &[(&str, &str)] = &[
     ("mentors", "/mentors"),
     ("suggest", "/suggest target@example.org"),
     ("choose", "/choose #1"),
+    ("rank", "/rank"),
     ("accept", "/accept 1"),
     ("decline", "/decline 1"),
     ("offers", "/offers"),

@@ -293,7 +293,8 @@ async fn people_are_prompted_when_their_turn_comes(app: &TestApp) {
     // /screening lists him with a button that makes him Active.
     let list = app.admin("/screening").await;
     assert!(
-        list.text.contains("1 waiting to be screened"),
+        list.text
+            .starts_with("Waiting to be screened, oldest first (1):"),
         "{}",
         list.text
     );

@@ -2,6 +2,7 @@
 //! (docs/operations.md#email, docs/chat-edge.md).
 
 use super::prelude::*;
+use crate::command::screen::{self, Fit, PageNo, Screen, count};
 use crate::reply::echo;
 use crate::store;
 
@@ -11,9 +12,10 @@ command! {
         about: "Messages that could not be delivered (or pending / sent ones), with the reason",
         access: Access::Staff(Capability::ReadUsers),
         example: "/deliveries state:failed",
+        press: crate::command::spec::Press::Replaces,
         args: {
             state: Option<String> = opt(K::Choice(&["failed", "pending", "sent"]), "failed (default), pending or sent"),
-            limit: Limit<30, 500> = opt(K::Number, "how many (default 30)"),
+            page: PageNo = opt(K::Number, "which screen of the list (default 1: the newest)"),
         }
     }
 }
@@ -30,47 +32,90 @@ pub(crate) async fn deliveries(ctx: &mut Ctx<'_>, a: Deliveries) -> Result<Reply
             echo(&state)
         )));
     }
-    let limit = a.limit.get();
-    let global = ctx.actor.is_global(Capability::ReadUsers);
-    let rows =
-        store::outbox::in_state(ctx.c(), &state, if global { limit } else { limit * 10 }).await?;
+    // Staff with programs see messages to people they reach (docs/domain.md#scope).
+    let reach = ctx.reach(Capability::ReadUsers);
+    let total = store::outbox::count_in_state(ctx.c(), &state, reach.as_ref()).await?;
+    if total == 0 {
+        return Ok(Reply::text(format!("No {state} deliveries.")));
+    }
+    let total = u64::try_from(total).unwrap_or(0);
+    let fit = Fit::of(ctx.caller.frontend);
+    let rows = store::outbox::page_in_state(
+        ctx.c(),
+        &state,
+        reach.as_ref(),
+        a.page.offset(fit),
+        fit.lines as i64,
+    )
+    .await?;
     let mut lines = Vec::new();
-    for m in rows {
-        if lines.len() as i64 >= limit {
-            break;
-        }
-        let who = match m.recipient_user_id {
-            Some(id) => store::users::user(ctx.c(), id).await?,
+    for m in &rows {
+        let name = match m.recipient_user_id {
+            Some(id) => store::users::user(ctx.c(), id).await?.map(|u| u.full_name),
             None => None,
-        };
-        if !global {
-            // Staff with programs see messages to people in their programs only.
-            let visible = match &who {
-                Some(u) => ctx.in_scope(Capability::ReadUsers, u).await?,
-                None => false,
-            };
-            if !visible {
-                continue;
-            }
         }
-        let name = who
-            .map(|u| u.full_name)
-            .unwrap_or_else(|| m.recipient.clone());
+        .unwrap_or_else(|| m.recipient.clone());
         let mut line = format!(
-            "#{} {} {} to {name} ({}) · {} attempt(s)",
-            m.id, m.channel, m.kind, m.recipient, m.attempts
+            "#{} {} {} to {name} ({}) · {}",
+            m.id,
+            m.channel,
+            m.kind,
+            m.recipient,
+            count(
+                u64::try_from(m.attempts).unwrap_or(0),
+                "attempt",
+                "attempts"
+            )
         );
         if let Some(e) = &m.last_error {
             line.push_str(&format!(" · {e}"));
         }
         lines.push(line);
     }
-    if lines.is_empty() {
-        return Ok(Reply::text(format!("No {state} deliveries.")));
+    let file = if screen::wants_file(a.page, total, fit) {
+        let all = store::outbox::page_in_state(
+            ctx.c(),
+            &state,
+            reach.as_ref(),
+            0,
+            screen::FILE_ROWS as i64,
+        )
+        .await?;
+        Some(screen::csv_file(
+            &format!("deliveries-{state}.csv"),
+            &[
+                "id",
+                "channel",
+                "kind",
+                "recipient_user_id",
+                "recipient",
+                "attempts",
+                "last_error",
+            ],
+            all.into_iter().map(|m| {
+                vec![
+                    m.id.to_string(),
+                    m.channel,
+                    m.kind,
+                    m.recipient_user_id
+                        .map(|n| n.to_string())
+                        .unwrap_or_default(),
+                    m.recipient,
+                    m.attempts.to_string(),
+                    m.last_error.unwrap_or_default(),
+                ]
+            }),
+        )?)
+    } else {
+        None
+    };
+    Screen {
+        heading: format!("Deliveries {state}, newest first"),
+        lines,
+        total,
+        page: a.page,
+        fit,
+        narrow: "pick another state: with state:",
     }
-    Ok(Reply::text(format!(
-        "{} {state} deliveries:\n{}",
-        lines.len(),
-        lines.join("\n")
-    )))
+    .reply(ctx.invocation()?, file)
 }

@@ -11,6 +11,7 @@ pub(crate) mod overview;
 pub(crate) mod pairing;
 pub(crate) mod people;
 pub(crate) mod questionnaire;
+pub(crate) mod ranking;
 pub(crate) mod removal;
 pub(crate) mod screening;
 pub(crate) mod sessions;

@@ -72,15 +72,18 @@ pub(crate) async fn mentors(ctx: &mut Ctx<'_>, _: Mentors) -> Result<Reply> {
     // The same test /choose and pairing apply, so the hint shows exactly when /choose works.
     let ready = domain::recommend::unavailable_reason(&user, &persona).is_none();
     if ready {
-        text.push_str(&format!(
-            "\nRank up to {} of them, best first: /choose {}",
-            program.settings.max_choices,
-            recs.iter()
-                .take(program.settings.max_choices as usize)
-                .map(|r| format!("#{}", r.persona.id))
-                .collect::<Vec<_>>()
-                .join(" ")
-        ));
+        let max = (program.settings.max_choices as usize).min(recs.len());
+        let example = recs
+            .iter()
+            .take(max)
+            .map(|r| format!("#{}", r.persona.id))
+            .collect::<Vec<_>>()
+            .join(" ");
+        text.push_str(&if max <= 1 {
+            format!("\nChoose one: /choose {example}")
+        } else {
+            format!("\nRank up to {max} of them, best first: /choose {example}")
+        });
     } else {
         text.push_str("\nYou can choose once the program marks you ready to be matched (RTBM).");
     }
@@ -239,10 +242,17 @@ pub(crate) async fn choose(ctx: &mut Ctx<'_>, a: Choose) -> Result<Reply> {
     }
     let max = program.settings.max_choices as usize;
     if ranked.len() > max {
-        return Err(Error::input(format!(
-            "you may rank up to {max} mentors in {}: keep your first {max}",
-            program.full_name()
-        )));
+        return Err(Error::input(if max == 1 {
+            format!(
+                "you may choose one mentor in {}: keep only your first",
+                program.full_name()
+            )
+        } else {
+            format!(
+                "you may rank up to {max} mentors in {}: keep your first {max}",
+                program.full_name()
+            )
+        }));
     }
     let ids: Vec<i64> = ranked.iter().map(|r| r.persona.id).collect();
     let list = ranked
@@ -267,9 +277,9 @@ pub(crate) async fn choose(ctx: &mut Ctx<'_>, a: Choose) -> Result<Reply> {
                     .unwrap_or_default()
             )
         }
-        None => {
-            "None of them can take a mentee right now: please choose again from /mentors.".into()
-        }
+        // The round ran out at once: staff were told, and by email the mentee too; in chat this
+        // reply is all they get (docs/domain.md#choosing).
+        None => "None of them can take a mentee right now: your program manager has been told. See /mentors for who is available now.".into(),
     };
     Ok(Reply::text(format!("Your choices: {list}. {status}")))
 }
@@ -289,6 +299,9 @@ command! {
 pub(crate) async fn accept(ctx: &mut Ctx<'_>, a: Accept) -> Result<Reply> {
     let me = ctx.me()?.clone();
     let (_, mentee) = domain::matches::accept(ctx, a.offer.0, &me).await?;
+    // The offer's other messages (its reminder, or the offer when the reminder was pressed)
+    // lose their buttons too (docs/domain.md#edited-messages).
+    domain::offers::retire_buttons(ctx, a.offer.0, None).await?;
     Ok(Reply::text(format!(
         "Accepted — you are now paired with {}! Book your first session with /session_book at:\"YYYY-MM-DD HH:MM\".",
         mentee.full_name
@@ -322,25 +335,73 @@ command! {
         about: "Offers sent to mentors, newest first",
         access: Access::Staff(Capability::ReadUsers),
         example: "/offers state:pending",
+        press: crate::command::spec::Press::Replaces,
         args: {
             program: Option<ProgramRef> = opt(K::Program, "only this program"),
             state: Option<OfferState> = opt(K::Choice(OFFER_STATES), "only offers in this state"),
-            limit: Limit<30, 500> = opt(K::Number, "how many (default 30)"),
+            page: crate::command::screen::PageNo = opt(K::Number, "which screen of the list (default 1: the newest)"),
         }
     }
 }
 
 pub(crate) async fn offers(ctx: &mut Ctx<'_>, a: Offers) -> Result<Reply> {
-    let limit = a.limit.get();
+    use crate::command::screen::{self, Fit, Screen};
     let state = a.state;
     let programs = match a.program.as_deref() {
         Some(p) => Some(vec![ctx.find_program(p, Capability::ReadUsers).await?.id]),
         None => ctx.actor.programs_for(Capability::ReadUsers),
     };
-    let list = store::offers::list(ctx.c(), programs.as_deref(), state, limit).await?;
-    if list.is_empty() {
+    let total = store::offers::count_listed(ctx.c(), programs.as_deref(), state).await?;
+    if total == 0 {
         return Ok(Reply::text("No offers match."));
     }
+    let total = u64::try_from(total).unwrap_or(0);
+    let fit = Fit::of(ctx.caller.frontend);
+    let list = store::offers::list(
+        ctx.c(),
+        programs.as_deref(),
+        state,
+        a.page.offset(fit),
+        fit.lines as i64,
+    )
+    .await?;
+    let file = if screen::wants_file(a.page, total, fit) {
+        let all = store::offers::list(
+            ctx.c(),
+            programs.as_deref(),
+            state,
+            0,
+            screen::FILE_ROWS as i64,
+        )
+        .await?;
+        Some(screen::csv_file(
+            "offers.csv",
+            &[
+                "id",
+                "program_id",
+                "mentee_persona_id",
+                "mentor_persona_id",
+                "choice",
+                "state",
+                "deadline",
+                "reason",
+            ],
+            all.into_iter().map(|o| {
+                vec![
+                    o.id.to_string(),
+                    o.program_id.map(|p| p.to_string()).unwrap_or_default(),
+                    o.mentee_persona_id.to_string(),
+                    o.mentor_persona_id.to_string(),
+                    o.rank.to_string(),
+                    o.state.code().to_string(),
+                    o.deadline_at.map(|d| d.to_rfc3339()).unwrap_or_default(),
+                    o.reason.unwrap_or_default(),
+                ]
+            }),
+        )?)
+    } else {
+        None
+    };
     let mut lines = Vec::new();
     for o in list {
         let (_, mentee) = persona_user(ctx, o.mentee_persona_id).await?;
@@ -362,5 +423,13 @@ pub(crate) async fn offers(ctx: &mut Ctx<'_>, a: Offers) -> Result<Reply> {
         }
         lines.push(line);
     }
-    Ok(Reply::text(lines.join("\n")))
+    Screen {
+        heading: "Offers, newest first".into(),
+        lines,
+        total,
+        page: a.page,
+        fit,
+        narrow: "narrow it with program: or state:",
+    }
+    .reply(ctx.invocation()?, file)
 }

@@ -3,7 +3,7 @@
 use super::prelude::*;
 use crate::domain::people::NewPerson;
 use crate::domain::{self, Audit};
-use crate::program::SETTINGS;
+use crate::program::{SETTING_NAMES, SETTINGS};
 use crate::reply::echo;
 use crate::roles::StaffRole;
 use crate::store;
@@ -99,7 +99,7 @@ command! {
         example: "/program_set \"Spring 2027\" offer_ttl 48h",
         args: {
             program: ProgramRef = pos(K::Program, "the program (Org/Program when names repeat)"),
-            setting: Option<String> = opt_pos(K::Choice(&["max_choices", "recommendations", "offer_ttl", "offer_reminder_before", "inactivity_after", "inactivity_repeat", "flash_mentoring", "timezone"]), "the setting"),
+            setting: Option<String> = opt_pos(K::Choice(&SETTING_NAMES), "the setting"),
             value: Option<String> = opt_pos(K::Line, "the new value"),
         }
     }

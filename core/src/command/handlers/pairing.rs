@@ -207,10 +207,10 @@ pub(crate) async fn autopair(ctx: &mut Ctx<'_>, a: Autopair) -> Result<Reply> {
     );
     if mentees.is_empty() || mentors.is_empty() {
         return Ok(Reply::text(format!(
-            "Nothing to pair in {}: {} mentees and {} mentors are ready (A, Active, RTBM).",
+            "Nothing to pair in {}: {} and {} are ready (A, Active, RTBM).",
             program.full_name(),
-            mentees.len(),
-            mentors.len()
+            crate::text::counted(mentees.len() as i64, "mentee", "mentees"),
+            crate::text::counted(mentors.len() as i64, "mentor", "mentors")
         )));
     }
     let answers = store::answers::of_program(ctx.c(), program.id).await?;
@@ -418,7 +418,8 @@ async fn apply_autopair(
         done += 1;
     }
     Ok(Reply::text(format!(
-        "Paired {done} mentees in {}. Everyone paired has been told; no offers were sent.",
+        "Paired {} in {}. Everyone paired has been told; no offers were sent.",
+        crate::text::counted(i64::from(done), "mentee", "mentees"),
         program.full_name()
     )))
 }

@@ -5,6 +5,7 @@
 use super::ago;
 use super::prelude::*;
 use crate::command::import::{PersonFields, Places, parse_person};
+use crate::command::screen::{self, FILE_ROWS, Fit, PageNo, Screen};
 use crate::domain::{self, Audit};
 use crate::roles::PersonaRole;
 use crate::status::{MatchStatus, UserStatus};
@@ -161,10 +162,6 @@ fn line(now: chrono::DateTime<chrono::Utc>, u: &User, personas: &str) -> String 
     )
 }
 
-/// A list shows at most one chat screen of people, and says when there are more (the store
-/// reads one more than it shows to know).
-const SCREEN: i64 = 25;
-
 /// "mentor Spring RTBM, mentee unassigned N/A", or "staff" for someone with no persona.
 fn personas_brief(personas: &[(Persona, Option<String>)]) -> String {
     if personas.is_empty() {
@@ -184,17 +181,62 @@ fn personas_brief(personas: &[(Persona, Option<String>)]) -> String {
         .join(", ")
 }
 
-/// Reads the page `f` asks for, `shown` people at most, and whether there are more.
-async fn one_screen(
+/// One screen of the people `f` selects (docs/domain.md#lists): `line` writes each; on the
+/// first screen of a longer list the whole list comes as `file_name`, a CSV.
+async fn people_screen(
     ctx: &mut Ctx<'_>,
     mut f: UserFilter,
-    shown: i64,
-) -> Result<(Vec<Listed>, bool)> {
-    f.limit = shown + 1;
-    let mut people = store::users::list_people(ctx.c(), &f).await?;
-    let more = people.len() > usize::try_from(shown).unwrap_or(usize::MAX);
-    people.truncate(usize::try_from(shown).unwrap_or(usize::MAX));
-    Ok((people, more))
+    page: PageNo,
+    heading: String,
+    narrow: &'static str,
+    line: impl Fn(&Listed) -> String,
+    file_name: &str,
+) -> Result<Option<Reply>> {
+    let total = store::users::count_users(ctx.c(), &f).await?;
+    if total == 0 {
+        return Ok(None);
+    }
+    let fit = Fit::of(ctx.caller.frontend);
+    f.limit = fit.lines as i64;
+    f.offset = page.offset(fit);
+    let people = store::users::list_people(ctx.c(), &f).await?;
+    let total = u64::try_from(total).unwrap_or(0);
+    let file = if screen::wants_file(page, total, fit) {
+        f.limit = FILE_ROWS as i64;
+        f.offset = 0;
+        let all = store::users::list_people(ctx.c(), &f).await?;
+        let now = ctx.now;
+        Some(screen::csv_file(
+            file_name,
+            &["id", "name", "email", "status", "personas", "last_active"],
+            all.iter().map(|l| {
+                vec![
+                    l.user.id.to_string(),
+                    l.user.label(),
+                    l.user.email.clone(),
+                    l.user.status.code().to_string(),
+                    personas_brief(&l.personas),
+                    l.user
+                        .last_activity_at
+                        .map(|t| t.to_rfc3339())
+                        .unwrap_or_else(|| {
+                            format!("never (added {})", ago(now, Some(l.user.created_at)))
+                        }),
+                ]
+            }),
+        )?)
+    } else {
+        None
+    };
+    let screen = Screen {
+        heading,
+        lines: people.iter().map(line).collect(),
+        total,
+        page,
+        fit,
+        narrow,
+    };
+    screen.reply(ctx.invocation()?, file).map(Some)
 }
 
 command! {
@@ -203,6 +245,7 @@ command! {
         about: "List people, filtered and sorted",
         access: Access::Staff(Capability::ReadUsers),
         example: "/user_list role:mentor sort:activity",
+        press: crate::command::spec::Press::Replaces,
         args: {
             program: Option<ProgramRef> = opt(K::Program, "only this program"),
             role: Option<PersonaRole> = opt(K::Choice(PERSONA_ROLES), "mentor or mentee"),
@@ -211,7 +254,7 @@ command! {
             unassigned: Option<bool> = opt(K::YesNo, "yes: only people with no program yet"),
             inactive: Option<bool> = opt(K::YesNo, "yes: only people inactive past the program's threshold"),
             sort: Option<String> = opt(K::Choice(SORTS), "first (name), last (name) or activity"),
-            limit: Limit<25, 1000> = opt(K::Number, "at most this many (default and most: 25, one screen)"),
+            page: PageNo = opt(K::Number, "which screen of the list (default 1)"),
         }
     }
 }
@@ -247,27 +290,18 @@ pub(crate) async fn user_list(ctx: &mut Ctx<'_>, a: UserList) -> Result<Reply> {
             )));
         }
     };
-    let (people, more) = one_screen(ctx, f, a.limit.get().min(SCREEN)).await?;
-    if people.is_empty() {
-        return Ok(Reply::text("No one matches those filters."));
-    }
-    let lines: Vec<String> = people
-        .iter()
-        .map(|l| line(ctx.now, &l.user, &personas_brief(&l.personas)))
-        .collect();
-    let n = people.len();
-    let who = if n == 1 { "person" } else { "people" };
-    let mut text = if more {
-        format!("The first {n} {who}:\n{}", lines.join("\n"))
-    } else {
-        format!("{n} {who}:\n{}", lines.join("\n"))
-    };
-    if more {
-        text.push_str(
-            "\n…and more: narrow it with program:, role:, status:, tag:, unassigned: or inactive:, or use /export",
-        );
-    }
-    Ok(Reply::text(text))
+    let now = ctx.now;
+    let shown = people_screen(
+        ctx,
+        f,
+        a.page,
+        "People".into(),
+        "narrow it with program:, role:, status:, tag:, unassigned: or inactive:",
+        |l| line(now, &l.user, &personas_brief(&l.personas)),
+        "people.csv",
+    )
+    .await?;
+    Ok(shown.unwrap_or_else(|| Reply::text("No one matches those filters.")))
 }
 
 command! {
@@ -276,9 +310,11 @@ command! {
         about: "People who can use the bot but have been inactive too long, longest first",
         access: Access::Staff(Capability::ReadUsers),
         example: "/inactive program:\"Spring 2027\"",
+        press: crate::command::spec::Press::Replaces,
         args: {
             program: Option<ProgramRef> = opt(K::Program, "only this program"),
             days: Option<Limit<15, 3650>> = opt(K::Number, "inactive for at least this many days (default: the program's setting)"),
+            page: PageNo = opt(K::Number, "which screen of the list (default 1)"),
         }
     }
 }
@@ -298,45 +334,37 @@ pub(crate) async fn inactive(ctx: &mut Ctx<'_>, a: Inactive) -> Result<Reply> {
     f.usable_only = true;
     f.participants_only = true;
     f.sort = UserSort::Activity;
-    let (people, more) = one_screen(ctx, f, SCREEN).await?;
     let days = threshold.num_days();
-    if people.is_empty() {
-        return Ok(Reply::text(format!(
-            "No one has been inactive for {days} days or more."
-        )));
-    }
-    let mut lines = Vec::new();
-    for Listed { user: u, personas } in &people {
-        let since = if u.last_activity_at.is_none() {
-            format!("never seen (added {})", ago(ctx.now, Some(u.created_at)))
-        } else {
-            format!("last active {}", ago(ctx.now, u.last_activity_at))
-        };
-        lines.push(format!(
-            "#{} {} · {} · {} · {since}",
-            u.id,
-            u.label(),
-            u.status.code(),
-            personas_brief(personas)
-        ));
-    }
-    let mut text = if more {
-        format!(
-            "Inactive for {days}+ days (the first {}, longest inactive first):\n{}",
-            people.len(),
-            lines.join("\n")
-        )
-    } else {
-        format!(
-            "Inactive for {days}+ days ({}):\n{}",
-            people.len(),
-            lines.join("\n")
-        )
-    };
-    if more {
-        text.push_str("\n…and more: narrow it with program: or days:, or use /export");
-    }
-    Ok(Reply::text(text))
+    let now = ctx.now;
+    let shown = people_screen(
+        ctx,
+        f,
+        a.page,
+        format!("Inactive for {days}+ days, longest inactive first"),
+        "narrow it with program: or days:",
+        |Listed { user: u, personas }| {
+            let since = if u.last_activity_at.is_none() {
+                format!("never seen (added {})", ago(now, Some(u.created_at)))
+            } else {
+                format!("last active {}", ago(now, u.last_activity_at))
+            };
+            format!(
+                "#{} {} · {} · {} · {since}",
+                u.id,
+                u.label(),
+                u.status.code(),
+                personas_brief(personas)
+            )
+        },
+        "inactive.csv",
+    )
+    .await?;
+    Ok(shown.unwrap_or_else(|| {
+        Reply::text(format!(
+            "No one has been inactive for {} or more.",
+            crate::text::counted(days, "day", "days")
+        ))
+    }))
 }
 
 command! {

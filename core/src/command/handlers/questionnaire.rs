@@ -5,7 +5,7 @@ use crate::command::parse::quote;
 use crate::domain;
 use crate::domain::people::program_of;
 use crate::questionnaire::{Answer, Question, QuestionKind};
-use crate::reply::echo;
+use crate::reply::{clip, echo};
 use crate::status::UserStatus;
 use crate::store::orgs::Program;
 use crate::store::users::User;
@@ -138,14 +138,25 @@ pub(crate) async fn apply(ctx: &mut Ctx<'_>, a: Apply) -> Result<Reply> {
             .await?;
         } else {
             let option = q.option(answer)?;
-            if let Some(i) = chosen.iter().position(|o| *o == option) {
+            let what = if let Some(i) = chosen.iter().position(|o| *o == option) {
                 chosen.remove(i);
+                format!("Removed {option}.")
             } else {
+                let added = format!("Added {option}.");
                 chosen.push(option);
-            }
+                added
+            };
             let value = Answer::Multi(q.in_order(chosen));
             store::answers::save(ctx.c(), user.id, program.id, &q.key, &value, false, now).await?;
-            return Ok(ask(&program, &q, Some(&value)));
+            // A press shows under the question (Telegram appends it, Discord replaces the
+            // message with it): what it did and the picks so far, not the question again.
+            let mut reply = buttons(
+                &q,
+                Some(&value),
+                Reply::text(format!("{what} {}", picked_so_far(Some(&value)))),
+            );
+            reply.text.push_str(" Pick more, or press Done.");
+            return Ok(reply);
         }
     } else {
         let value = q.parse_answer(answer)?;
@@ -153,7 +164,13 @@ pub(crate) async fn apply(ctx: &mut Ctx<'_>, a: Apply) -> Result<Reply> {
     }
     let (answers, open) = store::answers::of(ctx.c(), user.id, program.id).await?;
     if let Some(next) = current(&answers, &open) {
-        return Ok(ask(&program, &next, answers.get(&next.key)));
+        // The answer just saved is named first: a pressed button's label is gone once the
+        // message moves on to the next question.
+        let mut reply = ask(&program, &next, answers.get(&next.key));
+        if let Some(saved) = answers.get(&q.key) {
+            reply.text = format!("Saved: {}.\n{}", clip(&saved.shown(), SHOWN), reply.text);
+        }
+        return Ok(reply);
     }
     // docs/domain.md#user-status-changes: finishing the application moves AI → SI by itself.
     let mut done = format!(
@@ -196,7 +213,19 @@ fn summary(questions: &[Question], answers: &crate::questionnaire::Answers) -> S
         .join("\n")
 }
 
-/// One question, with a button per choice (a tick on those already picked).
+/// How much of an answer a message quotes back.
+const SHOWN: usize = 80;
+
+/// "Chosen so far: English, Spanish." (or that nothing is chosen yet).
+fn picked_so_far(current: Option<&Answer>) -> String {
+    match current {
+        Some(Answer::Multi(v)) if !v.is_empty() => format!("Chosen so far: {}.", v.join(", ")),
+        _ => "Nothing chosen yet.".to_string(),
+    }
+}
+
+/// One question, with a button per choice (a tick on those already picked, and the picks so far
+/// in the text).
 fn ask(program: &Program, q: &Question, current: Option<&Answer>) -> Reply {
     let n = program
         .questionnaire
@@ -206,8 +235,34 @@ fn ask(program: &Program, q: &Question, current: Option<&Answer>) -> Reply {
         .map(|i| i + 1)
         .unwrap_or(1);
     let total = program.questionnaire.questions.len();
-    let press = |answer: String| format!("/apply q:{} answer:{}", q.key, quote(&answer));
     let mut reply = Reply::text(format!("Question {n} of {total}: {}", q.prompt));
+    match q.kind {
+        QuestionKind::Multi => {
+            reply
+                .text
+                .push_str("\nPick all that apply, then Done (or type them at once: /apply 1,3).");
+            if matches!(current, Some(Answer::Multi(v)) if !v.is_empty()) {
+                reply.text.push('\n');
+                reply.text.push_str(&picked_so_far(current));
+            }
+        }
+        QuestionKind::Text => {
+            reply.text.push_str("\nReply with /apply \"your answer\".");
+            reply.text_input = Some(crate::reply::TextInput {
+                label: q.prompt.clone(),
+                command: format!("/apply q:{}", q.key),
+                arg: "answer".into(),
+            });
+        }
+        QuestionKind::Single | QuestionKind::Scale => {}
+    }
+    buttons(q, current, reply)
+}
+
+/// `reply` with the question's buttons: one per choice (ticked when picked), and Done under a
+/// multi-choice one.
+fn buttons(q: &Question, current: Option<&Answer>, mut reply: Reply) -> Reply {
+    let press = |answer: String| format!("/apply q:{} answer:{}", q.key, quote(&answer));
     match q.kind {
         QuestionKind::Single => {
             for (i, o) in q.options.iter().enumerate() {
@@ -219,9 +274,6 @@ fn ask(program: &Program, q: &Question, current: Option<&Answer>) -> Reply {
                 Some(Answer::Multi(v)) => v.clone(),
                 _ => Vec::new(),
             };
-            reply
-                .text
-                .push_str("\nPick all that apply, then Done (or type them at once: /apply 1,3).");
             for (i, o) in q.options.iter().enumerate() {
                 let label = if picked.contains(o) {
                     format!("✓ {o}")
@@ -237,14 +289,7 @@ fn ask(program: &Program, q: &Question, current: Option<&Answer>) -> Reply {
                 reply = reply.with_button(i.to_string(), press(i.to_string()));
             }
         }
-        QuestionKind::Text => {
-            reply.text.push_str("\nReply with /apply \"your answer\".");
-            reply.text_input = Some(crate::reply::TextInput {
-                label: q.prompt.clone(),
-                command: format!("/apply q:{}", q.key),
-                arg: "answer".into(),
-            });
-        }
+        QuestionKind::Text => {}
     }
     reply
 }

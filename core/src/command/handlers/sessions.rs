@@ -1,17 +1,19 @@
 //! Sessions between the two people of a match (docs/domain.md#sessions): booked in the program's
-//! time zone, listed, cancelled, and reminded 24 hours and 1 hour before.
+//! time zone, listed, cancelled, and reminded 24 hours and 1 hour before (each only when booked
+//! further ahead than that).
 
 use chrono::{NaiveDateTime, TimeZone};
 
 use super::prelude::*;
+use crate::command::screen::{Fit, PageNo, Screen};
 use crate::domain::people::persona_user;
-use crate::domain::sessions::{program_of_match, session_parties};
+use crate::domain::sessions::{book, program_of_match, reminders_line, session_parties};
 use crate::domain::show::when;
 use crate::messages;
 use crate::reply::echo;
 use crate::status::MatchStatus;
 use crate::store::matches::{Match, MatchState};
-use crate::store::sessions::SessionState;
+use crate::store::sessions::{ReminderColumn, SessionState};
 use crate::store::users::User;
 use crate::store::{self};
 
@@ -107,8 +109,7 @@ pub(crate) async fn session_book(ctx: &mut Ctx<'_>, a: SessionBook) -> Result<Re
             tz.name()
         )));
     }
-    let now = ctx.now;
-    let id = store::sessions::insert(ctx.c(), m.id, starts, me.id, now).await?;
+    let (id, reminders) = book(ctx, &m, starts, me.id).await?;
     let at = when(program.as_ref(), starts);
     let text = format!(
         "{} booked a session with you for {at} (session #{id}).",
@@ -122,8 +123,14 @@ pub(crate) async fn session_book(ctx: &mut Ctx<'_>, a: SessionBook) -> Result<Re
         Vec::new(),
     )
     .await?;
+    let reminded = reminders_line(&reminders);
     for (who, counterpart) in [(&me, &other), (&other, &me)] {
-        let mail = messages::session_booked(&who.full_name, &counterpart.full_name, &at);
+        let mail = messages::session_booked_reminded(
+            &who.full_name,
+            &counterpart.full_name,
+            &at,
+            reminded,
+        );
         ctx.email(
             who,
             "session_booked",
@@ -132,8 +139,27 @@ pub(crate) async fn session_book(ctx: &mut Ctx<'_>, a: SessionBook) -> Result<Re
         )
         .await?;
     }
-    Ok(Reply::text(format!("Session #{id} with {} booked for {at}. You will both be reminded a day and an hour before.", other.full_name))
-        .with_button("Cancel it", format!("/session_cancel {id}")))
+    // docs/domain.md#sessions: the reply says which reminders will follow, and
+    // docs/domain.md#flash-mentoring: that a flash match ends with its first session.
+    let reminded = match (
+        reminders.contains(&ReminderColumn::DayBefore),
+        reminders.contains(&ReminderColumn::HourBefore),
+    ) {
+        (true, true) => "You will both be reminded a day and an hour before.",
+        (true, false) => "You will both be reminded a day before.",
+        (false, true) => "You will both be reminded an hour before.",
+        (false, false) => "It is an hour away or less: no reminder will follow.",
+    };
+    let flash = if program.as_ref().is_some_and(|p| p.settings.flash_mentoring) {
+        " This program uses flash mentoring: your match closes by itself once its first session has ended."
+    } else {
+        ""
+    };
+    Ok(Reply::text(format!(
+        "Session #{id} with {} booked for {at}. {reminded}{flash}",
+        other.full_name
+    ))
+    .with_button("Cancel it", format!("/session_cancel {id}")))
 }
 
 command! {
@@ -142,37 +168,57 @@ command! {
         about: "Your upcoming sessions",
         access: Access::Member(Member::Participant),
         example: "/sessions",
-        args: {}
+        press: crate::command::spec::Press::Replaces,
+        args: {
+            page: PageNo = opt(K::Number, "which screen of the list (default 1: the soonest)"),
+        }
     }
 }
 
-pub(crate) async fn sessions(ctx: &mut Ctx<'_>, _: Sessions) -> Result<Reply> {
+pub(crate) async fn sessions(ctx: &mut Ctx<'_>, a: Sessions) -> Result<Reply> {
     let me = ctx.me()?.clone();
-    let mut lines = Vec::new();
-    let mut reply = Reply::default();
+    let mut upcoming = Vec::new();
     for (m, other) in my_matches(ctx, &me, true).await? {
         let program = program_of_match(ctx, &m).await?;
         for s in store::sessions::of_match(ctx.c(), m.id).await? {
             if s.state != SessionState::Booked || s.starts_at <= ctx.now {
                 continue;
             }
-            lines.push(format!(
+            let line = format!(
                 "#{} {} with {}",
                 s.id,
                 when(program.as_ref(), s.starts_at),
                 other.full_name
-            ));
-            reply = reply.with_button(
-                format!("Cancel #{}", s.id),
-                format!("/session_cancel {}", s.id),
             );
+            upcoming.push((s.starts_at, s.id, line));
         }
     }
-    reply.text = if lines.is_empty() {
-        "You have no upcoming sessions. Book one with /session_book at:\"YYYY-MM-DD HH:MM\".".into()
-    } else {
-        format!("Upcoming sessions:\n{}", lines.join("\n"))
+    if upcoming.is_empty() {
+        return Ok(Reply::text(
+            "You have no upcoming sessions. Book one with /session_book at:\"YYYY-MM-DD HH:MM\".",
+        ));
+    }
+    upcoming.sort();
+    // A person's sessions are a handful: paged in memory, one screen of them with a Cancel
+    // button each (docs/domain.md#lists).
+    let fit = Fit::of(ctx.caller.frontend);
+    let skip = usize::try_from(a.page.offset(fit)).unwrap_or(usize::MAX);
+    let shown: Vec<&(chrono::DateTime<chrono::Utc>, i64, String)> =
+        upcoming.iter().skip(skip).take(fit.lines).collect();
+    let screen = Screen {
+        heading: "Upcoming sessions, soonest first".into(),
+        lines: shown.iter().map(|(_, _, line)| line.clone()).collect(),
+        total: upcoming.len() as u64,
+        page: a.page,
+        fit,
+        narrow: "cancel the ones you will not hold",
     };
+    let mut reply = screen.reply(ctx.invocation()?, None)?;
+    let paging = std::mem::take(&mut reply.buttons);
+    for (_, id, _) in shown {
+        reply = reply.with_button(format!("Cancel #{id}"), format!("/session_cancel {id}"));
+    }
+    reply.buttons.extend(paging);
     Ok(reply)
 }
 

@@ -1,6 +1,7 @@
 //! User, persona and match statuses; deactivation; the audit log and reverting from it.
 
 use super::prelude::*;
+use crate::command::screen::{self, Fit, PageNo, Screen};
 use crate::domain::{self, Audit};
 use crate::status::{
     MatchMove, MatchStatus, PersonaStatus, UserStatus, allowed_from, decide_match, revert_move,
@@ -60,8 +61,16 @@ pub(crate) async fn status(ctx: &mut Ctx<'_>, a: Status) -> Result<Reply> {
     let new = a.status;
     let again = format!("/status #{} {}", user.id, new.code());
     let tail = change_status(ctx, &user, new, a.reason.as_deref(), &a.confirm, &again).await?;
+    // docs/domain.md#ready-on-approval: approving someone may also make them ready to be matched.
+    let ready =
+        domain::statuses::make_ready_on_approval(ctx, &user, new, a.reason.as_deref()).await?;
+    let ready = if ready.is_empty() {
+        String::new()
+    } else {
+        format!("\nReady to be matched: {}.", ready.join("; "))
+    };
     Ok(Reply::text(format!(
-        "{}: {} → {} — applies to all their personas{tail}",
+        "{}: {} → {} — applies to all their personas{tail}{ready}",
         user.full_name,
         user.status.code(),
         new,
@@ -284,19 +293,7 @@ pub(crate) async fn match_status(ctx: &mut Ctx<'_>, a: SetMatchStatus) -> Result
     let reason = a.reason.as_deref();
     match t.how {
         MatchMove::Staff => {
-            store::users::set_match_status(ctx.c(), persona.id, persona.match_status, to).await?;
-            ctx.audit(
-                Audit::persona(user.id, persona.id, "match_status")
-                    .from(persona.match_status.code())
-                    .to(to.code())
-                    .because(reason),
-            )
-            .await?;
-            let now_ready = Persona {
-                match_status: to,
-                ..persona.clone()
-            };
-            domain::prompts::time_to_choose(ctx, &now_ready, &user).await?;
+            domain::statuses::staff_match_step(ctx, &user, &persona, to, reason).await?;
         }
         MatchMove::Pair => {
             return Err(Error::conflict(format!(
@@ -345,50 +342,93 @@ command! {
         about: "The audit log, for one person or everyone",
         access: Access::Staff(Capability::ReadAudit),
         example: "/history ana@example.org",
+        press: crate::command::spec::Press::Replaces,
         args: {
             person: Option<PersonRef> = opt_pos(K::Person, "whose history"),
-            limit: Limit<20, 500> = opt(K::Number, "how many entries (default 20)"),
+            page: PageNo = opt(K::Number, "which screen of the log (default 1: the newest)"),
         }
     }
 }
 
 pub(crate) async fn history(ctx: &mut Ctx<'_>, a: History) -> Result<Reply> {
-    let limit = a.limit.get();
     let subject = match a.person.as_deref() {
         Some(p) => Some(ctx.find_user(p, Capability::ReadAudit).await?),
         None => None,
     };
-    let global = ctx.actor.is_global(Capability::ReadAudit);
-    // Staff with programs see the entries about people in their scope; fetch more and filter.
-    let fetch = if subject.is_some() || global {
-        limit
-    } else {
-        limit * 10
+    // Staff with programs see the entries about people they reach; one person's are all
+    // theirs to see once `find_user` found them in reach.
+    let shown = store::audit::Shown {
+        subject: subject.as_ref().map(|u| u.id),
+        reach: match subject {
+            Some(_) => None,
+            None => ctx.reach(Capability::ReadAudit),
+        },
     };
-    let entries = store::audit::list(ctx.c(), subject.as_ref().map(|u| u.id), fetch).await?;
-    let mut lines = Vec::new();
-    for e in entries {
-        if lines.len() as i64 >= limit {
-            break;
-        }
-        if subject.is_none() && !global {
-            let visible = match e.subject_user_id {
-                Some(id) => match store::users::user(ctx.c(), id).await? {
-                    Some(u) => ctx.in_scope(Capability::ReadAudit, &u).await?,
-                    None => false,
-                },
-                None => false,
-            };
-            if !visible {
-                continue;
-            }
-        }
-        lines.push(describe_entry(ctx, &e).await?);
-    }
-    if lines.is_empty() {
+    let total = store::audit::count(ctx.c(), &shown).await?;
+    if total == 0 {
         return Ok(Reply::text("The audit log has no entries here yet."));
     }
-    Ok(Reply::text(lines.join("\n")))
+    let fit = Fit::of(ctx.caller.frontend);
+    let entries = store::audit::page(ctx.c(), &shown, a.page.offset(fit), fit.lines as i64).await?;
+    let mut lines = Vec::new();
+    for e in &entries {
+        lines.push(describe_entry(ctx, e).await?);
+    }
+    let heading = match &subject {
+        Some(u) => format!("History of {}, newest first", u.label()),
+        None => "History, newest first".to_string(),
+    };
+    let total = u64::try_from(total).unwrap_or(0);
+    let file = if screen::wants_file(a.page, total, fit) {
+        let all = store::audit::page(ctx.c(), &shown, 0, screen::FILE_ROWS as i64).await?;
+        let id = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_default();
+        Some(screen::csv_file(
+            "history.csv",
+            &[
+                "id",
+                "at",
+                "actor_user_id",
+                "via",
+                "subject_user_id",
+                "entity",
+                "entity_id",
+                "field",
+                "old_value",
+                "new_value",
+                "reason",
+                "reverts",
+                "reverted_by",
+            ],
+            all.into_iter().map(|e| {
+                vec![
+                    e.id.to_string(),
+                    e.at.to_rfc3339(),
+                    id(e.actor_user_id),
+                    e.frontend,
+                    id(e.subject_user_id),
+                    e.entity,
+                    id(e.entity_id),
+                    e.field,
+                    e.old_value.unwrap_or_default(),
+                    e.new_value.unwrap_or_default(),
+                    e.reason.unwrap_or_default(),
+                    id(e.reverts),
+                    id(e.reverted_by),
+                ]
+            }),
+        )?)
+    } else {
+        None
+    };
+    Screen {
+        heading,
+        lines,
+        total,
+        page: a.page,
+        fit,
+        narrow: "name a person: /history PERSON",
+    }
+    .reply(ctx.invocation()?, file)
 }
 
 /// "Telegram" for `telegram`: how a chat platform is named in a sentence.
