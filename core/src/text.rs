@@ -45,6 +45,19 @@ pub fn counted(n: i64, one: &str, many: &str) -> String {
     }
 }
 
+/// "132 000": how counts are written in messages, in groups of three digits.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// True for a Unicode format character (Cf).
 pub fn is_format_char(c: char) -> bool {
     FORMAT_CHARS.iter().any(|(lo, hi)| (*lo..=*hi).contains(&c))

@@ -1215,17 +1215,9 @@ impl<'a> Progress<'a> {
     }
 }
 
-/// "132 000": how counts are written in messages.
+/// "132 000" (`text::thousands`) for the row counts this module keeps as `usize`.
 fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(' ');
-        }
-        out.push(c);
-    }
-    out
+    crate::text::thousands(n as u64)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use crate::csv_safe;
 use crate::domain::Frontend;
 use crate::error::{Error, Result};
 use crate::reply::{Attachment, Reply, clip, echo};
+use crate::text::thousands;
 
 /// Lines a screen shows at most.
 pub const SCREEN: usize = 25;
@@ -209,19 +210,6 @@ pub fn csv_file(
 /// "1 person", "2 people": a count with its noun.
 pub fn count(n: u64, one: &str, many: &str) -> String {
     format!("{} {}", thousands(n), if n == 1 { one } else { many })
-}
-
-/// 1 000 000 with thin groups, as the lists print counts.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(' ');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]

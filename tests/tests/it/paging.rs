@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::fakes::telegram::Fake;
 use crate::support::TestApp;
 use crate::support::discord::{Endpoint, content, link_on_discord, press, text_opt};
-use crate::support::telegram::{nth_message, soon, start_polling, text_of};
+use crate::support::telegram::{keyboard, nth_message, soon, start_polling, text_of};
 
 /// Thirty mentees in Spring, imported as a program manager would.
 async fn thirty_mentees(app: &TestApp) {
@@ -31,22 +31,6 @@ async fn thirty_mentees(app: &TestApp) {
     );
 }
 
-/// The callback data of a Telegram message's inline buttons, by label.
-fn telegram_buttons(message: &Value) -> Vec<(String, String)> {
-    message["reply_markup"]["inline_keyboard"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|row| row.as_array().cloned().unwrap_or_default())
-        .map(|b| {
-            (
-                b["text"].as_str().unwrap_or_default().to_string(),
-                b["callback_data"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_telegram_a_long_list_pages_in_place_with_its_buttons() {
     let app = TestApp::sqlite().await;
@@ -62,7 +46,7 @@ async fn on_telegram_a_long_list_pages_in_place_with_its_buttons() {
         "{first}"
     );
     assert!(text_of(&first).contains("…and 5 more"), "{first}");
-    let next = telegram_buttons(&first);
+    let next = keyboard(&first);
     assert_eq!(
         next,
         [(
@@ -96,7 +80,7 @@ async fn on_telegram_a_long_list_pages_in_place_with_its_buttons() {
             .count(),
         5
     );
-    let previous = telegram_buttons(&edit);
+    let previous = keyboard(&edit);
     assert_eq!(previous.len(), 1, "{edit}");
     assert_eq!(previous[0].0, "◀ Previous");
 
@@ -107,7 +91,7 @@ async fn on_telegram_a_long_list_pages_in_place_with_its_buttons() {
     })
     .await;
     assert!(text_of(&back).starts_with("People: 1–25 of 30:"), "{back}");
-    assert_eq!(telegram_buttons(&back), next);
+    assert_eq!(keyboard(&back), next);
     assert_eq!(fake.to_chat("senddocument", 9401).len(), 1);
     assert_eq!(
         fake.to_chat("sendmessage", 9401).len(),

@@ -7,12 +7,10 @@ use mentorops_core::command::{Caller, quote};
 use mentorops_core::reply::Reply;
 use mentorops_core::status::{MatchStatus, UserStatus};
 
-use serde_json::Value;
-
 use crate::both_backends;
 use crate::fakes::telegram::Fake;
 use crate::support::people::{BEN, TOM};
-use crate::support::telegram::{soon, start_polling, text_of};
+use crate::support::telegram::{keyboard, soon, start_polling, text_of};
 use crate::support::{
     TestApp, ana_maria_and_lee, offers_of, pending_of, persona_of, world, world_mentors,
 };
@@ -464,22 +462,6 @@ both_backends!(
     a_stale_press_for_a_mentor_no_longer_available_is_refused,
     someone_not_ready_cannot_rank,
 );
-
-/// The (label, callback data) of a Telegram message's inline keyboard, row by row.
-fn keyboard(message: &Value) -> Vec<(String, String)> {
-    message["reply_markup"]["inline_keyboard"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|row| row.as_array().cloned().unwrap_or_default())
-        .map(|b| {
-            (
-                b["text"].as_str().unwrap_or_default().to_string(),
-                b["callback_data"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
-}
 
 /// Ana ranks Lee then Maria by pressing buttons on Telegram: each press replaces the pressed
 /// message with the list, the order so far and the next buttons; Send sends her request to Lee.

@@ -66,3 +66,19 @@ pub async fn nth_message(fake: &Fake, chat: i64, n: usize) -> Value {
 pub fn text_of(v: &Value) -> String {
     v["text"].as_str().unwrap_or_default().to_string()
 }
+
+/// The (label, callback data) of a Telegram message's inline keyboard, row by row.
+pub fn keyboard(message: &Value) -> Vec<(String, String)> {
+    message["reply_markup"]["inline_keyboard"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|row| row.as_array().cloned().unwrap_or_default())
+        .map(|b| {
+            (
+                b["text"].as_str().unwrap_or_default().to_string(),
+                b["callback_data"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
