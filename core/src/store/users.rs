@@ -981,6 +981,14 @@ pub struct Reach {
 impl Reach {
     /// The ids of the people reached, as a subquery (ids are numbers we hold, never input).
     pub(crate) fn sql(&self) -> String {
+        self.ids(None)
+    }
+
+    /// [`Reach::sql`], each branch narrowed to the person `who` (an SQL expression, like
+    /// `$1`): the same rule, but the planner reads one person's rows instead of building the
+    /// whole set (which took 355 ms at 100 000 people on PostgreSQL).
+    fn ids(&self, who: Option<&str>) -> String {
+        let only = |col: &str| who.map(|w| format!(" AND {col} = {w}")).unwrap_or_default();
         let ids = |v: &[i64]| {
             if v.is_empty() {
                 "NULL".to_string()
@@ -994,11 +1002,14 @@ impl Reach {
             .map(|id| format!(" UNION SELECT {id}"))
             .unwrap_or_default();
         format!(
-            "SELECT p.user_id FROM personas p WHERE p.program_id IN ({programs}) \
-             UNION SELECT s.user_id FROM staff_roles s WHERE s.program_id IN ({programs}) \
-             UNION SELECT u.id FROM users u WHERE u.org_id IN ({orgs}) AND (\
+            "SELECT p.user_id FROM personas p WHERE p.program_id IN ({programs}){} \
+             UNION SELECT s.user_id FROM staff_roles s WHERE s.program_id IN ({programs}){} \
+             UNION SELECT u.id FROM users u WHERE u.org_id IN ({orgs}){} AND (\
              NOT EXISTS (SELECT 1 FROM personas q WHERE q.user_id = u.id) \
-             OR EXISTS (SELECT 1 FROM personas q WHERE q.user_id = u.id AND q.program_id IS NULL)){actor}"
+             OR EXISTS (SELECT 1 FROM personas q WHERE q.user_id = u.id AND q.program_id IS NULL)){actor}",
+            only("p.user_id"),
+            only("s.user_id"),
+            only("u.id")
         )
     }
 }
@@ -1007,7 +1018,7 @@ impl Reach {
 pub async fn within_reach(c: &mut Conn, user_id: i64, reach: &Reach) -> Result<bool> {
     let found = sqlx::query(super::sql(format!(
         "SELECT 1 AS one FROM users WHERE id = $1 AND id IN ({})",
-        reach.sql()
+        reach.ids(Some("$1"))
     )))
     .bind(user_id)
     .fetch_optional(&mut *c)
