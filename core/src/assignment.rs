@@ -4,6 +4,10 @@
 //! (mentors) so that every row and every column is used at most once and the sum of the
 //! scores of the chosen pairs is as large as possible. It is exact, not greedy.
 //!
+//! The columns are places, not people: `/autopair` gives a mentor who takes several mentees at
+//! once one column per free place (docs/domain.md#capacity), so "each column once" is "each
+//! place once", and a mentor with two free places may get two rows.
+//!
 //! # Algorithm
 //!
 //! Scores become costs `cost = C - score`, with `C` the largest allowed score; a forbidden pair

@@ -38,6 +38,7 @@ pub mod error;
 pub mod messages;
 pub mod program;
 pub mod questionnaire;
+pub mod quiet;
 pub mod reply;
 pub mod rng;
 pub mod roles;

@@ -218,6 +218,133 @@ pub fn staff_chain_exhausted(mentee: &str, program: &str, none_available: bool) 
     )
 }
 
+/// A time as a program's people read it: in the program's zone, the zone named, since people
+/// have no zone of their own yet (docs/domain.md#cascade-place): "Thu 03 Dec 17:00
+/// America/Sao_Paulo".
+pub fn zoned(t: chrono::DateTime<chrono::Utc>, zone: chrono_tz::Tz) -> String {
+    format!(
+        "{} {}",
+        t.with_timezone(&zone).format("%a %d %b %H:%M"),
+        zone.name()
+    )
+}
+
+/// "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st".
+pub fn ordinal(n: i64) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+/// How long is left, in its two largest units, rounded down (never more than there is): "2 days
+/// 5 hours", "3 days", "45 minutes".
+pub fn time_left(d: chrono::Duration) -> String {
+    let minutes = d.num_minutes().max(0);
+    let parts: Vec<String> = [
+        (minutes / (24 * 60), "day", "days"),
+        (minutes / 60 % 24, "hour", "hours"),
+        (minutes % 60, "minute", "minutes"),
+    ]
+    .into_iter()
+    .skip_while(|(n, _, _)| *n == 0)
+    .take(2)
+    .filter(|(n, _, _)| *n > 0)
+    .map(|(n, one, many)| counted(n, one, many))
+    .collect();
+    if parts.is_empty() {
+        "less than a minute".to_string()
+    } else {
+        parts.join(" ")
+    }
+}
+
+/// Where a mentee's request stands (docs/domain.md#cascade-place): "request 2 of 3: Lee Mentor,
+/// answer due Thu 03 Dec 17:00 America/Sao_Paulo".
+pub fn request_place(rank: i64, of: i64, mentor: &str, due: &str) -> String {
+    format!("request {rank} of {of}: {mentor}, answer due {due}")
+}
+
+/// To a mentor, in an offer, its reminder and `/me` (docs/domain.md#cascade-place): "You are
+/// their 1st choice: answer within 2 days 5 hours, by Thu 03 Dec 17:00 America/Sao_Paulo."
+pub fn their_choice(rank: i64, left: &str, due: &str) -> String {
+    format!(
+        "You are their {} choice: answer within {left}, by {due}.",
+        ordinal(rank)
+    )
+}
+
+/// To each staff member asked to pair a mentee whose choices ran out (docs/domain.md#manual-match):
+/// their best available mentors, a line each, with a button each under it.
+pub fn manual_match(mentee: &str, program: &str, mentors: &str) -> String {
+    format!(
+        "{mentee} ran out of mentor choices in {program}: they were asked to choose again, and you can pair them now with one of their best available mentors:\n{mentors}\n\
+         The first press by any of the program's staff pairs them; everyone else's copy of this message then says who did."
+    )
+}
+
+/// What a claimed manual match says, in every other staff member's copy and to a press that
+/// came too late: "Claimed by Paula Pm: paired Ana Lima with Lee Mentor".
+pub fn claimed(by: &str, mentee: &str, mentor: &str) -> String {
+    format!("Claimed by {by}: paired {mentee} with {mentor}")
+}
+
+/// A manual-match press after the mentee was paired (by that press's rival, or some other way):
+/// who paired them with whom, when and how; nothing was changed.
+pub fn already_paired(
+    who: &str,
+    mentee: &str,
+    mentor: &str,
+    via: &str,
+    at: &str,
+    closed_since: bool,
+) -> String {
+    let how = match via {
+        "claim" if who == "you" => {
+            format!("You claimed {mentee} already: paired with {mentor} on {at}")
+        }
+        "claim" => format!("{} on {at}", claimed(who, mentee, mentor)),
+        "offer" => {
+            format!("{mentee} was paired with {mentor} on {at}: {mentor} accepted their request")
+        }
+        "assign" | "autopair" => {
+            format!("{mentee} was paired with {mentor} on {at} by {who} (/{via})")
+        }
+        _ => format!("{mentee} was paired with {mentor} on {at}"),
+    };
+    let since = if closed_since {
+        " That match has closed since."
+    } else {
+        ""
+    };
+    format!("{how}. Nothing was changed.{since}")
+}
+
+/// A manual-match press for a mentee who cannot be paired now, and was not paired either.
+pub fn cannot_claim(why: &str) -> String {
+    format!(
+        "{why}: they cannot be paired now, so nothing was changed. See /user_show for where they stand."
+    )
+}
+
+/// A manual-match press for a mentee who has chosen again since their round ran out.
+pub fn chose_again(mentee: &str, mentor: &str, mentee_email: &str) -> String {
+    format!(
+        "{mentee} has chosen again since: their request is with {mentor}, so nothing was changed. To pair them anyway, /assign {mentee_email} with the mentor."
+    )
+}
+
+/// A manual-match press whose mentor can no longer be paired (`why`, as pairing refused it).
+pub fn claim_mentor_gone(why: &str, mentee_email: &str) -> String {
+    format!(
+        "{why}. Press another mentor of the message, or send /suggest {mentee_email} for a fresh list."
+    )
+}
+
 pub fn session_booked(name: &str, other: &str, when: &str) -> Mail {
     mail(
         format!("Session with {other} on {when}"),
@@ -412,9 +539,56 @@ pub fn session_booked_reminded(name: &str, other: &str, when: &str, reminders: &
     )
 }
 
+/// A mentor's pause has ended (docs/domain.md#availability): the worker tells them, once.
+pub fn pause_ended(name: &str, ended: &str) -> Mail {
+    mail(
+        "Your pause has ended: mentees can ask you again".into(),
+        &format!("Hello {name},"),
+        &[
+            Para::Text(&format!(
+                "Your pause ended on {ended}. Mentees can send you requests again, and you may be recommended to them."
+            )),
+            Para::Text("To pause again, send /pause with a number of weeks (1 to 12) to the bot."),
+        ],
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn places_in_a_cascade_read_as_people_say_them() {
+        let ordinals: Vec<String> = [1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111]
+            .into_iter()
+            .map(ordinal)
+            .collect();
+        assert_eq!(
+            ordinals,
+            [
+                "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st",
+                "111th"
+            ]
+        );
+        let left =
+            |h: i64, m: i64| time_left(chrono::Duration::hours(h) + chrono::Duration::minutes(m));
+        assert_eq!(left(53, 59), "2 days 5 hours");
+        assert_eq!(left(72, 0), "3 days");
+        assert_eq!(left(48, 30), "2 days");
+        assert_eq!(left(24, 0), "1 day");
+        assert_eq!(left(1, 1), "1 hour 1 minute");
+        assert_eq!(left(0, 45), "45 minutes");
+        assert_eq!(left(0, 0), "less than a minute");
+        assert_eq!(left(-3, 0), "less than a minute");
+        let t = chrono::DateTime::parse_from_rfc3339("2026-12-03T20:00:00Z")
+            .map(|t| t.with_timezone(&chrono::Utc));
+        assert_eq!(
+            t.map(|t| zoned(t, chrono_tz::America::Sao_Paulo))
+                .ok()
+                .as_deref(),
+            Some("Thu 03 Dec 17:00 America/Sao_Paulo")
+        );
+    }
 
     #[test]
     fn both_templates_render_every_paragraph() {

@@ -5,6 +5,7 @@ use chrono::Duration;
 use chrono_tz::Tz;
 
 use crate::error::Error;
+use crate::quiet::QuietHours;
 use crate::reply::echo;
 use crate::values::{format_duration, parse_duration};
 
@@ -21,10 +22,19 @@ pub struct ProgramSettings {
     /// Approving a person (`/status … A` from AI or SI, the `/screening` button) also makes
     /// their personas in this program ready to be matched (docs/domain.md#ready-on-approval).
     pub ready_on_approval: bool,
+    /// How many mentees a mentor takes at once, each on a persona of their own, unless the
+    /// mentor has their own number (`/capacity`; docs/domain.md#capacity).
+    pub mentor_capacity: u32,
+    /// Reminders and nudges to a person that fall in this window of their day wait until it
+    /// ends, unless they set their own (docs/domain.md#quiet-hours).
+    pub quiet_hours: QuietHours,
 }
 
+/// The most mentees a mentor takes at once, by `mentor_capacity` or `/capacity`.
+pub const MAX_MENTOR_CAPACITY: u32 = 10;
+
 /// One row per setting: the name staff type in `/program_set`, and what it means.
-pub const SETTINGS: [(&str, &str); 9] = [
+pub const SETTINGS: [(&str, &str); 11] = [
     ("max_choices", "how many mentors a mentee may rank (1–20)"),
     (
         "recommendations",
@@ -57,6 +67,14 @@ pub const SETTINGS: [(&str, &str); 9] = [
     (
         "ready_on_approval",
         "yes if approving a person (/status A, the /screening button) also makes them ready to be matched (RTBM)",
+    ),
+    (
+        "mentor_capacity",
+        "how many mentees a mentor takes at once (1–10); /capacity sets one mentor's own",
+    ),
+    (
+        "quiet_hours",
+        "reminders and nudges wait while it is night for the person, like 21-8 (21:00 to 08:00), or off",
     ),
 ];
 
@@ -95,6 +113,10 @@ impl ProgramSettings {
             "flash_mentoring" => self.flash_mentoring = parse_yes_no(&name, raw)?,
             "timezone" => self.timezone = parse_timezone(raw)?,
             "ready_on_approval" => self.ready_on_approval = parse_yes_no(&name, raw)?,
+            "mentor_capacity" => {
+                self.mentor_capacity = parse_count(&name, raw, 1, MAX_MENTOR_CAPACITY)?;
+            }
+            "quiet_hours" => self.quiet_hours = QuietHours::parse(&name, raw)?,
             _ => {
                 return Err(Error::input(format!(
                     "'{}' is not a program setting: use one of {}",
@@ -119,6 +141,12 @@ impl ProgramSettings {
                 format_duration(self.offer_ttl)
             )));
         }
+        if !(1..=MAX_MENTOR_CAPACITY).contains(&self.mentor_capacity) {
+            return Err(Error::input(format!(
+                "mentor_capacity must be a whole number from 1 to {MAX_MENTOR_CAPACITY}, not {}",
+                self.mentor_capacity
+            )));
+        }
         if self.max_choices > self.recommendations {
             return Err(Error::input(format!(
                 "max_choices ({}) cannot exceed recommendations ({}): a mentee ranks from what they are shown",
@@ -139,6 +167,8 @@ impl ProgramSettings {
             "flash_mentoring" => yes_no(self.flash_mentoring),
             "timezone" => self.timezone.name().to_string(),
             "ready_on_approval" => yes_no(self.ready_on_approval),
+            "mentor_capacity" => self.mentor_capacity.to_string(),
+            "quiet_hours" => self.quiet_hours.code(),
             _ => return None,
         })
     }
@@ -204,6 +234,8 @@ mod tests {
             flash_mentoring: false,
             timezone: Tz::UTC,
             ready_on_approval: false,
+            mentor_capacity: 1,
+            quiet_hours: QuietHours::default(),
         }
     }
 
@@ -218,6 +250,7 @@ mod tests {
             "flash_mentoring",
             "timezone",
             "ready_on_approval",
+            "mentor_capacity",
             long.as_str(),
         ] {
             let m = s

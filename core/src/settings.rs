@@ -458,6 +458,22 @@ pub struct ProgramDefaults {
     /// before the setting existed leaves it out.
     #[serde(default)]
     pub ready_on_approval: bool,
+    /// docs/domain.md#capacity. Defaults to 1 (one mentee at a time, as before the setting
+    /// existed) when a configuration file leaves it out.
+    #[serde(default = "one_mentee")]
+    pub mentor_capacity: u32,
+    /// docs/domain.md#quiet-hours, as `/program_set` reads it (`21-8`, `off`). Defaults to
+    /// 21-8 when a configuration file leaves it out.
+    #[serde(default = "night")]
+    pub quiet_hours: String,
+}
+
+fn night() -> String {
+    crate::quiet::QuietHours::default().code()
+}
+
+fn one_mentee() -> u32 {
+    1
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -720,6 +736,9 @@ impl Settings {
             timezone: parse_timezone(&d.timezone)
                 .map_err(|e| key_error("program_defaults.timezone", e))?,
             ready_on_approval: d.ready_on_approval,
+            mentor_capacity: d.mentor_capacity,
+            quiet_hours: crate::quiet::QuietHours::parse("quiet_hours", &d.quiet_hours)
+                .map_err(|e| key_error("program_defaults.quiet_hours", e))?,
         };
         s.check().map_err(|e| key_error("program_defaults", e))?;
         Ok(s)

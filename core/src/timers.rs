@@ -5,15 +5,19 @@
 //! and the daily staff digest (docs/domain.md#inactivity). Offer and session timers run in
 //! batches of up to `store::jobs::BATCH` items, one transaction and a constant number of
 //! statements each, so one failure holds up only its batch; every item is claimed by a
-//! compare-and-swap on its state, so two workers may run the same batch at once.
+//! compare-and-swap on its state, so two workers may run the same batch at once. What each
+//! timer finds due is `store::jobs::due_between`, read up to now here and further ahead by
+//! `/upcoming` (docs/domain.md#upcoming); deliveries that then fall in someone's quiet hours
+//! wait in the outbox (docs/domain.md#quiet-hours), the timers themselves never do.
 
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, TryStreamExt};
 use tracing::warn;
 
 use crate::command::engine::Engine;
-use crate::domain::{Frontend, inactivity, matches, offers, sessions};
+use crate::domain::{Frontend, availability, inactivity, matches, offers, sessions};
 use crate::error::Result;
+use crate::store::jobs::Timer;
 use crate::store::sessions::ReminderColumn;
 use crate::store::{self};
 
@@ -23,6 +27,8 @@ pub struct TimerReport {
     pub offer_reminders: usize,
     pub session_reminders: usize,
     pub flash_matches_closed: usize,
+    pub pauses_ended: usize,
+    pub places_made: usize,
 }
 
 /// One kind of timer.
@@ -102,26 +108,31 @@ async fn run_all(engine: &Engine, job: Job, ids: Vec<i64>, now: DateTime<Utc>) -
     n
 }
 
-pub async fn expire_due_offers(engine: &Engine, now: DateTime<Utc>) -> Result<usize> {
+/// The most items one run of a timer reads (the rest are found by the next run).
+const DUE_LIMIT: i64 = 1000;
+
+/// The items of `timer` due at `now`: `store::jobs::due_between` up to `now`, the same query
+/// `/upcoming` reads further ahead (docs/domain.md#upcoming), so the dry run and the timers
+/// never disagree about what falls due when.
+async fn due_ids(engine: &Engine, timer: Timer, now: DateTime<Utc>) -> Result<Vec<i64>> {
     let mut conn = engine.db().pool().acquire().await?;
-    let ids = store::offers::due_to_expire(&mut conn, now, 1000).await?;
-    drop(conn);
+    store::jobs::due_now(&mut conn, timer, now, DUE_LIMIT).await
+}
+
+pub async fn expire_due_offers(engine: &Engine, now: DateTime<Utc>) -> Result<usize> {
+    let ids = due_ids(engine, Timer::Expiry, now).await?;
     Ok(run_all(engine, Job::Expire, ids, now).await)
 }
 
 pub async fn remind_due_offers(engine: &Engine, now: DateTime<Utc>) -> Result<usize> {
-    let mut conn = engine.db().pool().acquire().await?;
-    let ids = store::offers::due_to_remind(&mut conn, now, 1000).await?;
-    drop(conn);
+    let ids = due_ids(engine, Timer::OfferReminder, now).await?;
     Ok(run_all(engine, Job::RemindOffer, ids, now).await)
 }
 
 pub async fn remind_due_sessions(engine: &Engine, now: DateTime<Utc>) -> Result<usize> {
     let mut n = 0;
     for column in ReminderColumn::ALL {
-        let mut conn = engine.db().pool().acquire().await?;
-        let ids = store::sessions::due_reminders(&mut conn, now, column.lead(), column).await?;
-        drop(conn);
+        let ids = due_ids(engine, Timer::SessionReminder(column), now).await?;
         n += run_all(engine, Job::RemindSession(column), ids, now).await;
     }
     Ok(n)
@@ -135,7 +146,73 @@ pub async fn run_due(engine: &Engine) -> Result<TimerReport> {
         offer_reminders: remind_due_offers(engine, now).await?,
         session_reminders: remind_due_sessions(engine, now).await?,
         flash_matches_closed: close_flash_matches(engine, now).await?,
+        pauses_ended: end_pauses(engine, now).await?,
+        places_made: fill_places(engine, now).await?,
     })
+}
+
+/// The most pauses one run of [`end_pauses`] ends; the rest are found by the next run.
+pub const PAUSE_LIMIT: i64 = 1000;
+
+/// docs/domain.md#availability: ends the mentors' pauses whose end has come by `now` and tells
+/// each of them, once. Finds them with one query (at most [`PAUSE_LIMIT`], earliest first),
+/// then ends each in a transaction of its own (`domain::availability::end_pause`: re-read,
+/// claimed by a compare-and-swap on the pause's end, never before it), so one that fails is
+/// logged and found again next time, and two runs at once tell each mentor once. Returns how
+/// many it ended.
+pub async fn end_pauses(engine: &Engine, now: DateTime<Utc>) -> Result<usize> {
+    let mut conn = engine.db().pool().acquire().await?;
+    let ids = store::users::pauses_ended_by(&mut conn, now, PAUSE_LIMIT).await?;
+    drop(conn);
+    let mut ended = 0;
+    for user_id in ids {
+        match end_pause(engine, user_id, now).await {
+            Ok(true) => ended += 1,
+            Ok(false) => {}
+            Err(e) => warn!(user_id, error = %e, "ending a pause failed; retried on the next run"),
+        }
+    }
+    Ok(ended)
+}
+
+/// One mentor's pause ended at `now`, in its own transaction (the rule:
+/// `domain::availability::end_pause`). False when not due, or another run ended it first.
+pub async fn end_pause(engine: &Engine, user_id: i64, now: DateTime<Utc>) -> Result<bool> {
+    let mut tx = engine.db().begin().await?;
+    let mut w = engine.system_work(&mut tx, Frontend::Worker, now);
+    let done = availability::end_pause(&mut w, user_id).await?;
+    drop(w);
+    tx.commit().await?;
+    Ok(done)
+}
+
+/// docs/domain.md#capacity: makes the free places mentors are short of — a mentor made ready by
+/// staff in a program whose capacity is above 1, a place freed by a closed match while another
+/// is open — which nothing else makes at that moment. Finds them with one query (at most
+/// [`PAUSE_LIMIT`]) and tops each up in a transaction of its own
+/// (`domain::availability::top_up`, which re-reads and decides). Returns how many places it made.
+pub async fn fill_places(engine: &Engine, now: DateTime<Utc>) -> Result<usize> {
+    let mut conn = engine.db().pool().acquire().await?;
+    let short = store::users::mentors_short_of_places(&mut conn, PAUSE_LIMIT).await?;
+    drop(conn);
+    let mut made = 0;
+    for (user_id, program_id) in short {
+        let run = async {
+            let mut tx = engine.db().begin().await?;
+            let mut w = engine.system_work(&mut tx, Frontend::Worker, now);
+            let done = availability::top_up(&mut w, user_id, program_id).await?;
+            drop(w);
+            tx.commit().await?;
+            Ok::<usize, crate::error::Error>(done.added.len())
+        };
+        match run.await {
+            Ok(n) => made += n,
+            Err(e) => {
+                warn!(user_id, program_id, error = %e, "making a mentor's places failed; retried on the next run")
+            }
+        }
+    }
+    Ok(made)
 }
 
 /// The most flash-mentoring matches one run of [`close_flash_matches`] closes; the rest are

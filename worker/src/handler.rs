@@ -145,6 +145,13 @@ async fn run(job: &Job, rt: &Runtime) -> Result<(), BoxDynError> {
                 info!(tick, closed = n, "flash-mentoring matches closed");
             }
         }
+        Job::Availability { tick } => {
+            let ended = timers::end_pauses(engine, now).await?;
+            let made = timers::fill_places(engine, now).await?;
+            if ended + made > 0 {
+                info!(tick, ended, made, "mentors' pauses ended, places made");
+            }
+        }
         Job::Noop { .. } => {}
     }
     Ok(())

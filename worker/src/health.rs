@@ -114,6 +114,7 @@ fn every_job_kind() -> Vec<&'static str> {
         Job::Digest { tick: 0 },
         Job::Reconcile { tick: 0 },
         Job::CloseFlash { tick: 0 },
+        Job::Availability { tick: 0 },
         Job::Noop { n: 0 },
     ];
     let mut kinds: Vec<&'static str> = one_of_each
@@ -133,6 +134,7 @@ fn every_job_kind() -> Vec<&'static str> {
             | Job::Digest { .. }
             | Job::Reconcile { .. }
             | Job::CloseFlash { .. }
+            | Job::Availability { .. }
             | Job::Noop { .. } => job.kind(),
         })
         .collect();

@@ -103,6 +103,12 @@ pub enum Job {
     CloseFlash {
         tick: u64,
     },
+    /// Ends the mentors' pauses whose time has come and tells each once, and makes the free
+    /// places mentors are short of (docs/domain.md#availability, docs/domain.md#capacity);
+    /// queued on the reconciler's cron tick.
+    Availability {
+        tick: u64,
+    },
     /// Does nothing: for benchmarks and queue health checks.
     Noop {
         n: u64,
@@ -225,6 +231,7 @@ impl Job {
             Self::Digest { tick } => format!("digest:{tick}"),
             Self::Reconcile { tick } => format!("reconcile:{tick}"),
             Self::CloseFlash { tick } => format!("close_flash:{tick}"),
+            Self::Availability { tick } => format!("availability:{tick}"),
             Self::Noop { n } => format!("noop:{n}"),
         }
     }
@@ -242,6 +249,7 @@ impl Job {
             Self::Digest { .. } => "digest",
             Self::Reconcile { .. } => "reconcile",
             Self::CloseFlash { .. } => "close_flash",
+            Self::Availability { .. } => "availability",
             Self::Noop { .. } => "noop",
         }
     }
@@ -261,6 +269,7 @@ impl Job {
             | Self::Digest { .. }
             | Self::Reconcile { .. }
             | Self::CloseFlash { .. }
+            | Self::Availability { .. }
             | Self::Noop { .. } => None,
         }
     }
@@ -284,6 +293,7 @@ impl Job {
             | Self::Digest { .. }
             | Self::Reconcile { .. }
             | Self::CloseFlash { .. }
+            | Self::Availability { .. }
             | Self::Noop { .. } => None,
         }
     }

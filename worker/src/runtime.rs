@@ -45,13 +45,18 @@ pub enum CronJob {
 
 impl CronJob {
     /// The jobs a tick queues. The reconciler's tick (every minute by default) also queues the
-    /// flash-mentoring close (docs/domain.md#flash-mentoring): a session's end is not a row the
-    /// feeder sees, so it is looked for on a clock, and a minute late is on time for it.
+    /// flash-mentoring close (docs/domain.md#flash-mentoring), and the end of mentors' pauses and
+    /// their missing places (docs/domain.md#availability): none is a row the feeder sees, so each is looked for
+    /// on a clock, and a minute late is on time for them.
     fn jobs(self, tick: u64) -> Vec<Job> {
         match self {
             Self::Sweep => vec![Job::Sweep { tick }],
             Self::Digest => vec![Job::Digest { tick }],
-            Self::Reconcile => vec![Job::Reconcile { tick }, Job::CloseFlash { tick }],
+            Self::Reconcile => vec![
+                Job::Reconcile { tick },
+                Job::CloseFlash { tick },
+                Job::Availability { tick },
+            ],
         }
     }
 }

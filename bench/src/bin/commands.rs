@@ -785,6 +785,14 @@ async fn run(
             format!("/history #{}", cast.history_of),
             "/history PERSON",
         ),
+        // A program manager's whole log: entries about the people they reach, counted and
+        // paged in SQL (docs/domain.md#scope).
+        (
+            "history_all",
+            cast.pm,
+            "/history".into(),
+            "/history (a PM's reach)",
+        ),
         ("export", cast.admin, "/export".into(), "/export"),
     ];
     let exe = std::env::current_exe()?;

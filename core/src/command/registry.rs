@@ -7,8 +7,8 @@ use super::args::Invocation;
 use super::ctx::Ctx;
 use super::declare::Command;
 use super::handlers::{
-    basics, deliveries, edit, offers, orgs, overview, pairing, people, questionnaire, ranking,
-    removal, screening, sessions, statuses,
+    availability, basics, deliveries, edit, offers, orgs, overview, pairing, people, questionnaire,
+    ranking, removal, screening, sessions, statuses, upcoming,
 };
 use super::import;
 use super::spec::{Audience, CommandSpec, refusal};
@@ -61,6 +61,7 @@ registry! {
     people::Inactive => people::inactive,
     edit::Nudge => edit::nudge,
     overview::Overview => overview::overview,
+    upcoming::Upcoming => upcoming::upcoming,
     screening::Screening => screening::screening,
     statuses::History => statuses::history,
     statuses::Revert => statuses::revert,
@@ -72,11 +73,15 @@ registry! {
     ranking::Rank => ranking::rank,
     offers::Accept => offers::accept,
     offers::Decline => offers::decline,
+    availability::Pause => availability::pause,
+    availability::Resume => availability::resume,
+    availability::SetCapacity => availability::capacity,
     offers::Offers => offers::offers,
     pairing::Assign => pairing::assign,
     pairing::Unassign => pairing::unassign,
     pairing::MatchReopen => pairing::match_reopen,
     pairing::Autopair => pairing::autopair,
+    super::handlers::claim::Claim => super::handlers::claim::claim,
     sessions::SessionBook => sessions::session_book,
     sessions::Sessions => sessions::sessions,
     sessions::SessionCancel => sessions::session_cancel,

@@ -2,7 +2,9 @@
 //! first), accepting an offer, closing and re-opening a match
 //! (docs/domain.md#matches-and-pairing).
 
-use super::offers::{move_on, open_offer_for, withdraw_for_persona};
+use super::offers::{
+    move_on, open_offer_for, retire_buttons, retire_queue_buttons, withdraw_for_persona,
+};
 use super::people::{persona_user, program_of};
 use super::recommend::unavailable_reason;
 use super::sessions::session_length;
@@ -390,6 +392,8 @@ pub async fn pair(
                 Vec::new(),
             )
             .await?;
+            // Its Accept and Decline buttons go too (docs/domain.md#edited-messages).
+            retire_buttons(w, o.id, Some("the mentee has been paired")).await?;
         }
     }
     let (_, mentor_user) = persona_user(w, mentor.id).await?;
@@ -461,4 +465,126 @@ async fn confirm_pairing(
         .await?;
     }
     Ok(())
+}
+
+/// What a press of a manual-match button did (docs/domain.md#manual-match).
+#[derive(Debug)]
+pub struct Claimed {
+    pub match_id: i64,
+    pub mentee: User,
+    pub mentor: User,
+}
+
+/// Staff member `by` claims mentee persona `mentee` from the manual-match message of its round
+/// `round` (docs/domain.md#manual-match): the two are paired through [`pair`], and every other
+/// staff member's copy of that message — all but the chat account pressed from, `pressed` — is
+/// edited in the same transaction to say who claimed it. Refused, with nothing changed: when the
+/// mentee was paired meanwhile (the refusal says by whom and how: two presses at once pair
+/// once, the compare-and-swap in `pair` decides), has a request out again, or the mentor can no
+/// longer be paired.
+pub async fn claim(
+    w: &mut Work<'_>,
+    mentee: &Persona,
+    mentor: &Persona,
+    round: i64,
+    by: &User,
+    pressed: Option<(&str, &str)>,
+) -> Result<Claimed> {
+    let (mentee, mentee_user) = persona_user(w, mentee.id).await?;
+    if unavailable_reason(&mentee_user, &mentee).is_some() {
+        return Err(Error::conflict(
+            settled(w, &mentee, &mentee_user, by).await?,
+        ));
+    }
+    let pending = store::offers::of_mentee(w.c(), mentee.id)
+        .await?
+        .into_iter()
+        .find(|o| o.state == OfferState::Pending);
+    if let Some(o) = pending {
+        let (_, has_it) = persona_user(w, o.mentor_persona_id).await?;
+        return Err(Error::conflict(messages::chose_again(
+            &mentee_user.full_name,
+            &has_it.full_name,
+            &mentee_user.email,
+        )));
+    }
+    let match_id = match pair(w, &mentee, mentor, "claim", None).await {
+        Ok(id) => id,
+        Err(Error::Conflict(why)) => {
+            // Another press (or pairing) took the mentee first: say who, not only that it lost.
+            let (fresh, fresh_user) = persona_user(w, mentee.id).await?;
+            if unavailable_reason(&fresh_user, &fresh).is_some() {
+                return Err(Error::conflict(settled(w, &fresh, &fresh_user, by).await?));
+            }
+            return Err(Error::conflict(messages::claim_mentor_gone(
+                &why,
+                &mentee_user.email,
+            )));
+        }
+        Err(e) => return Err(e),
+    };
+    let (_, mentor_user) = persona_user(w, mentor.id).await?;
+    if let Some(program_id) = mentee.program_id {
+        let note = format!(
+            "{}.",
+            messages::claimed(
+                &by.full_name,
+                &mentee_user.full_name,
+                &mentor_user.full_name
+            )
+        );
+        retire_queue_buttons(w, mentee.id, round, program_id, &note, pressed).await?;
+    }
+    Ok(Claimed {
+        match_id,
+        mentee: mentee_user,
+        mentor: mentor_user,
+    })
+}
+
+/// What became of a mentee no longer ready to be matched, for a press that came too late: who
+/// paired them, with whom, when and how (their latest match and the audit entry that made
+/// them M), or why they cannot be paired now.
+async fn settled(w: &mut Work<'_>, mentee: &Persona, user: &User, by: &User) -> Result<String> {
+    let latest = store::matches::of_persona(w.c(), mentee.id)
+        .await?
+        .into_iter()
+        .next();
+    let Some(m) = latest.filter(|_| mentee.match_status != MatchStatus::ReadyToBeMatched) else {
+        return Ok(messages::cannot_claim(
+            &unavailable_reason(user, mentee).unwrap_or_default(),
+        ));
+    };
+    let other = match m.counterpart(mentee.id) {
+        Some(pid) => persona_user(w, pid).await?.1.full_name,
+        None => "a person since deleted".to_string(),
+    };
+    let matched = MatchStatus::Matched.code();
+    let actor = store::audit::list(w.c(), Some(user.id), 200)
+        .await?
+        .into_iter()
+        .find(|e| {
+            e.entity == "persona"
+                && e.entity_id == Some(mentee.id)
+                && e.field == "match_status"
+                && e.new_value.as_deref() == Some(matched)
+        })
+        .and_then(|e| e.actor_user_id);
+    let who = match actor {
+        Some(id) if id == by.id => "you".to_string(),
+        Some(id) => store::users::user(w.c(), id)
+            .await?
+            .map_or_else(|| "someone since deleted".to_string(), |u| u.full_name),
+        None => "the system".to_string(),
+    };
+    let program = program_of(w, mentee).await?;
+    let at = when(program.as_ref(), m.created_at);
+    Ok(messages::already_paired(
+        &who,
+        &user.full_name,
+        &other,
+        &m.via,
+        &at,
+        m.state == MatchState::Closed,
+    ))
 }

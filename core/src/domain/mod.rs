@@ -5,9 +5,11 @@
 //! the worker's timers call these too, never a handler.
 //!
 //! Modules depend one way: `work` ← `show`, `people` ← `recommend` ← `offers` ← `matches` ←
-//! `statuses`; `sessions` and `inactivity` use `people` and `show`; `edits` (editing a person,
+//! `statuses`; `availability` (a mentor's pause and places) uses `recommend`, `offers` and
+//! `people`; `sessions` and `inactivity` use `people` and `show`; `edits` (editing a person,
 //! nudging them) uses `people`.
 
+pub mod availability;
 pub mod edits;
 pub mod inactivity;
 pub mod matches;

@@ -9,6 +9,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 
 use super::people::{persona_user, program_of};
 use super::recommend::{Recommendation, pair_score, recommendations, unavailable_reason};
@@ -17,7 +18,7 @@ use super::work::{Notices, Work};
 use crate::db::Backend;
 use crate::error::{Error, Result};
 use crate::reply::Button;
-use crate::roles::PersonaRole;
+use crate::roles::{PersonaRole, StaffRole};
 use crate::store::links::ChatLink;
 use crate::store::offers::{Offer, OfferState};
 use crate::store::orgs::Program;
@@ -69,8 +70,9 @@ enum Tell {
 /// What moving a round on came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Moved {
-    /// This mentor (their name) has the request now.
-    Sent(String),
+    /// This mentor (their name) has the request now, at this place in the round
+    /// ([`Place::line`]).
+    Sent { mentor: String, place: String },
     /// No choice was left: the mentee (and staff) are told in the notices gathered.
     RanOut,
     /// Nothing was sent: an offer is out already, the mentee is not available, or there is no
@@ -121,7 +123,10 @@ async fn advance_into(
     queued.sort_by_key(|o| o.rank);
     for o in queued {
         let (mentor, mentor_user) = persona_user(w, o.mentor_persona_id).await?;
-        if let Some(why) = unavailable_reason(&mentor_user, &mentor) {
+        // Statuses, then a pause or every place taken (docs/domain.md#availability).
+        if let Some(why) =
+            super::recommend::mentor_unavailable_reason(w, &mentor_user, &mentor).await?
+        {
             store::offers::transition(
                 w.c(),
                 o.id,
@@ -139,18 +144,16 @@ async fn advance_into(
         let deadline = now + program.settings.offer_ttl;
         let remind_at = deadline - program.settings.offer_reminder_before;
         if store::offers::send(w.c(), o.id, now, deadline, remind_at).await? {
-            notify_offer_sent(
-                w,
-                n,
-                tell,
-                o.id,
-                program,
-                &mentee_user,
-                &mentor_user,
+            let at = Place {
+                rank: o.rank,
+                of: rows.len(),
                 deadline,
-            )
-            .await?;
-            return Ok(Moved::Sent(mentor_user.full_name.clone()));
+            };
+            notify_offer_sent(w, n, tell, o.id, program, &mentee_user, &mentor_user, at).await?;
+            return Ok(Moved::Sent {
+                mentor: mentor_user.full_name.clone(),
+                place: at.line(Some(program), &mentor_user.full_name),
+            });
         }
         return Ok(Moved::Idle);
     }
@@ -172,9 +175,10 @@ async fn notify_offer_sent(
     program: &Program,
     mentee: &User,
     mentor: &User,
-    deadline: DateTime<Utc>,
+    at: Place,
 ) -> Result<()> {
     let (score, reasons) = pair_score(w, program, mentee, mentor).await?;
+    let now = w.now;
     let mentor_links = store::links::links_of_user(w.c(), mentor.id).await?;
     let mentee_links = match tell {
         Tell::Both => store::links::links_of_user(w.c(), mentee.id).await?,
@@ -189,7 +193,8 @@ async fn notify_offer_sent(
             mentee_links: &mentee_links,
             mentor,
             mentor_links: &mentor_links,
-            deadline,
+            at,
+            now,
             score,
             reasons: &reasons,
         },
@@ -205,7 +210,10 @@ struct Sent<'a> {
     mentee_links: &'a [ChatLink],
     mentor: &'a User,
     mentor_links: &'a [ChatLink],
-    deadline: DateTime<Utc>,
+    /// Its place in the round and its deadline.
+    at: Place,
+    /// When it is sent.
+    now: DateTime<Utc>,
     score: u32,
     reasons: &'a [String],
 }
@@ -213,10 +221,10 @@ struct Sent<'a> {
 /// The mentor's offer (chat with the buttons, and email) and the mentee's note of who has
 /// their request.
 fn offer_sent_notices(n: &mut Notices, s: &Sent<'_>) {
-    let by = when(Some(s.program), s.deadline);
+    let by = when(Some(s.program), s.at.deadline);
     let shared = s.reasons.join(", ");
     let text = format!(
-        "{} (mentee in {}) would like you as their mentor — score {}/100{}. Please answer by {by}.",
+        "{} (mentee in {}) would like you as their mentor — score {}/100{}. {}",
         s.mentee.full_name,
         s.program.full_name(),
         s.score,
@@ -224,7 +232,8 @@ fn offer_sent_notices(n: &mut Notices, s: &Sent<'_>) {
             String::new()
         } else {
             format!(", you share: {shared}")
-        }
+        },
+        their_choice(Some(s.program), s.at.rank, s.at.deadline, s.now)
     );
     let key = format!("offer:{}:sent", s.offer_id);
     n.chat(
@@ -245,8 +254,9 @@ fn offer_sent_notices(n: &mut Notices, s: &Sent<'_>) {
     );
     n.email(s.mentor, "offer", key, mail);
     let note = format!(
-        "Your request went to {}. They have until {by} to answer; you will hear from me either way.",
-        s.mentor.full_name
+        "Your request went to {}. You will hear from me either way.\nNow: {}.",
+        s.mentor.full_name,
+        s.at.line(Some(s.program), &s.mentor.full_name)
     );
     n.chat(
         s.mentee,
@@ -268,7 +278,86 @@ pub fn offer_buttons(offer_id: i64) -> Vec<Button> {
             label: "Decline".into(),
             command: format!("/decline {offer_id}"),
         },
+        // Declines, and pauses the mentor's new requests (docs/domain.md#availability).
+        Button {
+            label: "Decline and pause me".into(),
+            command: format!(
+                "/decline {offer_id} pause:{}",
+                super::recommend::DEFAULT_PAUSE_WEEKS
+            ),
+        },
     ]
+}
+
+/// Where a pending offer stands in its round (docs/domain.md#cascade-place): its rank among
+/// the mentee's ranked choices, how many they ranked, and its deadline.
+#[derive(Debug, Clone, Copy)]
+struct Place {
+    rank: i64,
+    of: usize,
+    deadline: DateTime<Utc>,
+}
+
+impl Place {
+    /// The mentee's line: "request 2 of 3: Lee Mentor, answer due Thu 03 Dec 17:00
+    /// America/Sao_Paulo".
+    fn line(self, program: Option<&Program>, mentor: &str) -> String {
+        messages::request_place(
+            self.rank,
+            i64::try_from(self.of).unwrap_or(i64::MAX),
+            mentor,
+            &zoned(program, self.deadline),
+        )
+    }
+
+    /// The place of `pending` among `rows` (every row of the mentee, or of its round).
+    fn among(pending: &Offer, rows: &[Offer], deadline: Option<DateTime<Utc>>) -> Option<Self> {
+        Some(Self {
+            rank: pending.rank,
+            of: rows.iter().filter(|o| o.round == pending.round).count(),
+            deadline: deadline.or(pending.deadline_at)?,
+        })
+    }
+}
+
+/// A time as the people of a program read it: in the program's time zone, named, since people
+/// have no zone of their own yet (docs/domain.md#cascade-place).
+pub fn zoned(program: Option<&Program>, t: DateTime<Utc>) -> String {
+    messages::zoned(t, program.map_or(Tz::UTC, |p| p.settings.timezone))
+}
+
+/// The mentor's line in an offer, its reminder and `/me` (docs/domain.md#cascade-place): "You
+/// are their 1st choice: answer within 2 days 5 hours, by Thu 03 Dec 17:00 America/Sao_Paulo."
+pub fn their_choice(
+    program: Option<&Program>,
+    rank: i64,
+    deadline: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> String {
+    messages::their_choice(
+        rank,
+        &messages::time_left(deadline - now),
+        &zoned(program, deadline),
+    )
+}
+
+/// Where mentee persona `mentee_persona_id`'s request stands, when one is out: the mentor who
+/// has it, and the mentee's line ([`Place::line`]) — what `/me` and `/choose` show.
+pub async fn place_of(
+    w: &mut Work<'_>,
+    mentee_persona_id: i64,
+) -> Result<Option<(String, String)>> {
+    let all = store::offers::of_mentee(w.c(), mentee_persona_id).await?;
+    let Some(pending) = all.iter().find(|o| o.state == OfferState::Pending) else {
+        return Ok(None);
+    };
+    let Some(at) = Place::among(pending, &all, None) else {
+        return Ok(None);
+    };
+    let (mentor, mentor_user) = persona_user(w, pending.mentor_persona_id).await?;
+    let program = program_of(w, &mentor).await?;
+    let line = at.line(program.as_ref(), &mentor_user.full_name);
+    Ok(Some((mentor_user.full_name, line)))
 }
 
 /// The round ran out: the mentee hears it with fresh recommendations to choose from — or, when
@@ -312,26 +401,55 @@ async fn notify_exhausted(
         key.clone(),
         messages::chain_exhausted(&user.full_name, &list),
     );
-    for staff_id in store::staff::staff_user_ids_of_program(w.c(), program.id).await? {
-        let Some(staff) = store::users::user(w.c(), staff_id).await? else {
-            continue;
-        };
-        let text = if recs.is_empty() {
-            format!(
-                "{} ran out of mentor choices in {}, and no other mentor is available for them now: pair them by hand with /suggest and /assign when one is.",
-                user.label(),
-                program.full_name()
-            )
-        } else {
-            format!(
-                "{} ran out of mentor choices in {}: they were asked to choose again; you can also pair them with /suggest and /assign.",
-                user.label(),
-                program.full_name()
-            )
-        };
-        let staff_key = format!("{key}:staff:{staff_id}");
+    // docs/domain.md#manual-match: who is asked to pair them now gets the best available mentors
+    // (the mentee's own ranking, `recommend`) as buttons; the other staff are told as before.
+    let offered: Vec<&Recommendation> = recs.iter().take(QUEUE_MENTORS).collect();
+    let lines = offered
+        .iter()
+        .map(|r| r.line())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let buttons: Vec<Button> = offered
+        .iter()
+        .filter_map(|r| {
+            let command = claim_command(mentee.id, r.persona.id, round);
+            // A command past Telegram's limit on a button's data could not be pressed there:
+            // staff still have /assign (docs/domain.md#manual-match).
+            (command.len() <= BUTTON_COMMAND_BYTES).then(|| Button {
+                label: format!("Pair with {}", r.user.full_name),
+                command,
+            })
+        })
+        .collect();
+    for (staff, asked) in queue_staff(w, program.id).await? {
+        let staff_key = queue_key(mentee.id, round, staff.id);
         let links = store::links::links_of_user(w.c(), staff.id).await?;
-        n.chat(&staff, &links, "staff_alert", &staff_key, text, Vec::new());
+        if asked && !buttons.is_empty() {
+            let text = messages::manual_match(&user.label(), &program.full_name(), &lines);
+            n.chat(
+                &staff,
+                &links,
+                MANUAL_MATCH,
+                &staff_key,
+                text,
+                buttons.clone(),
+            );
+        } else {
+            let text = if recs.is_empty() {
+                format!(
+                    "{} ran out of mentor choices in {}, and no other mentor is available for them now: pair them by hand with /suggest and /assign when one is.",
+                    user.label(),
+                    program.full_name()
+                )
+            } else {
+                format!(
+                    "{} ran out of mentor choices in {}: they were asked to choose again; you can also pair them with /suggest and /assign.",
+                    user.label(),
+                    program.full_name()
+                )
+            };
+            n.chat(&staff, &links, "staff_alert", &staff_key, text, Vec::new());
+        }
         n.email(
             &staff,
             "staff_alert",
@@ -341,6 +459,102 @@ async fn notify_exhausted(
     }
     Ok(())
 }
+
+/// How many mentors the manual-match message offers (docs/domain.md#manual-match).
+const QUEUE_MENTORS: usize = 3;
+
+/// The kind of the manual-match message's rows (the alert the other staff get is
+/// `staff_alert`, under the same key).
+const MANUAL_MATCH: &str = "manual_match";
+
+/// The most bytes a button's command may take: Telegram's callback data holds 64
+/// (docs/domain.md#ranking-by-buttons).
+const BUTTON_COMMAND_BYTES: usize = 64;
+
+/// What a manual-match button sends: `/claim MENTEE MENTOR ROUND`, persona ids and the round
+/// that ran out (the command is `command::handlers::claim`).
+pub fn claim_command(mentee_persona_id: i64, mentor_persona_id: i64, round: i64) -> String {
+    format!("/claim {mentee_persona_id} {mentor_persona_id} {round}")
+}
+
+/// The key of the message staff member `staff_id` got when round `round` of mentee persona
+/// `mentee_persona_id` ran out (one row per chat account: `{key}:{provider}:{account}`).
+fn queue_key(mentee_persona_id: i64, round: i64, staff_id: i64) -> String {
+    format!("round:{mentee_persona_id}:{round}:exhausted:staff:{staff_id}")
+}
+
+/// The staff told when a round of `program_id` runs out (its managers and coordinators, every
+/// super admin; none deactivated, as nothing is queued for them), each with whether they are
+/// the ones asked to pair the mentee (docs/domain.md#manual-match): the program's managers, or,
+/// when it has none, the super admins.
+async fn queue_staff(w: &mut Work<'_>, program_id: i64) -> Result<Vec<(User, bool)>> {
+    let mut staff = Vec::new();
+    for id in store::staff::staff_user_ids_of_program(w.c(), program_id).await? {
+        let Some(user) = store::users::user(w.c(), id).await? else {
+            continue;
+        };
+        let grants = store::staff::grants_of(w.c(), id).await?;
+        let manages = grants
+            .iter()
+            .any(|g| g.role == StaffRole::ProgramManager && g.program_id == Some(program_id));
+        let admin = grants.iter().any(|g| g.role == StaffRole::SuperAdmin);
+        staff.push((user, manages, admin));
+    }
+    let active = |u: &User| !u.status.is_deactivated();
+    let managed = staff.iter().any(|(u, manages, _)| *manages && active(u));
+    Ok(staff
+        .into_iter()
+        .map(|(u, manages, admin)| {
+            let asked = active(&u) && if managed { manages } else { admin };
+            (u, asked)
+        })
+        .collect())
+}
+
+/// After staff member `by` paired mentee persona `mentee_persona_id` from the manual-match
+/// message of round `round`: every other copy of that message — each staff member's, on each
+/// chat account, but the one pressed (`pressed`: provider and account; its press's reply shows
+/// there) — is edited, in this transaction, to say who claimed it instead of offering buttons
+/// (docs/domain.md#manual-match). A copy never delivered is skipped when its edit comes up, as
+/// every edit is (docs/domain.md#edited-messages).
+pub(crate) async fn retire_queue_buttons(
+    w: &mut Work<'_>,
+    mentee_persona_id: i64,
+    round: i64,
+    program_id: i64,
+    note: &str,
+    pressed: Option<(&str, &str)>,
+) -> Result<u64> {
+    let staff = store::staff::staff_user_ids_of_program(w.c(), program_id).await?;
+    let links = store::links::links_of_users(w.c(), &staff).await?;
+    let mut edits = Vec::new();
+    for id in &staff {
+        for link in links.get(id).into_iter().flatten() {
+            if pressed == Some((link.provider.as_str(), link.account_id.as_str())) {
+                continue;
+            }
+            let key = format!(
+                "{}:{}:{}",
+                queue_key(mentee_persona_id, round, *id),
+                link.provider,
+                link.account_id
+            );
+            // Only the copies with buttons: a coordinator's alert under the same key offered
+            // nothing to press.
+            if store::outbox::by_key(w.c(), &key)
+                .await?
+                .is_some_and(|m| m.kind == MANUAL_MATCH)
+            {
+                edits.push((key, format!("{CLOSED_MARK}{note}"), CLAIMED));
+            }
+        }
+    }
+    let now = w.now;
+    store::outbox::queue_edits(w.c(), "claimed", &edits, now).await
+}
+
+/// The first part of a claimed queue message's edit key: `claimed:round:12:1:exhausted:…`.
+const CLAIMED: &str = "claimed";
 
 /// How to choose from `listed` recommendations when one `/choose` may rank `max_choices`: the
 /// count and its noun agree ("up to 2 of them", never "up to 1 of them").
@@ -565,11 +779,14 @@ pub async fn expire_batch(w: &mut Work<'_>, backend: Backend, ids: &[i64]) -> Re
     let mut closing = Vec::new();
     let mut sending = Vec::new();
     let mut plans = HashMap::new();
+    // Mentors paused or at capacity, skipped like unavailable ones (docs/domain.md#availability).
+    let busy = super::recommend::busy_among(w, &people, programs.keys().copied()).await?;
     for mentee in &mentees {
         let plan = plan_next(
             rounds.get(mentee).map_or(&[][..], Vec::as_slice),
             people.get(mentee),
             &people,
+            &busy,
             &programs,
             now,
             &mut closing,
@@ -581,6 +798,10 @@ pub async fn expire_batch(w: &mut Work<'_>, backend: Backend, ids: &[i64]) -> Re
     let sent: HashSet<i64> = store::offers::send_many(w.c(), &sending, now)
         .await?
         .into_iter()
+        .collect();
+    let deadlines: HashMap<i64, DateTime<Utc>> = sending
+        .iter()
+        .map(|(id, deadline, _)| (*id, *deadline))
         .collect();
     let lost: Vec<i64> = plans
         .iter()
@@ -650,23 +871,36 @@ pub async fn expire_batch(w: &mut Work<'_>, backend: Backend, ids: &[i64]) -> Re
         let first = told.insert(o.mentee_persona_id);
         let plan = plans.get(&o.mentee_persona_id).filter(|_| first);
         let next = match plan {
-            Some(Next::Send { offer, mentor, .. }) if sent.contains(offer) => people
-                .get(mentor)
-                .map(|(_, u)| Then::Asked(u.full_name.clone())),
+            Some(Next::Send {
+                offer, mentor, at, ..
+            }) if sent.contains(offer) => people.get(mentor).map(|(_, u)| Then::Asked {
+                mentor: u.full_name.clone(),
+                place: at.line(program, &u.full_name),
+            }),
             Some(Next::Exhausted { .. }) => Some(Then::RanOut),
             _ => None,
         };
         // Otherwise the choice now out in this offer's round, as `move_on` finds it.
         let next = next.unwrap_or_else(|| {
-            rounds
+            let rows = rounds
                 .get(&o.mentee_persona_id)
-                .into_iter()
-                .flatten()
+                .map_or(&[][..], Vec::as_slice);
+            rows.iter()
                 .find(|x| {
                     x.round == o.round && (x.state == OfferState::Pending || sent.contains(&x.id))
                 })
-                .and_then(|x| people.get(&x.mentor_persona_id))
-                .map_or(Then::Nothing, |(_, u)| Then::Asked(u.full_name.clone()))
+                .and_then(|x| {
+                    let (_, u) = people.get(&x.mentor_persona_id)?;
+                    // A row sent by this batch was read before its deadline was set.
+                    let place = Place::among(x, rows, deadlines.get(&x.id).copied())
+                        .map(|at| at.line(program, &u.full_name))
+                        .unwrap_or_default();
+                    Some(Then::Asked {
+                        mentor: u.full_name.clone(),
+                        place,
+                    })
+                })
+                .unwrap_or(Then::Nothing)
         });
         outcome_notices(
             &mut n,
@@ -682,7 +916,7 @@ pub async fn expire_batch(w: &mut Work<'_>, backend: Backend, ids: &[i64]) -> Re
                 offer,
                 mentor,
                 program,
-                deadline,
+                at,
             }) if sent.contains(offer) => {
                 if let (Some((_, next_user)), Some(program)) =
                     (people.get(mentor), programs.get(program))
@@ -701,7 +935,8 @@ pub async fn expire_batch(w: &mut Work<'_>, backend: Backend, ids: &[i64]) -> Re
                             mentee_links: links_of(mentee_user),
                             mentor: next_user,
                             mentor_links: links_of(next_user),
-                            deadline: *deadline,
+                            at: *at,
+                            now,
                             score,
                             reasons: &reasons,
                         },
@@ -735,12 +970,13 @@ enum Next {
     /// Nothing to send: an offer is out already, the round was cancelled (the mentee is no
     /// longer available), or there is no program to send in.
     Idle,
-    /// This queued offer is sent, to this mentor persona, in this program.
+    /// This queued offer is sent, to this mentor persona, in this program, at this place in
+    /// its round.
     Send {
         offer: i64,
         mentor: i64,
         program: i64,
-        deadline: DateTime<Utc>,
+        at: Place,
     },
     /// No choice is left: the mentee and staff are told.
     Exhausted { round: i64 },
@@ -748,10 +984,12 @@ enum Next {
 
 /// The decision of [`advance`] for one mentee, from rows already read: the queued offers to
 /// close go to `closing`, the one to send to `sending`.
+#[allow(clippy::too_many_arguments)]
 fn plan_next(
     all: &[Offer],
     mentee: Option<&(Persona, User)>,
     people: &HashMap<i64, (Persona, User)>,
+    busy: &HashMap<i64, String>,
     programs: &HashMap<i64, Program>,
     now: DateTime<Utc>,
     closing: &mut Vec<(i64, OfferState, String)>,
@@ -787,7 +1025,8 @@ fn plan_next(
     let program = mentee.program_id.and_then(|id| programs.get(&id));
     for o in queued {
         let why = match people.get(&o.mentor_persona_id) {
-            Some((mentor, mentor_user)) => unavailable_reason(mentor_user, mentor),
+            Some((mentor, mentor_user)) => unavailable_reason(mentor_user, mentor)
+                .or_else(|| busy.get(&o.mentor_persona_id).cloned()),
             None => Some(format!("persona #{} no longer exists", o.mentor_persona_id)),
         };
         if let Some(why) = why {
@@ -807,7 +1046,11 @@ fn plan_next(
             offer: o.id,
             mentor: o.mentor_persona_id,
             program: program.id,
-            deadline,
+            at: Place {
+                rank: o.rank,
+                of: rows.len(),
+                deadline,
+            },
         };
     }
     if program.is_some() {
@@ -906,8 +1149,11 @@ pub async fn remind_batch(w: &mut Work<'_>, backend: Backend, ids: &[i64]) -> Re
         let program = mentor.program_id.and_then(|id| programs.get(&id));
         let by = o.deadline_at.map(|d| when(program, d)).unwrap_or_default();
         let text = format!(
-            "Reminder: {} is waiting for your answer; the offer expires on {by}.",
-            mentee_user.full_name
+            "Reminder: {} is waiting for your answer. {}",
+            mentee_user.full_name,
+            o.deadline_at
+                .map(|d| their_choice(program, o.rank, d, now))
+                .unwrap_or_default()
         );
         let key = format!("offer:{}:reminder", o.id);
         n.chat(
@@ -938,15 +1184,25 @@ pub(crate) async fn move_on(
     let moved = advance_into(w, offer.mentee_persona_id, Tell::Both, &mut then).await?;
     let (_, mentee_user) = persona_user(w, offer.mentee_persona_id).await?;
     let next = match moved {
-        Moved::Sent(name) => Then::Asked(name),
+        Moved::Sent { mentor, place } => Then::Asked { mentor, place },
         Moved::RanOut => Then::RanOut,
         Moved::Idle => {
-            let pending = store::offers::of_mentee(w.c(), offer.mentee_persona_id)
-                .await?
-                .into_iter()
+            let all = store::offers::of_mentee(w.c(), offer.mentee_persona_id).await?;
+            let pending = all
+                .iter()
                 .find(|o| o.round == offer.round && o.state == OfferState::Pending);
             match pending {
-                Some(p) => Then::Asked(persona_user(w, p.mentor_persona_id).await?.1.full_name),
+                Some(p) => {
+                    let (mentor, mentor_user) = persona_user(w, p.mentor_persona_id).await?;
+                    let program = program_of(w, &mentor).await?;
+                    let place = Place::among(p, &all, None)
+                        .map(|at| at.line(program.as_ref(), &mentor_user.full_name))
+                        .unwrap_or_default();
+                    Then::Asked {
+                        mentor: mentor_user.full_name,
+                        place,
+                    }
+                }
                 None => Then::Nothing,
             }
         }
@@ -970,8 +1226,9 @@ pub(crate) async fn move_on(
 /// What a mentee hears after the outcome of an offer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Then {
-    /// Their next choice (this mentor) has their request now.
-    Asked(String),
+    /// Their next choice (this mentor) has their request now, at this place
+    /// ([`Place::line`]).
+    Asked { mentor: String, place: String },
     /// No choice is left: the message that follows says so, with what to do.
     RanOut,
     /// Nothing follows (they are no longer available to be matched, so no other choice was
@@ -992,7 +1249,9 @@ fn outcome_notices(
     next: &Then,
 ) {
     let next_text = match next {
-        Then::Asked(name) => format!("Your next choice, {name}, has been asked."),
+        Then::Asked { mentor, place } => {
+            format!("Your next choice, {mentor}, has been asked.\nNow: {place}.")
+        }
         Then::RanOut => String::new(),
         // The mentee is no longer ready to be matched: choosing again is not open to them.
         Then::Nothing => {
@@ -1063,4 +1322,20 @@ pub async fn withdraw_for_persona(w: &mut Work<'_>, persona: &Persona, why: &str
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_manual_match_button_fits_telegram_for_any_id_a_program_reaches() {
+        // Ten-digit persona ids and a four-digit round: far past any real program, still within
+        // a Telegram button's 64 bytes (docs/domain.md#manual-match).
+        let big = claim_command(9_999_999_999, 9_999_999_998, 9_999);
+        assert!(big.len() <= BUTTON_COMMAND_BYTES, "{big}");
+        // Past that the button is left out rather than sent broken.
+        assert!(claim_command(i64::MAX, i64::MAX, i64::MAX).len() > BUTTON_COMMAND_BYTES);
+        assert_eq!(claim_command(12, 7, 1), "/claim 12 7 1");
+    }
 }

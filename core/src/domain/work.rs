@@ -10,12 +10,13 @@ use sqlx::{Any, AnyConnection, Transaction};
 use crate::error::Result;
 use crate::messages::Mail;
 use crate::program::ProgramSettings;
+use crate::quiet;
 use crate::reply::Button;
 use crate::settings::Settings;
 use crate::store::audit::NewAudit;
 use crate::store::links;
 use crate::store::outbox::{self, NewMessage};
-use crate::store::users::User;
+use crate::store::users::{QuietOf, User};
 
 /// Where a change came from; recorded in the audit log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,7 +247,8 @@ impl<'a> Work<'a> {
     /// rows instead of one each, in the order they were gathered.
     pub async fn send(&mut self, notices: Notices) -> Result<()> {
         let now = self.now;
-        let new = outbox::insert_many(self.c(), &notices.messages, now).await?;
+        let holds = self.holds(&notices.messages).await?;
+        let new = outbox::insert_many_held(self.c(), &notices.messages, &holds, now).await?;
         for (msg, new) in notices.messages.into_iter().zip(new) {
             if new {
                 self.queued.push(msg);
@@ -257,11 +259,61 @@ impl<'a> Work<'a> {
 
     async fn queue(&mut self, msg: NewMessage) -> Result<()> {
         let now = self.now;
-        if outbox::insert(self.c(), &msg, now).await?.is_some() {
+        let hold = self
+            .holds(std::slice::from_ref(&msg))
+            .await?
+            .pop()
+            .flatten();
+        if outbox::insert_held(self.c(), &msg, hold, now)
+            .await?
+            .is_some()
+        {
             self.queued.push(msg);
         }
         Ok(())
     }
+
+    /// docs/domain.md#quiet-hours: when each of `messages` may be delivered — None: at once;
+    /// for a reminder or nudge written while its recipient's quiet hours hold, their end. One
+    /// read of the recipients' settings, none when no message is of a kind that waits.
+    async fn holds(&mut self, messages: &[NewMessage]) -> Result<Vec<Option<DateTime<Utc>>>> {
+        let mut users: Vec<i64> = messages
+            .iter()
+            .filter(|m| quiet::waits(m.kind))
+            .filter_map(|m| m.recipient_user_id)
+            .collect();
+        if users.is_empty() {
+            return Ok(vec![None; messages.len()]);
+        }
+        users.sort_unstable();
+        users.dedup();
+        let settings = crate::store::users::quiet_of(self.c(), &users).await?;
+        let defaults = self.program_defaults;
+        let now = self.now;
+        Ok(messages
+            .iter()
+            .map(|m| {
+                let s = m
+                    .recipient_user_id
+                    .filter(|_| quiet::waits(m.kind))
+                    .and_then(|id| settings.get(&id))?;
+                let (hours, tz) = quiet_window(s, defaults);
+                hours.release(now, tz)
+            })
+            .collect())
+    }
+}
+
+/// The quiet hours and time zone that hold for one person (docs/domain.md#quiet-hours), from
+/// their settings as stored: their own, else their program's, else `defaults` (the settings of
+/// a persona without a program). The one reading of them: the outbox's holds, `/me` and
+/// `/upcoming` all call it.
+pub fn quiet_window(s: &QuietOf, defaults: &ProgramSettings) -> (quiet::QuietHours, chrono_tz::Tz) {
+    quiet::of_person(
+        [s.hours.as_deref(), s.program_hours.as_deref()],
+        [s.timezone.as_deref(), s.program_timezone.as_deref()],
+        (defaults.quiet_hours, defaults.timezone),
+    )
 }
 
 /// Messages gathered to be queued together with [`Work::send`]: the rows [`Work::email`] and

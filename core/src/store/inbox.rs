@@ -132,6 +132,7 @@ impl LaneRow for Update {
         waiting: "state = 'new'",
         also_set: ", attempts = attempts + 1",
         cols: COLS,
+        held_back: None,
     };
     fn read(r: &AnyRow) -> Result<Self> {
         from_row(r)

@@ -259,3 +259,121 @@ pub async fn outbox_backlog(c: &mut Conn) -> Result<Vec<(String, i64)>> {
         .map(|r| Ok((r.try_get("channel")?, r.try_get("n")?)))
         .collect()
 }
+
+// What comes due between now and a later time: the timers read it with `until = now` (what is
+// due now, overdue included) and `/upcoming` with a later `until` (docs/domain.md#upcoming), so
+// the dry run and the timers share one rule per timer.
+
+/// One of the timers over SQL rows (`core::timers`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timer {
+    /// A pending offer expires at its deadline (docs/domain.md#next-choice).
+    Expiry,
+    /// A pending offer's mentor is reminded at its reminder time, once, while the deadline has
+    /// not passed (docs/domain.md#offer-reminder).
+    OfferReminder,
+    /// A booked session's reminder, its lead before the start, once, for a session not
+    /// started (docs/domain.md#sessions).
+    SessionReminder(ReminderColumn),
+}
+
+impl Timer {
+    /// Every timer, in the order the timers run them.
+    pub const ALL: [Self; 4] = [
+        Self::Expiry,
+        Self::OfferReminder,
+        Self::SessionReminder(ReminderColumn::DayBefore),
+        Self::SessionReminder(ReminderColumn::HourBefore),
+    ];
+
+    fn work(self, id: i64) -> Work {
+        match self {
+            Self::Expiry => Work::ExpireOffer(id),
+            Self::OfferReminder => Work::RemindOffer(id),
+            Self::SessionReminder(column) => Work::RemindSession(id, column),
+        }
+    }
+}
+
+/// The work of `timer` that is due by `until`, seen at `now` (`until >= now`), earliest first,
+/// at most `limit`; only in `programs` when given. Each item's `at` is when it falls due, which
+/// is before `now` for work overdue (the next pass runs it). With `until = now` it is exactly
+/// what a timer pass at `now` claims; with a later `until`, what it will claim by then if
+/// nothing changes meanwhile.
+pub async fn due_between(
+    c: &mut Conn,
+    timer: Timer,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+    programs: Option<&[i64]>,
+    limit: i64,
+) -> Result<Vec<DueWork>> {
+    let until = until.max(now);
+    let scope = |col: &str| match programs {
+        None => String::new(),
+        Some([]) => " AND 1 = 0".into(),
+        Some(ids) => format!(" AND {col} IN ({})", super::id_list(ids)),
+    };
+    let (sql, binds, lead) = match timer {
+        Timer::Expiry => (
+            format!(
+                "SELECT id, deadline_at AS at FROM offers WHERE state = 'pending' AND deadline_at <= $1{} \
+                 ORDER BY deadline_at, id LIMIT $2",
+                scope("program_id")
+            ),
+            vec![ms(until), limit],
+            Duration::zero(),
+        ),
+        Timer::OfferReminder => (
+            format!(
+                "SELECT id, remind_at AS at FROM offers WHERE state = 'pending' AND reminded_at IS NULL \
+                 AND remind_at <= $1 AND deadline_at > $2{} ORDER BY remind_at, id LIMIT $3",
+                scope("program_id")
+            ),
+            vec![ms(until), ms(now), limit],
+            Duration::zero(),
+        ),
+        Timer::SessionReminder(column) => (
+            format!(
+                "SELECT s.id, s.starts_at AS at FROM sessions s JOIN matches m ON m.id = s.match_id \
+                 WHERE s.state = 'booked' AND s.{} IS NULL AND s.starts_at > $1 AND s.starts_at <= $2{} \
+                 ORDER BY s.starts_at, s.id LIMIT $3",
+                column.name(),
+                scope("m.program_id")
+            ),
+            vec![ms(now), ms(until + column.lead()), limit],
+            column.lead(),
+        ),
+    };
+    let mut q = sqlx::query(super::sql(sql)).persistent(false);
+    for b in binds {
+        q = q.bind(b);
+    }
+    let rows = q.fetch_all(&mut *c).await?;
+    let mut work = Vec::with_capacity(rows.len());
+    collect(&rows, &mut work, |id| timer.work(id), lead)?;
+    Ok(work)
+}
+
+/// The ids of [`due_between`]'s work due now: what one timer pass at `now` claims.
+pub async fn due_now(
+    c: &mut Conn,
+    timer: Timer,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<i64>> {
+    Ok(due_between(c, timer, now, now, None, limit)
+        .await?
+        .into_iter()
+        .map(|d| d.work.row().1)
+        .collect())
+}
+
+/// The next tick of a cron expression (`queue.sweep_cron`…) after `after`, or None when the
+/// expression is not one (the settings refuse that at start) or never fires again.
+pub fn next_tick(cron: &str, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    <cron::Schedule as std::str::FromStr>::from_str(cron)
+        .ok()?
+        .after(&after)
+        .next()
+}

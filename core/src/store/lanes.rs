@@ -26,6 +26,10 @@ pub(crate) struct Table {
     pub also_set: &'static str,
     /// The columns returned.
     pub cols: &'static str,
+    /// A column holding when a waiting row may be worked at the earliest (milliseconds), or
+    /// None: a row whose time has not come is left out of its lane until then, so it holds up
+    /// nothing behind it (the outbox's `not_before`, docs/domain.md#quiet-hours).
+    pub held_back: Option<&'static str>,
 }
 
 /// Claims the heads of up to `limit` lanes of `group` (or only `lane`'s), for `lease`.
@@ -51,11 +55,14 @@ pub(crate) async fn claim_heads(
         Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         Backend::Sqlite => "",
     };
-    let one_lane = if lane.is_some() {
+    let mut one_lane = if lane.is_some() {
         format!(" AND h.{} = $5", t.lane)
     } else {
         String::new()
     };
+    if let Some(col) = t.held_back {
+        one_lane.push_str(&format!(" AND h.{col} <= $3"));
+    }
     let text = format!(
         "UPDATE {table} SET available_at = $1{also} WHERE id IN (\
            SELECT w.id FROM {table} w WHERE w.id IN (\

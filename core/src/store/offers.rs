@@ -190,29 +190,6 @@ pub async fn next_round(c: &mut Conn, mentee_persona_id: i64) -> Result<i64> {
     Ok(row.try_get("n")?)
 }
 
-/// Pending offers whose deadline has passed.
-pub async fn due_to_expire(c: &mut Conn, now: DateTime<Utc>, limit: i64) -> Result<Vec<i64>> {
-    let rows = sqlx::query("SELECT id FROM offers WHERE state = 'pending' AND deadline_at <= $1 ORDER BY deadline_at, id LIMIT $2")
-        .bind(ms(now))
-        .bind(limit)
-        .fetch_all(&mut *c)
-        .await?;
-    rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
-}
-
-/// Pending offers whose reminder time has come and that were not reminded yet.
-pub async fn due_to_remind(c: &mut Conn, now: DateTime<Utc>, limit: i64) -> Result<Vec<i64>> {
-    let rows = sqlx::query(
-        "SELECT id FROM offers WHERE state = 'pending' AND reminded_at IS NULL AND remind_at <= $1 AND deadline_at > $1 \
-         ORDER BY remind_at, id LIMIT $2",
-    )
-    .bind(ms(now))
-    .bind(limit)
-    .fetch_all(&mut *c)
-    .await?;
-    rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
-}
-
 /// Moves an offer from `from` to `to`; false when it was not in `from` any more.
 pub async fn transition(
     c: &mut Conn,

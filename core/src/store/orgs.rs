@@ -72,7 +72,7 @@ pub async fn list_orgs(c: &mut Conn) -> Result<Vec<Organization>> {
 
 const PROGRAM_SELECT: &str = "SELECT p.id, p.org_id, o.name AS org_name, p.name, p.max_choices, p.recommendations, \
      p.offer_ttl_secs, p.offer_reminder_before_secs, p.inactivity_after_secs, p.inactivity_repeat_secs, \
-     p.flash_mentoring, p.timezone, p.ready_on_approval, p.questionnaire FROM programs p JOIN organizations o ON o.id = p.org_id";
+     p.flash_mentoring, p.timezone, p.ready_on_approval, p.mentor_capacity, p.quiet_hours, p.questionnaire FROM programs p JOIN organizations o ON o.id = p.org_id";
 
 fn program_from_row(r: &AnyRow) -> Result<Program> {
     let secs = |col: &str| -> Result<Duration> { Ok(Duration::seconds(r.try_get::<i64, _>(col)?)) };
@@ -92,6 +92,13 @@ fn program_from_row(r: &AnyRow) -> Result<Program> {
             flash_mentoring: r.try_get::<i64, _>("flash_mentoring")? != 0,
             timezone: parse_timezone(&tz).unwrap_or(chrono_tz::Tz::UTC),
             ready_on_approval: r.try_get::<i64, _>("ready_on_approval")? != 0,
+            mentor_capacity: u32::try_from(r.try_get::<i64, _>("mentor_capacity")?).unwrap_or(1),
+            // Checked when it was set; a value that no longer reads falls back to the default.
+            quiet_hours: crate::quiet::QuietHours::parse(
+                "quiet_hours",
+                &r.try_get::<String, _>("quiet_hours")?,
+            )
+            .unwrap_or_default(),
         },
         questionnaire: Questionnaire::from_json(&r.try_get::<String, _>("questionnaire")?),
     })
@@ -100,7 +107,8 @@ fn program_from_row(r: &AnyRow) -> Result<Program> {
 type Query<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
 /// `q` with a program's settings bound next, in the order of their columns: max_choices,
-/// recommendations, the four durations in seconds, flash_mentoring, timezone, ready_on_approval.
+/// recommendations, the four durations in seconds, flash_mentoring, timezone, ready_on_approval,
+/// mentor_capacity, quiet_hours.
 fn bind_settings<'q>(q: Query<'q>, s: &ProgramSettings) -> Query<'q> {
     q.bind(i64::from(s.max_choices))
         .bind(i64::from(s.recommendations))
@@ -111,6 +119,8 @@ fn bind_settings<'q>(q: Query<'q>, s: &ProgramSettings) -> Query<'q> {
         .bind(i64::from(s.flash_mentoring))
         .bind(s.timezone.name())
         .bind(i64::from(s.ready_on_approval))
+        .bind(i64::from(s.mentor_capacity))
+        .bind(s.quiet_hours.code())
 }
 
 pub async fn insert_program(
@@ -124,8 +134,8 @@ pub async fn insert_program(
     let q = sqlx::query(
         "INSERT INTO programs (org_id, name, max_choices, recommendations, offer_ttl_secs, \
          offer_reminder_before_secs, inactivity_after_secs, inactivity_repeat_secs, flash_mentoring, \
-         timezone, ready_on_approval, created_at, questionnaire) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+         timezone, ready_on_approval, mentor_capacity, quiet_hours, created_at, questionnaire) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
     )
     .bind(org_id)
     .bind(name);
@@ -141,7 +151,8 @@ pub async fn update_program_settings(c: &mut Conn, id: i64, s: &ProgramSettings)
     let q = sqlx::query(
         "UPDATE programs SET max_choices = $1, recommendations = $2, offer_ttl_secs = $3, \
          offer_reminder_before_secs = $4, inactivity_after_secs = $5, inactivity_repeat_secs = $6, \
-         flash_mentoring = $7, timezone = $8, ready_on_approval = $9 WHERE id = $10",
+         flash_mentoring = $7, timezone = $8, ready_on_approval = $9, mentor_capacity = $10, \
+         quiet_hours = $11 WHERE id = $12",
     );
     let done = bind_settings(q, s).bind(id).execute(&mut *c).await?;
     expect_one(done.rows_affected(), "the program")

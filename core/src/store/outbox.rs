@@ -64,11 +64,15 @@ pub struct Message {
     /// On a row that changes an earlier chat message rather than sending a new one (see
     /// [`queue_edits`]): that message's idempotency key.
     pub edits: Option<String>,
+    /// Not delivered before this time (None: as soon as it is due): a reminder or nudge that
+    /// fell in its recipient's quiet hours waits for their end (docs/domain.md#quiet-hours).
+    /// Such a row is left out of its chat's lane until then, so it holds up nothing behind it.
+    pub not_before: Option<DateTime<Utc>>,
 }
 
 const COLS: &str = "id, created_at, channel, kind, recipient_user_id, recipient, subject, body_text, body_html, \
                     buttons, idempotency_key, status, attempts, last_error, sent_at, target, parts_sent, available_at, \
-                    sent_as, edits";
+                    sent_as, edits, not_before";
 
 fn from_row(r: &AnyRow) -> Result<Message> {
     let buttons: Option<String> = r.try_get("buttons")?;
@@ -95,6 +99,9 @@ fn from_row(r: &AnyRow) -> Result<Message> {
         available_at: get_time(r, "available_at")?,
         sent_as: r.try_get("sent_as")?,
         edits: r.try_get("edits")?,
+        not_before: Some(r.try_get::<i64, _>("not_before")?)
+            .filter(|t| *t > 0)
+            .map(super::time),
     })
 }
 
@@ -134,15 +141,49 @@ pub async fn insert_with(
     files: &[Attachment],
     now: DateTime<Utc>,
 ) -> Result<Option<i64>> {
+    insert_row(c, m, target, files, None, now).await
+}
+
+/// Queues a message not to be delivered before `not_before` (None: at once; see
+/// [`Message::not_before`]); None when a message with that key is queued already.
+pub async fn insert_held(
+    c: &mut Conn,
+    m: &NewMessage,
+    not_before: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>> {
+    insert_row(c, m, None, &[], not_before, now).await
+}
+
+/// `not_before` as stored (0: none) and the row's first `available_at`: due at once, or when
+/// it may be delivered.
+fn held(not_before: Option<DateTime<Utc>>, now: DateTime<Utc>) -> (i64, i64) {
+    match not_before {
+        Some(t) if t > now => (ms(t), ms(t)),
+        _ => (0, ms(now)),
+    }
+}
+
+async fn insert_row(
+    c: &mut Conn,
+    m: &NewMessage,
+    target: Option<&str>,
+    files: &[Attachment],
+    not_before: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>> {
+    let (not_before, available) = held(not_before, now);
     let q = sqlx::query(
         "INSERT INTO outbox (created_at, channel, kind, recipient_user_id, recipient, subject, body_text, \
-         body_html, buttons, idempotency_key, status, attempts, available_at, target) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', 0, $1, $11) \
+         body_html, buttons, idempotency_key, status, attempts, available_at, target, not_before) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', 0, $12, $11, $13) \
          ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
     )
     .bind(ms(now));
     let row = bind_message(q, m)
         .bind(target)
+        .bind(available)
+        .bind(not_before)
         .fetch_optional(&mut *c)
         .await?;
     let id: Option<i64> = row.map(|r| r.try_get("id")).transpose()?;
@@ -171,26 +212,41 @@ pub async fn insert_many(
     messages: &[NewMessage],
     now: DateTime<Utc>,
 ) -> Result<Vec<bool>> {
-    // 9 parameters a row; both backends take well over 27 000 in one statement.
-    const ROWS: usize = 3000;
+    insert_many_held(c, messages, &[], now).await
+}
+
+/// [`insert_many`], each message not delivered before its `not_before` (in the same order as
+/// `messages`; missing ones: at once; see [`Message::not_before`]).
+pub async fn insert_many_held(
+    c: &mut Conn,
+    messages: &[NewMessage],
+    not_before: &[Option<DateTime<Utc>>],
+    now: DateTime<Utc>,
+) -> Result<Vec<bool>> {
+    // 10 parameters a row; both backends take well over 27 000 in one statement.
+    const ROWS: usize = 2700;
     let mut seen = std::collections::HashSet::new();
-    let fresh: Vec<&NewMessage> = messages
+    let fresh: Vec<(&NewMessage, i64)> = messages
         .iter()
-        .filter(|m| seen.insert(m.idempotency_key.as_str()))
+        .enumerate()
+        .filter(|(_, m)| seen.insert(m.idempotency_key.as_str()))
+        .map(|(i, m)| (m, held(not_before.get(i).copied().flatten(), now).0))
         .collect();
     let mut inserted = std::collections::HashSet::new();
     for chunk in fresh.chunks(ROWS) {
         let mut sql = String::from(
             "INSERT INTO outbox (created_at, channel, kind, recipient_user_id, recipient, subject, body_text, \
-             body_html, buttons, idempotency_key, status, attempts, available_at) VALUES ",
+             body_html, buttons, idempotency_key, status, attempts, available_at, not_before) VALUES ",
         );
         for i in 0..chunk.len() {
-            let p = 2 + i * 9;
+            let p = 2 + i * 10;
             if i > 0 {
                 sql.push_str(", ");
             }
+            // A held row is first available when it may be delivered (`held`).
             sql.push_str(&format!(
-                "($1, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, 'pending', 0, $1)",
+                "($1, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, 'pending', 0, \
+                 CASE WHEN ${nb} > $1 THEN ${nb} ELSE $1 END, ${nb})",
                 p,
                 p + 1,
                 p + 2,
@@ -199,13 +255,14 @@ pub async fn insert_many(
                 p + 5,
                 p + 6,
                 p + 7,
-                p + 8
+                p + 8,
+                nb = p + 9
             ));
         }
         sql.push_str(" ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key");
         let mut q = sqlx::query(super::sql(sql)).persistent(false).bind(ms(now));
-        for m in chunk {
-            q = bind_message(q, m);
+        for (m, not_before) in chunk {
+            q = bind_message(q, m).bind(*not_before);
         }
         for r in q.fetch_all(&mut *c).await? {
             inserted.insert(r.try_get::<String, _>("idempotency_key")?);
@@ -286,6 +343,7 @@ impl LaneRow for Message {
         waiting: "status = 'pending'",
         also_set: "",
         cols: COLS,
+        held_back: Some("not_before"),
     };
     fn read(r: &AnyRow) -> Result<Self> {
         from_row(r)
@@ -387,7 +445,7 @@ pub async fn get(c: &mut Conn, id: i64) -> Result<Option<Message>> {
     row.as_ref().map(from_row).transpose()
 }
 
-/// Pending messages of one channel that are due, oldest first.
+/// Pending messages of one channel that are due (and not held for quiet hours), oldest first.
 pub async fn due(
     c: &mut Conn,
     channel: &str,
@@ -395,7 +453,8 @@ pub async fn due(
     limit: i64,
 ) -> Result<Vec<Message>> {
     let rows = sqlx::query(super::sql(format!(
-        "SELECT {COLS} FROM outbox WHERE status = 'pending' AND channel = $1 AND available_at <= $2 ORDER BY id LIMIT $3"
+        "SELECT {COLS} FROM outbox WHERE status = 'pending' AND channel = $1 AND available_at <= $2 \
+         AND not_before <= $2 ORDER BY id LIMIT $3"
     )))
     .bind(channel)
     .bind(ms(now))
@@ -478,7 +537,9 @@ pub async fn by_key(c: &mut Conn, key: &str) -> Result<Option<Message>> {
 /// key: its text with `note` below and no buttons, to the same chat, keyed `{prefix}:{earlier}`
 /// (docs/domain.md#edited-messages). Keys that name no chat message are passed over (the person
 /// had no chat account then). One statement per few hundred edits; each goes at the end of its
-/// chat's lane, so after the message it changes, whatever became of that one. Returns how many
+/// chat's lane, so after the message it changes, whatever became of that one — and an edit of a
+/// message held for quiet hours is held as long, so it never overtakes it
+/// (docs/domain.md#quiet-hours). Returns how many
 /// were queued (an edit queued before is not queued again).
 pub async fn queue_edits(
     c: &mut Conn,
@@ -501,9 +562,10 @@ pub async fn queue_edits(
         // In the order the messages were sent, on both backends.
         let sql = format!(
             "INSERT INTO outbox (created_at, channel, kind, recipient_user_id, recipient, subject, body_text, \
-             body_html, buttons, idempotency_key, status, attempts, available_at, edits) \
+             body_html, buttons, idempotency_key, status, attempts, available_at, edits, not_before) \
              SELECT $1, o.channel, $2, o.recipient_user_id, o.recipient, '', o.body_text || v.note, NULL, NULL, \
-             v.suffix || ':' || o.idempotency_key, 'pending', 0, $1, o.idempotency_key \
+             v.suffix || ':' || o.idempotency_key, 'pending', 0, \
+             CASE WHEN o.not_before > $1 THEN o.not_before ELSE $1 END, o.idempotency_key, o.not_before \
              FROM outbox o JOIN ({values}) v ON o.idempotency_key = v.k \
              WHERE o.channel LIKE 'chat:%' AND o.edits IS NULL ORDER BY o.id \
              ON CONFLICT (idempotency_key) DO NOTHING"
@@ -523,7 +585,8 @@ pub async fn queue_edits(
     Ok(queued)
 }
 
-/// Claims a due pending row for one delivery attempt: moves its `available_at` `lease` ahead,
+/// Claims a due pending row for one delivery attempt — never before its `not_before`
+/// (docs/domain.md#quiet-hours) —: moves its `available_at` `lease` ahead,
 /// so a second job for the same row (a reconciler re-queue, a retry) finds it not due and
 /// leaves it; if the sender dies mid-attempt, the row is due again once the lease is over.
 /// False when the row is not pending or not due.
@@ -534,7 +597,8 @@ pub async fn claim(
     lease: chrono::Duration,
 ) -> Result<bool> {
     let done = sqlx::query(
-        "UPDATE outbox SET available_at = $1 WHERE id = $2 AND status = 'pending' AND available_at <= $3",
+        "UPDATE outbox SET available_at = $1 WHERE id = $2 AND status = 'pending' AND available_at <= $3 \
+         AND not_before <= $3",
     )
     .bind(ms(now + lease))
     .bind(id)

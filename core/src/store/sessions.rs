@@ -138,25 +138,6 @@ pub async fn cancel(c: &mut Conn, id: i64, now: DateTime<Utc>) -> Result<bool> {
     Ok(done.rows_affected() == 1)
 }
 
-/// Booked sessions starting within `lead` from now that have not had that reminder.
-pub async fn due_reminders(
-    c: &mut Conn,
-    now: DateTime<Utc>,
-    lead: chrono::Duration,
-    column: ReminderColumn,
-) -> Result<Vec<i64>> {
-    let sql = format!(
-        "SELECT id FROM sessions WHERE state = 'booked' AND {} IS NULL AND starts_at > $1 AND starts_at <= $2 ORDER BY starts_at",
-        column.name()
-    );
-    let rows = sqlx::query(super::sql(sql))
-        .bind(ms(now))
-        .bind(ms(now + lead))
-        .fetch_all(&mut *c)
-        .await?;
-    rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ReminderColumn {
     DayBefore,

@@ -364,26 +364,7 @@ pub fn inactive_candidate_ids<'e>(
     default_repeat: Duration,
 ) -> futures_util::stream::BoxStream<'e, Result<i64>> {
     use futures_util::StreamExt;
-    let usable: Vec<String> = UserStatus::ALL
-        .into_iter()
-        .filter(|s| s.info().bot_access == crate::status::BotAccess::Full)
-        .map(|s| format!("'{}'", s.code()))
-        .collect();
-    let text = format!(
-        "SELECT u.id FROM users u \
-         WHERE u.status IN ({usable}) \
-           AND COALESCE(u.last_activity_at, u.created_at) <= $1 - \
-               (SELECT MIN(m.after_ms) FROM \
-                   (SELECT inactivity_after_secs * 1000 AS after_ms FROM programs UNION ALL SELECT $2) m) \
-           AND EXISTS (SELECT 1 FROM personas p LEFT JOIN programs g ON g.id = p.program_id \
-               WHERE p.user_id = u.id \
-                 AND COALESCE(u.last_activity_at, u.created_at) <= $1 - COALESCE(g.inactivity_after_secs * 1000, $2) \
-                 AND (u.inactivity_reminded_at IS NULL \
-                      OR u.inactivity_reminded_at < COALESCE(u.last_activity_at, u.created_at) \
-                      OR u.inactivity_reminded_at <= $1 - COALESCE(g.inactivity_repeat_secs * 1000, $3))) \
-         ORDER BY u.id",
-        usable = usable.join(", ")
-    );
+    let text = inactive_candidates_sql();
     sqlx::query(super::sql(text))
         .bind(ms(now))
         .bind(default_after.num_milliseconds())
@@ -1024,4 +1005,335 @@ pub async fn within_reach(c: &mut Conn, user_id: i64, reach: &Reach) -> Result<b
     .fetch_optional(&mut *c)
     .await?;
     Ok(found.is_some())
+}
+
+/// The text of [`inactive_candidate_ids`]' query, which [`inactive_due_at`] runs too: `$1` the
+/// time, `$2` and `$3` the default `inactivity_after` and `inactivity_repeat` in milliseconds;
+/// `u.id`, in id order.
+fn inactive_candidates_sql() -> String {
+    let usable: Vec<String> = UserStatus::ALL
+        .into_iter()
+        .filter(|s| s.info().bot_access == crate::status::BotAccess::Full)
+        .map(|s| format!("'{}'", s.code()))
+        .collect();
+    format!(
+        "SELECT u.id FROM users u \
+         WHERE u.status IN ({usable}) \
+           AND COALESCE(u.last_activity_at, u.created_at) <= $1 - \
+               (SELECT MIN(m.after_ms) FROM \
+                   (SELECT inactivity_after_secs * 1000 AS after_ms FROM programs UNION ALL SELECT $2) m) \
+           AND EXISTS (SELECT 1 FROM personas p LEFT JOIN programs g ON g.id = p.program_id \
+               WHERE p.user_id = u.id \
+                 AND COALESCE(u.last_activity_at, u.created_at) <= $1 - COALESCE(g.inactivity_after_secs * 1000, $2) \
+                 AND (u.inactivity_reminded_at IS NULL \
+                      OR u.inactivity_reminded_at < COALESCE(u.last_activity_at, u.created_at) \
+                      OR u.inactivity_reminded_at <= $1 - COALESCE(g.inactivity_repeat_secs * 1000, $3))) \
+         ORDER BY u.id",
+        usable = usable.join(", ")
+    )
+}
+
+/// docs/domain.md#upcoming: the people [`inactive_candidate_ids`] finds at `at` — the sweep's
+/// own query, run on the caller's connection — who have a persona in one of `programs` (all:
+/// None), A–Z by name, at most `limit`.
+pub async fn inactive_due_at(
+    c: &mut Conn,
+    at: DateTime<Utc>,
+    default_after: Duration,
+    default_repeat: Duration,
+    programs: Option<&[i64]>,
+    limit: i64,
+) -> Result<Vec<User>> {
+    let scope = match programs {
+        None => String::new(),
+        Some([]) => " AND 1 = 0".into(),
+        Some(ids) => format!(
+            " AND EXISTS (SELECT 1 FROM personas q WHERE q.user_id = u.id AND q.program_id IN ({}))",
+            super::id_list(ids)
+        ),
+    };
+    let sql = format!(
+        "SELECT {USER_COLS} FROM users u WHERE u.id IN ({}){scope} \
+         ORDER BY lower(u.full_name), u.id LIMIT $4",
+        inactive_candidates_sql()
+    );
+    let rows = sqlx::query(super::sql(sql))
+        .persistent(false)
+        .bind(ms(at))
+        .bind(default_after.num_milliseconds())
+        .bind(default_repeat.num_milliseconds())
+        .bind(limit)
+        .fetch_all(&mut *c)
+        .await?;
+    rows.iter().map(user_from_row).collect()
+}
+
+/// A person's quiet-hour settings as stored (docs/domain.md#quiet-hours): their own window and
+/// time zone (None: not set), and those of their program — the program of their oldest persona
+/// that has one (None: no program).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QuietOf {
+    pub hours: Option<String>,
+    pub timezone: Option<String>,
+    pub program_hours: Option<String>,
+    pub program_timezone: Option<String>,
+}
+
+/// [`QuietOf`] for each of `user_ids` (one query); a person not found is absent.
+pub async fn quiet_of(
+    c: &mut Conn,
+    user_ids: &[i64],
+) -> Result<std::collections::HashMap<i64, QuietOf>> {
+    if user_ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let sql = format!(
+        "SELECT u.id, u.quiet_hours, u.timezone, g.quiet_hours AS program_hours, \
+         g.timezone AS program_timezone FROM users u LEFT JOIN programs g ON g.id = \
+         (SELECT p.program_id FROM personas p WHERE p.user_id = u.id AND p.program_id IS NOT NULL \
+          ORDER BY p.id LIMIT 1) WHERE u.id IN ({})",
+        super::id_list(user_ids)
+    );
+    let rows = sqlx::query(super::sql(sql))
+        .persistent(false)
+        .fetch_all(&mut *c)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("id")?,
+                QuietOf {
+                    hours: r.try_get("quiet_hours")?,
+                    timezone: r.try_get("timezone")?,
+                    program_hours: r.try_get("program_hours")?,
+                    program_timezone: r.try_get("program_timezone")?,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// Sets a person's own quiet hours (`off`, `22-07`…) and time zone (an IANA name), each when
+/// given; None leaves that one as it is (docs/domain.md#quiet-hours).
+pub async fn set_quiet(
+    c: &mut Conn,
+    user_id: i64,
+    hours: Option<&str>,
+    timezone: Option<&str>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE users SET quiet_hours = COALESCE($1, quiet_hours), timezone = COALESCE($2, timezone) \
+         WHERE id = $3",
+    )
+    .bind(hours)
+    .bind(timezone)
+    .bind(user_id)
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
+// ---- a mentor's pause and places (docs/domain.md#availability) ---------------------------
+
+/// A mentor's standing in one program, as the availability rules read it
+/// (`domain::recommend::busy_reason`, `domain::recommend::places`): their pause, their own
+/// capacity there if one was set (`/capacity`), the program's `mentor_capacity`, and how many
+/// of their mentor personas there are matched now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MentorLoad {
+    pub user_id: i64,
+    pub paused_until: Option<DateTime<Utc>>,
+    pub own_capacity: Option<i64>,
+    pub program_capacity: i64,
+    pub matched: i64,
+}
+
+/// The columns of a [`MentorLoad`], for `users u`, `programs pr` and a LEFT JOINed
+/// `mentor_capacities mc`; `$2` is the mentor role's code and `$3` the Matched status's.
+const LOAD_COLS: &str = "u.id AS user_id, u.paused_until AS paused_until, \
+     mc.capacity AS own_capacity, pr.mentor_capacity AS program_capacity, \
+     (SELECT COUNT(*) FROM personas m WHERE m.user_id = u.id AND m.program_id = pr.id \
+        AND m.role = $2 AND m.match_status = $3) AS matched";
+
+fn load_from_row(r: &AnyRow) -> Result<MentorLoad> {
+    Ok(MentorLoad {
+        user_id: r.try_get("user_id")?,
+        paused_until: get_opt_time(r, "paused_until")?,
+        own_capacity: r.try_get("own_capacity")?,
+        program_capacity: r.try_get("program_capacity")?,
+        matched: r.try_get("matched")?,
+    })
+}
+
+/// One mentor's load in one program (None: no such person or program).
+pub async fn mentor_load(
+    c: &mut Conn,
+    user_id: i64,
+    program_id: i64,
+) -> Result<Option<MentorLoad>> {
+    let row = sqlx::query(super::sql(format!(
+        "SELECT {LOAD_COLS} FROM users u JOIN programs pr ON pr.id = $1 \
+         LEFT JOIN mentor_capacities mc ON mc.user_id = u.id AND mc.program_id = pr.id \
+         WHERE u.id = $4"
+    )))
+    .bind(program_id)
+    .bind(PersonaRole::Mentor.code())
+    .bind(MatchStatus::Matched.code())
+    .bind(user_id)
+    .fetch_optional(&mut *c)
+    .await?;
+    row.as_ref().map(load_from_row).transpose()
+}
+
+/// The loads of the mentors of a program who hold a free place there (an RTBM mentor persona)
+/// and may yet take no new mentee: paused after `now`, or matched there already (so possibly
+/// at capacity). Everyone else with a free place is free (capacity is at least 1). One query;
+/// `only` narrows it to one person.
+pub async fn loads_of_mentors_with_free_places(
+    c: &mut Conn,
+    program_id: i64,
+    now: DateTime<Utc>,
+    only: Option<i64>,
+) -> Result<Vec<MentorLoad>> {
+    let one = if only.is_some() { " AND u.id = $6" } else { "" };
+    let mut q = sqlx::query(super::sql(format!(
+        "SELECT DISTINCT {LOAD_COLS} FROM personas f \
+         JOIN users u ON u.id = f.user_id \
+         JOIN programs pr ON pr.id = f.program_id \
+         LEFT JOIN mentor_capacities mc ON mc.user_id = u.id AND mc.program_id = pr.id \
+         WHERE f.program_id = $1 AND f.role = $2 AND f.match_status = $4 \
+           AND (u.paused_until > $5 OR EXISTS (SELECT 1 FROM personas b WHERE b.user_id = u.id \
+                AND b.program_id = $1 AND b.role = $2 AND b.match_status = $3)){one}"
+    )))
+    .bind(program_id)
+    .bind(PersonaRole::Mentor.code())
+    .bind(MatchStatus::Matched.code())
+    .bind(MatchStatus::ReadyToBeMatched.code())
+    .bind(ms(now));
+    if let Some(id) = only {
+        q = q.bind(id);
+    }
+    let rows = q.fetch_all(&mut *c).await?;
+    rows.iter().map(load_from_row).collect()
+}
+
+/// When `user_id`'s pause ends (None: not paused, or never was).
+pub async fn paused_until(c: &mut Conn, user_id: i64) -> Result<Option<DateTime<Utc>>> {
+    let row = sqlx::query("SELECT paused_until FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(&mut *c)
+        .await?;
+    match row {
+        Some(r) => get_opt_time(&r, "paused_until"),
+        None => Ok(None),
+    }
+}
+
+/// Sets a pause's end (None: no pause) by a compare-and-swap on the end `expected`; false when
+/// it was no longer that.
+pub async fn set_paused_until(
+    c: &mut Conn,
+    user_id: i64,
+    expected: Option<DateTime<Utc>>,
+    new: Option<DateTime<Utc>>,
+) -> Result<bool> {
+    let done = match expected {
+        Some(old) => {
+            sqlx::query("UPDATE users SET paused_until = $1 WHERE id = $2 AND paused_until = $3")
+                .bind(new.map(ms))
+                .bind(user_id)
+                .bind(ms(old))
+                .execute(&mut *c)
+                .await?
+        }
+        None => {
+            sqlx::query("UPDATE users SET paused_until = $1 WHERE id = $2 AND paused_until IS NULL")
+                .bind(new.map(ms))
+                .bind(user_id)
+                .execute(&mut *c)
+                .await?
+        }
+    };
+    Ok(done.rows_affected() == 1)
+}
+
+/// The people whose pause ended by `now` and is still recorded (not told yet), earliest end
+/// first, at most `limit`.
+pub async fn pauses_ended_by(c: &mut Conn, now: DateTime<Utc>, limit: i64) -> Result<Vec<i64>> {
+    let rows = sqlx::query(
+        "SELECT id FROM users WHERE paused_until IS NOT NULL AND paused_until <= $1 \
+         ORDER BY paused_until, id LIMIT $2",
+    )
+    .bind(ms(now))
+    .bind(limit)
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+}
+
+/// A mentor's own capacity in a program (`/capacity`), replacing any set before.
+pub async fn set_own_capacity(
+    c: &mut Conn,
+    user_id: i64,
+    program_id: i64,
+    capacity: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO mentor_capacities (user_id, program_id, capacity) VALUES ($1, $2, $3) \
+         ON CONFLICT (user_id, program_id) DO UPDATE SET capacity = excluded.capacity",
+    )
+    .bind(user_id)
+    .bind(program_id)
+    .bind(capacity)
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
+/// (user, program) of the mentors who may be short of free places (docs/domain.md#capacity):
+/// taking part in a program whose capacity, or their own there, is above 1, with fewer open
+/// mentor personas (RTBM or M) there than it. `domain::availability::top_up` decides each; this
+/// query finds at least everyone it would change by adding, and only programs or people with a
+/// number above 1 are read. At most `limit`.
+pub async fn mentors_short_of_places(c: &mut Conn, limit: i64) -> Result<Vec<(i64, i64)>> {
+    // Deactivated people get no places (nothing is done for them); the codes are the table's.
+    let gone: Vec<String> = UserStatus::ALL
+        .into_iter()
+        .filter(|s| s.is_deactivated())
+        .map(|s| format!("'{}'", s.code()))
+        .collect();
+    let rows = sqlx::query(super::sql(format!(
+        "SELECT p.user_id AS user_id, p.program_id AS program_id FROM personas p \
+         JOIN users u ON u.id = p.user_id \
+         JOIN programs pr ON pr.id = p.program_id \
+         LEFT JOIN mentor_capacities mc ON mc.user_id = p.user_id AND mc.program_id = p.program_id \
+         WHERE p.role = $1 AND p.status = $2 AND p.match_status IN ($3, $4) \
+           AND u.status NOT IN ({}) AND (pr.mentor_capacity > 1 OR mc.capacity > 1) \
+         GROUP BY p.user_id, p.program_id, pr.mentor_capacity, mc.capacity \
+         HAVING COUNT(*) < COALESCE(mc.capacity, pr.mentor_capacity) \
+         ORDER BY p.user_id, p.program_id LIMIT $5",
+        gone.join(", ")
+    )))
+    .bind(PersonaRole::Mentor.code())
+    .bind(PersonaStatus::Active.code())
+    .bind(MatchStatus::ReadyToBeMatched.code())
+    .bind(MatchStatus::Matched.code())
+    .bind(limit)
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("user_id")?, r.try_get("program_id")?)))
+        .collect()
+}
+
+/// Holds `user_id`'s row until the transaction ends (a write that changes nothing), so two
+/// transactions counting and making that person's places (`domain::availability::top_up`)
+/// run one after the other on PostgreSQL rather than both adding the same place; SQLite runs
+/// one writer at a time anyway.
+pub async fn hold(c: &mut Conn, user_id: i64) -> Result<()> {
+    sqlx::query("UPDATE users SET id = id WHERE id = $1")
+        .bind(user_id)
+        .execute(&mut *c)
+        .await?;
+    Ok(())
 }

@@ -162,7 +162,8 @@ async fn an_offer_cascades_on_decline_expiry_and_withdrawal_then_tells_everyone(
             .collect::<Vec<_>>(),
         [
             format!("/accept {}", offer.id),
-            format!("/decline {}", offer.id)
+            format!("/decline {}", offer.id),
+            format!("/decline {} pause:2", offer.id)
         ]
     );
     assert!(
@@ -183,7 +184,7 @@ async fn an_offer_cascades_on_decline_expiry_and_withdrawal_then_tells_everyone(
         "{}",
         me.text
     );
-    assert_eq!(me.buttons.len(), 2);
+    assert_eq!(me.buttons.len(), 3);
     assert!(
         ok(app, &w.ana, "/me")
             .await

@@ -20,11 +20,8 @@ use crate::support::{TestApp, ana_maria_and_lee, pending_of, persona_of, world};
 
 /// `email`'s chat messages (not edits), oldest first.
 async fn chats(app: &TestApp, email: &str) -> Vec<outbox::Message> {
-    let id = app.user_id(email).await;
-    let mut c = app.engine.db().pool().acquire().await.expect("conn");
-    store::outbox::by_recipient(&mut c, id)
+    app.outbox_to(email)
         .await
-        .expect("outbox")
         .into_iter()
         .filter(|m| m.channel.starts_with("chat:") && m.edits.is_none())
         .collect()
@@ -32,11 +29,8 @@ async fn chats(app: &TestApp, email: &str) -> Vec<outbox::Message> {
 
 /// `email`'s edits of earlier chat messages, oldest first.
 async fn edits(app: &TestApp, email: &str) -> Vec<outbox::Message> {
-    let id = app.user_id(email).await;
-    let mut c = app.engine.db().pool().acquire().await.expect("conn");
-    store::outbox::by_recipient(&mut c, id)
+    app.outbox_to(email)
         .await
-        .expect("outbox")
         .into_iter()
         .filter(|m| m.edits.is_some())
         .collect()

@@ -6,13 +6,13 @@ use crate::command::caller::Who;
 use crate::command::spec::refusal;
 use crate::domain;
 use crate::domain::Audit;
+use crate::quiet::QuietHours;
 use crate::reply::echo;
 use crate::roles::PersonaRole;
 use crate::status::BotAccess;
 use crate::status::MatchStatus;
 use crate::store;
 use crate::store::matches::MatchState;
-use crate::store::offers::OfferState;
 use crate::values::LinkCode;
 
 command! {
@@ -218,15 +218,33 @@ pub(crate) async fn link(ctx: &mut Ctx<'_>, a: Link) -> Result<Reply> {
 command! {
     pub struct Me {
         name: "me",
-        about: "Your status, personas and roles",
+        about: "Your status, personas and roles; quiet: and tz: set your quiet hours and time zone",
         access: Access::Member(Member::Status),
         example: "/me",
-        args: {}
+        args: {
+            quiet: Option<String> = opt(K::Line, "your quiet hours, like 22-07, or off: reminders wait until they end"),
+            tz: Option<String> = opt(K::Line, "your time zone, like Europe/Lisbon (default: your program's)"),
+        }
     }
 }
 
-pub(crate) async fn me(ctx: &mut Ctx<'_>, _: Me) -> Result<Reply> {
+pub(crate) async fn me(ctx: &mut Ctx<'_>, a: Me) -> Result<Reply> {
     let user = ctx.me()?.clone();
+    // docs/domain.md#quiet-hours: both are read before either is stored, so a refused value
+    // changes nothing.
+    let quiet = a
+        .quiet
+        .as_deref()
+        .map(|q| QuietHours::parse("quiet", q))
+        .transpose()?;
+    let tz =
+        a.tz.as_deref()
+            .map(|z| crate::quiet::parse_zone("tz", z))
+            .transpose()?;
+    if quiet.is_some() || tz.is_some() {
+        let hours = quiet.map(QuietHours::code);
+        store::users::set_quiet(ctx.c(), user.id, hours.as_deref(), tz.map(|z| z.name())).await?;
+    }
     let info = user.status.info();
     let mut text = format!(
         "{}\nStatus: {} — {}\nCan be matched: {}\n{}",
@@ -266,12 +284,13 @@ pub(crate) async fn me(ctx: &mut Ctx<'_>, _: Me) -> Result<Reply> {
                 for o in store::offers::pending_for_mentor(ctx.c(), p.id).await? {
                     let (_, mentee) =
                         domain::people::persona_user(ctx, o.mentee_persona_id).await?;
-                    let until = o
+                    // docs/domain.md#cascade-place: their rank and how long they have.
+                    let place = o
                         .deadline_at
-                        .map(|d| domain::show::when(program.as_ref(), d))
+                        .map(|d| domain::offers::their_choice(program.as_ref(), o.rank, d, ctx.now))
                         .unwrap_or_default();
                     text.push_str(&format!(
-                        "  Request #{} from {} — answer by {until}\n",
+                        "  Request #{} from {}. {place}\n",
                         o.id, mentee.full_name
                     ));
                     for b in domain::offers::offer_buttons(o.id) {
@@ -280,25 +299,14 @@ pub(crate) async fn me(ctx: &mut Ctx<'_>, _: Me) -> Result<Reply> {
                 }
             }
             PersonaRole::Mentee => {
-                let pending = store::offers::of_mentee(ctx.c(), p.id)
-                    .await?
-                    .into_iter()
-                    .find(|o| o.state == OfferState::Pending);
-                if let Some(o) = pending {
-                    let (_, mentor) =
-                        domain::people::persona_user(ctx, o.mentor_persona_id).await?;
-                    let until = o
-                        .deadline_at
-                        .map(|d| domain::show::when(program.as_ref(), d))
-                        .unwrap_or_default();
-                    text.push_str(&format!(
-                        "  Your request is with {} until {until}\n",
-                        mentor.full_name
-                    ));
+                // docs/domain.md#cascade-place: the place in their ranking and the deadline.
+                if let Some((mentor, place)) = domain::offers::place_of(ctx, p.id).await? {
+                    text.push_str(&format!("  Your request is with {mentor} — {place}\n"));
                 }
             }
         }
     }
+    text.push_str(&quiet_line(ctx, user.id).await?);
     let programs = store::orgs::list_programs(ctx.c()).await?;
     let roles = domain::people::staff_summary(&ctx.actor.grants, &programs);
     if !roles.is_empty() {
@@ -321,4 +329,28 @@ pub(crate) async fn me(ctx: &mut Ctx<'_>, _: Me) -> Result<Reply> {
     ));
     reply.text = text;
     Ok(reply)
+}
+
+/// `/me`'s line on quiet hours (docs/domain.md#quiet-hours): the window and zone that hold for
+/// the person, whose they are, and how to change them.
+async fn quiet_line(ctx: &mut Ctx<'_>, user_id: i64) -> Result<String> {
+    let own = store::users::quiet_of(ctx.c(), &[user_id])
+        .await?
+        .remove(&user_id)
+        .unwrap_or_default();
+    let (hours, tz) = domain::work::quiet_window(&own, ctx.program_defaults());
+    let whose = if own.hours.is_some() {
+        "yours"
+    } else {
+        "your program's"
+    };
+    Ok(match hours {
+        QuietHours::Off => format!(
+            "Quiet hours: off ({whose}): reminders come at any hour. /me quiet:22-07 sets some\n"
+        ),
+        _ => format!(
+            "Quiet hours: {hours} in {} ({whose}): reminders and nudges wait until they end. /me quiet:off or quiet:22-07 changes them, tz: your time zone\n",
+            tz.name()
+        ),
+    })
 }

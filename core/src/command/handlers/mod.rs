@@ -2,7 +2,9 @@
 //! arguments, finds what they name within the caller's scope, calls the domain, and returns
 //! the reply. Grouped by what they touch.
 
+pub(crate) mod availability;
 pub(crate) mod basics;
+pub(crate) mod claim;
 pub(crate) mod deliveries;
 pub(crate) mod edit;
 pub(crate) mod offers;
@@ -16,6 +18,7 @@ pub(crate) mod removal;
 pub(crate) mod screening;
 pub(crate) mod sessions;
 pub(crate) mod statuses;
+pub(crate) mod upcoming;
 
 /// What every handler module uses.
 mod prelude {

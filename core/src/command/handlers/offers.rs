@@ -262,21 +262,11 @@ pub(crate) async fn choose(ctx: &mut Ctx<'_>, a: Choose) -> Result<Reply> {
         .collect::<Vec<_>>()
         .join(", ");
     domain::offers::start_round(ctx, &persona, &ids).await?;
-    let sent = store::offers::of_mentee(ctx.c(), persona.id)
-        .await?
-        .into_iter()
-        .find(|o| o.state == OfferState::Pending);
-    let status = match sent {
-        Some(o) => {
-            let (_, mentor) = persona_user(ctx, o.mentor_persona_id).await?;
-            format!(
-                "Your request went to {}, who has until {} to answer. If they cannot, it goes to your next choice.",
-                mentor.full_name,
-                o.deadline_at
-                    .map(|d| when(Some(&program), d))
-                    .unwrap_or_default()
-            )
-        }
+    let status = match domain::offers::place_of(ctx, persona.id).await? {
+        // docs/domain.md#cascade-place: where the request stands, in the words of every message.
+        Some((mentor, place)) => format!(
+            "Your request went to {mentor}. If they cannot take you, it goes to your next choice.\nNow: {place}."
+        ),
         // The round ran out at once: staff were told, and by email the mentee too; in chat this
         // reply is all they get (docs/domain.md#choosing).
         None => "None of them can take a mentee right now: your program manager has been told. See /mentors for who is available now.".into(),
@@ -316,6 +306,7 @@ command! {
         example: "/decline 42",
         args: {
             offer: Id = pos(K::Offer, "the offer number"),
+            pause: Option<super::availability::PauseWeeks> = opt(K::Number, "also pause new requests for this many weeks, 1 to 12 (what \"Decline and pause me\" sends)"),
         }
     }
 }
@@ -323,10 +314,14 @@ command! {
 pub(crate) async fn decline(ctx: &mut Ctx<'_>, a: Decline) -> Result<Reply> {
     let me = ctx.me()?.clone();
     let mentee = domain::offers::decline(ctx, a.offer.0, &me).await?;
-    Ok(Reply::text(format!(
+    let declined = format!(
         "Declined. {}'s request goes to their next choice. Thank you for answering.",
         mentee.full_name
-    )))
+    );
+    match a.pause {
+        Some(weeks) => super::availability::paused_reply(ctx, &me, weeks.get(), declined).await,
+        None => Ok(Reply::text(declined)),
+    }
 }
 
 command! {

@@ -160,12 +160,30 @@ pub(crate) async fn program_set(ctx: &mut Ctx<'_>, a: ProgramSet) -> Result<Repl
             .to_opt(new.clone()),
     )
     .await?;
+    // docs/domain.md#capacity: each mentor's free places follow the new number at once.
+    let places = if setting == "mentor_capacity" {
+        let done = domain::availability::top_up_program(ctx, program.id).await?;
+        places_changed(done.added.len(), done.retired.len())
+    } else {
+        String::new()
+    };
     Ok(Reply::text(format!(
-        "{}: {setting} {} → {}",
+        "{}: {setting} {} → {}{places}",
         program.full_name(),
         old.unwrap_or_default(),
         new.unwrap_or_default()
     )))
+}
+
+/// " 2 free places made for mentors; 1 closed." (nothing when none changed).
+fn places_changed(added: usize, retired: usize) -> String {
+    let count = |n: usize| crate::text::counted(n as i64, "free place", "free places");
+    match (added, retired) {
+        (0, 0) => String::new(),
+        (a, 0) => format!(". {} made for mentors", count(a)),
+        (0, r) => format!(". {} closed", count(r)),
+        (a, r) => format!(". {} made for mentors, {} closed", count(a), count(r)),
+    }
 }
 
 command! {

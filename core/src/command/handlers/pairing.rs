@@ -50,11 +50,32 @@ pub(crate) async fn assign(ctx: &mut Ctx<'_>, a: Assign) -> Result<Reply> {
     let mentee_user = ctx.find_user(&a.mentee, Capability::Pair).await?;
     let mentor_user = ctx.find_user(&a.mentor, Capability::Pair).await?;
     let mentee = ready_persona(ctx, &mentee_user, PersonaRole::Mentee).await?;
-    let mentor = ready_persona(ctx, &mentor_user, PersonaRole::Mentor).await?;
-    if let Some(p) = program_of(ctx, &mentee).await? {
-        ctx.require_program(Capability::Pair, &p)?;
+    let program = program_of(ctx, &mentee).await?;
+    if let Some(p) = &program {
+        ctx.require_program(Capability::Pair, p)?;
+    }
+    // A mentor with several free places (docs/domain.md#capacity) is paired on one of those in
+    // the mentee's program; otherwise their one ready persona, as before.
+    let place = match &program {
+        Some(p) => domain::availability::free_place(ctx, &mentor_user, p.id, mentee.id).await?,
+        None => None,
+    };
+    let mentor = match place {
+        Some(p) => p,
+        None => ready_persona(ctx, &mentor_user, PersonaRole::Mentor).await?,
+    };
+    // Paused, or every place taken (docs/domain.md#availability): refused, naming why.
+    if let Some(why) =
+        domain::recommend::mentor_unavailable_reason(ctx, &mentor_user, &mentor).await?
+    {
+        return Err(Error::conflict(format!(
+            "cannot pair: {why}. Pair another mentor, or wait until they can take one"
+        )));
     }
     let id = domain::matches::pair(ctx, &mentee, &mentor, "assign", None).await?;
+    if let Some(p) = &program {
+        domain::availability::top_up(ctx, mentor_user.id, p.id).await?;
+    }
     Ok(Reply::text(format!(
         "Paired {} (mentee) with {} (mentor): match #{id}. Both have been told and asked to book a session.",
         mentee_user.full_name, mentor_user.full_name
@@ -183,7 +204,8 @@ command! {
 }
 
 /// docs/domain.md#autopair: a maximum-total-score one-to-one assignment over the program's ready
-/// mentees and available mentors, shown first and applied only on confirmation; no offers are sent.
+/// mentees and the available mentors' free places (docs/domain.md#capacity), shown first and
+/// applied only on confirmation; no offers are sent.
 pub(crate) async fn autopair(ctx: &mut Ctx<'_>, a: Autopair) -> Result<Reply> {
     let program = ctx.find_program(&a.program, Capability::Pair).await?;
     let me = ctx.me()?.id;
@@ -201,10 +223,10 @@ pub(crate) async fn autopair(ctx: &mut Ctx<'_>, a: Autopair) -> Result<Reply> {
         store::users::personas_in_program_with_users(ctx.c(), program.id, PersonaRole::Mentee)
             .await?,
     );
-    let mentors = ready(
+    let mentors =
         store::users::personas_in_program_with_users(ctx.c(), program.id, PersonaRole::Mentor)
-            .await?,
-    );
+            .await?;
+    let mentors = slots(ctx, program.id, ready(mentors)).await?;
     if mentees.is_empty() || mentors.is_empty() {
         return Ok(Reply::text(format!(
             "Nothing to pair in {}: {} and {} are ready (A, Active, RTBM).",
@@ -263,7 +285,14 @@ pub(crate) async fn autopair(ctx: &mut Ctx<'_>, a: Autopair) -> Result<Reply> {
             .collect()
     };
     let unpaired_mentees = unpaired(&mentees, &mentee_paired);
-    let unpaired_mentors = unpaired(&mentors, &mentor_paired);
+    // A mentor with several places is named once, however many stay free.
+    let mut seen = std::collections::HashSet::new();
+    let unpaired_mentors: Vec<String> = mentors
+        .iter()
+        .zip(&mentor_paired)
+        .filter(|((_, u), paired)| !**paired && seen.insert(u.id))
+        .map(|((_, u), _)| u.full_name.clone())
+        .collect();
     let token = confirmation_token();
     let now = ctx.now;
     let payload = serde_json::to_string(&plan).map_err(|e| Error::Internal(e.to_string()))?;
@@ -327,6 +356,43 @@ pub(crate) async fn autopair(ctx: &mut Ctx<'_>, a: Autopair) -> Result<Reply> {
     Ok(Reply::text(text)
         .with_button("Apply these pairs", command)
         .with_attachment(attachment))
+}
+
+/// The columns of `/autopair`'s matrix: a mentor's free places (docs/domain.md#capacity), each
+/// a persona of its own, as many as their capacity leaves (so one run may give a mentor with two
+/// free places two mentees); mentors paused or at capacity have none.
+async fn slots(
+    ctx: &mut Ctx<'_>,
+    program_id: i64,
+    mentors: Vec<(Persona, User)>,
+) -> Result<Vec<(Persona, User)>> {
+    let busy = domain::recommend::busy_mentors(ctx, program_id).await?;
+    let mut taken: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
+    let mut out = Vec::with_capacity(mentors.len());
+    for (p, u) in mentors {
+        if busy.contains_key(&u.id) {
+            continue;
+        }
+        // Not busy: below capacity, so their first place counts; a second or later place
+        // counts while their capacity leaves one (read only for those).
+        let n = taken.entry(u.id).or_insert(0);
+        *n += 1;
+        out.push((p, u, *n));
+    }
+    let mut kept = Vec::with_capacity(out.len());
+    for (p, u, nth) in out {
+        if nth > 1 {
+            let free = match store::users::mentor_load(ctx.c(), u.id, program_id).await? {
+                Some(l) => domain::recommend::places(&l) - l.matched,
+                None => 0,
+            };
+            if nth > free {
+                continue;
+            }
+        }
+        kept.push((p, u));
+    }
+    Ok(kept)
 }
 
 /// How many pairs or names a preview shows inline.
@@ -407,19 +473,24 @@ async fn apply_autopair(
     for (mentee_id, mentor_id, _) in &plan.pairs {
         let (mentee, mu) = persona_user(ctx, *mentee_id).await?;
         let (mentor, tu) = persona_user(ctx, *mentor_id).await?;
-        if let Some(why) = domain::recommend::unavailable_reason(&mu, &mentee)
-            .or_else(|| domain::recommend::unavailable_reason(&tu, &mentor))
-        {
+        let why = match domain::recommend::unavailable_reason(&mu, &mentee) {
+            Some(why) => Some(why),
+            None => domain::recommend::mentor_unavailable_reason(ctx, &tu, &mentor).await?,
+        };
+        if let Some(why) = why {
             return Err(Error::conflict(format!(
                 "things changed since the preview ({why}): nothing was paired — run /autopair again"
             )));
         }
         domain::matches::pair(ctx, &mentee, &mentor, "autopair", None).await?;
+        if let Some(program_id) = mentor.program_id {
+            domain::availability::top_up(ctx, tu.id, program_id).await?;
+        }
         done += 1;
     }
     Ok(Reply::text(format!(
         "Paired {} in {}. Everyone paired has been told; no offers were sent.",
-        crate::text::counted(i64::from(done), "mentee", "mentees"),
+        crate::text::counted(done, "mentee", "mentees"),
         program.full_name()
     )))
 }

@@ -90,6 +90,7 @@ pub(crate) async fn user_show(ctx: &mut Ctx<'_>, a: UserShow) -> Result<Reply> {
             ""
         },
     );
+    text.push_str(&domain::availability::summary(ctx, &user).await?);
     let tags = store::users::tags(ctx.c(), user.id).await?;
     if !tags.is_empty() {
         text.push_str(&format!(

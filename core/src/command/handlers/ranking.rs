@@ -322,6 +322,8 @@ mod tests {
                 flash_mentoring: false,
                 timezone: chrono_tz::Tz::UTC,
                 ready_on_approval: false,
+                mentor_capacity: 1,
+                quiet_hours: Default::default(),
             },
             questionnaire: Default::default(),
         };

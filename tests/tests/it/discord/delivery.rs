@@ -43,7 +43,8 @@ async fn offers_reach_discord_accounts_as_dms_with_buttons_and_closed_dms_fail_f
         ids,
         [
             format!("/accept {}", offer.id),
-            format!("/decline {}", offer.id)
+            format!("/decline {}", offer.id),
+            format!("/decline {} pause:2", offer.id)
         ]
     );
     assert!(

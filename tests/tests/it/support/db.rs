@@ -125,13 +125,19 @@ impl TestApp {
         tx.rollback().await.expect("open gate");
     }
 
-    /// The first email of this kind queued for `email`.
-    pub async fn email_row(&self, email: &str, kind: &str) -> store::outbox::Message {
+    /// Every outbox row for the person with `email` (chat, email, edits), oldest first.
+    pub async fn outbox_to(&self, email: &str) -> Vec<store::outbox::Message> {
         let id = self.user_id(email).await;
         let mut c = self.engine.db().pool().acquire().await.expect("conn");
         store::outbox::by_recipient(&mut c, id)
             .await
             .expect("outbox")
+    }
+
+    /// The first email of this kind queued for `email`.
+    pub async fn email_row(&self, email: &str, kind: &str) -> store::outbox::Message {
+        self.outbox_to(email)
+            .await
             .into_iter()
             .find(|m| m.kind == kind && m.channel == "email")
             .expect("email row")
@@ -139,11 +145,7 @@ impl TestApp {
 
     /// The link code in the newest welcome email to `email`.
     pub async fn code_for(&self, email: &str) -> String {
-        let id = self.user_id(email).await;
-        let mut c = self.engine.db().pool().acquire().await.expect("conn");
-        let msgs = store::outbox::by_recipient(&mut c, id)
-            .await
-            .expect("outbox");
+        let msgs = self.outbox_to(email).await;
         let body = msgs
             .iter()
             .rev()

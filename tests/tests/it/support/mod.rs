@@ -69,7 +69,12 @@ impl TestApp {
         backend: Backend,
         overrides: &[(&str, figment::value::Value)],
     ) -> Option<Self> {
-        Self::start_with(backend, overrides, true).await
+        // On the system clock a test runs at whatever hour it is: quiet hours off
+        // (docs/domain.md#quiet-hours), so what it waits for never depends on the time of day.
+        // An override of its own still wins.
+        let mut all = vec![("program_defaults.quiet_hours", "off".into())];
+        all.extend_from_slice(overrides);
+        Self::start_with(backend, &all, true).await
     }
 
     async fn start_with(

@@ -96,7 +96,8 @@ async fn a_mentor_accepts_an_offer_with_the_inline_button_and_other_presses_chan
         buttons,
         [
             format!("/accept {}", offer.id),
-            format!("/decline {}", offer.id)
+            format!("/decline {}", offer.id),
+            format!("/decline {} pause:2", offer.id)
         ]
     );
     let matches = || app.count("SELECT COUNT(*) AS n FROM matches");
