@@ -120,6 +120,24 @@ impl Screen {
     /// The reply: heading with the place in the list, the lines, "…and N more", the page
     /// buttons, and `file` (the whole list) on the first screen.
     pub fn reply(self, inv: &Invocation, file: Option<Attachment>) -> Result<Reply> {
+        self.render(inv, file, false)
+    }
+
+    /// [`Screen::reply`] for a list counted only up to `cap` (a `total` above it means "more
+    /// than `cap`"): an unbounded log is not counted whole for a heading ("of 10 000+").
+    pub fn reply_counted_up_to(
+        mut self,
+        inv: &Invocation,
+        file: Option<Attachment>,
+        cap: u64,
+    ) -> Result<Reply> {
+        let at_least = self.total > cap;
+        self.total = self.total.min(cap);
+        self.render(inv, file, at_least)
+    }
+
+    fn render(self, inv: &Invocation, file: Option<Attachment>, at_least: bool) -> Result<Reply> {
+        let plus = if at_least { "+" } else { "" };
         let page = self.page.get();
         let fit = self.fit;
         let before = u64::try_from(self.page.offset(fit)).unwrap_or(0);
@@ -138,12 +156,12 @@ impl Screen {
         }
         let shown = self.lines.len().min(fit.lines) as u64;
         let (from, to) = (before + 1, before + shown);
-        let whole = before == 0 && to >= self.total;
+        let whole = before == 0 && to >= self.total && !at_least;
         let head = if whole {
             format!("{} ({}):", self.heading, thousands(self.total))
         } else {
             format!(
-                "{}: {}–{} of {}:",
+                "{}: {}–{} of {}{plus}:",
                 self.heading,
                 thousands(from),
                 thousands(to),
@@ -152,9 +170,9 @@ impl Screen {
         };
         let after = self.total.saturating_sub(to);
         let mut text = format!("{head}{text}");
-        if after > 0 {
+        if after > 0 || at_least {
             text.push_str(&format!(
-                "\n…and {} more: Next ▶ below (or page:{}), or {}",
+                "\n…and {}{plus} more: Next ▶ below (or page:{}), or {}",
                 thousands(after),
                 page + 1,
                 self.narrow
@@ -164,20 +182,22 @@ impl Screen {
         if page > 1 {
             reply = reply.with_button("◀ Previous", page_command(inv, page - 1));
         }
-        if after > 0 {
+        if after > 0 || at_least {
             reply = reply.with_button("Next ▶", page_command(inv, page + 1));
         }
         if let Some(f) = file.filter(|_| page == 1 && !whole) {
             let rows = self.total.min(FILE_ROWS as u64);
-            reply.text.push_str(&if self.total > FILE_ROWS as u64 {
-                format!(
-                    "\nThe attached {} holds the first {}; /export has everyone.",
-                    f.file_name,
-                    thousands(rows)
-                )
-            } else {
-                format!("\nThe whole list is in the attached {}.", f.file_name)
-            });
+            reply
+                .text
+                .push_str(&if self.total > FILE_ROWS as u64 || at_least {
+                    format!(
+                        "\nThe attached {} holds the first {}; /export has everyone.",
+                        f.file_name,
+                        thousands(rows)
+                    )
+                } else {
+                    format!("\nThe whole list is in the attached {}.", f.file_name)
+                });
             reply = reply.with_attachment(f);
         }
         Ok(reply)
@@ -303,6 +323,22 @@ mod tests {
             assert!(r.text.contains("more"), "{}", r.text);
         }
         assert_eq!(Fit::of(Frontend::Discord).lines, 15);
+        Ok(())
+    }
+
+    #[test]
+    fn a_list_counted_up_to_a_cap_says_there_are_at_least_that_many() -> Result<()> {
+        let inv = parse("/history")?;
+        let r = screen(10_001, 1, SCREEN).reply_counted_up_to(&inv, None, 10_000)?;
+        assert!(r.text.starts_with("People: 1–25 of 10 000+:"), "{}", r.text);
+        assert!(r.text.contains("…and 9 975+ more"), "{}", r.text);
+        assert_eq!(r.buttons.len(), 1);
+        let exact = screen(9_000, 1, SCREEN).reply_counted_up_to(&inv, None, 10_000)?;
+        assert!(
+            exact.text.starts_with("People: 1–25 of 9 000:"),
+            "{}",
+            exact.text
+        );
         Ok(())
     }
 

@@ -135,7 +135,7 @@ impl Shown {
             w.push_str(&format!(" AND subject_user_id = {id}"));
         }
         if let Some(r) = &self.reach {
-            w.push_str(&format!(" AND subject_user_id IN ({})", r.sql()));
+            w.push_str(&format!(" AND {}", r.contains("audit_log.subject_user_id")));
         }
         w
     }
@@ -152,11 +152,16 @@ pub async fn page(c: &mut Conn, shown: &Shown, offset: i64, limit: i64) -> Resul
     rows.iter().map(from_row).collect()
 }
 
-/// How many entries `shown` selects.
+/// The most entries [`count`] counts: the log only grows, and a heading needs no more than
+/// "of 10 000+".
+pub const COUNT_CAP: i64 = 10_000;
+
+/// How many entries `shown` selects, up to [`COUNT_CAP`] + 1 (more means "more than the cap").
 pub async fn count(c: &mut Conn, shown: &Shown) -> Result<i64> {
     Ok(sqlx::query(super::sql(format!(
-        "SELECT COUNT(*) AS n FROM audit_log{}",
-        shown.sql()
+        "SELECT COUNT(*) AS n FROM (SELECT 1 FROM audit_log{} LIMIT {}) t",
+        shown.sql(),
+        COUNT_CAP + 1
     )))
     .fetch_one(&mut *c)
     .await?

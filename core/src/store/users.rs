@@ -965,6 +965,13 @@ impl Reach {
         self.ids(None)
     }
 
+    /// Whether the person in column `col` is reached, as a condition: [`Reach::ids`] narrowed
+    /// to that row's person, so a list that stops after a page (newest first, `LIMIT`) checks
+    /// only the rows it reads (the whole set built first took 370 ms at 100 000 people).
+    pub(crate) fn contains(&self, col: &str) -> String {
+        format!("{col} IN ({})", self.ids(Some(col)))
+    }
+
     /// [`Reach::sql`], each branch narrowed to the person `who` (an SQL expression, like
     /// `$1`): the same rule, but the planner reads one person's rows instead of building the
     /// whole set (which took 355 ms at 100 000 people on PostgreSQL).

@@ -428,7 +428,7 @@ pub(crate) async fn history(ctx: &mut Ctx<'_>, a: History) -> Result<Reply> {
         fit,
         narrow: "name a person: /history PERSON",
     }
-    .reply(ctx.invocation()?, file)
+    .reply_counted_up_to(ctx.invocation()?, file, store::audit::COUNT_CAP as u64)
 }
 
 /// "Telegram" for `telegram`: how a chat platform is named in a sentence.
