@@ -14,8 +14,12 @@ use crate::store::orgs::Program;
 use crate::store::users::{Persona, User};
 use crate::store::{self};
 
-/// The caller's mentee persona in a program: the ready one if there is one.
-async fn my_mentee_persona(ctx: &mut Ctx<'_>, user: &User) -> Result<(Persona, Program)> {
+/// The caller's mentee persona in a program: the ready one if there is one. `/rank` asks the
+/// same, so its buttons offer what its Send (this module's `/choose`) may choose.
+pub(super) async fn my_mentee_persona(
+    ctx: &mut Ctx<'_>,
+    user: &User,
+) -> Result<(Persona, Program)> {
     let personas = store::users::personas_of(ctx.c(), user.id).await?;
     let mut mentee: Vec<&Persona> = personas
         .iter()
@@ -33,7 +37,7 @@ async fn my_mentee_persona(ctx: &mut Ctx<'_>, user: &User) -> Result<(Persona, P
     });
     let Some(p) = mentee.first().map(|p| (*p).clone()) else {
         return Err(Error::conflict(
-            "you have no mentee persona in a program: mentors are recommended to mentees",
+            "you have no mentee persona in a program: mentors are recommended to and chosen by mentees",
         ));
     };
     let program = program_of(ctx, &p)

@@ -7,16 +7,13 @@
 //! of choosing (docs/domain.md#choosing: available, recommended, one request out at a time, at
 //! most `max_choices`) is the one `/choose` applies.
 
-use super::offers::{self, Choose};
+use super::offers::{self, Choose, my_mentee_persona};
 use super::prelude::*;
 use crate::command::args::Value;
-use crate::domain::people::program_of;
 use crate::domain::recommend::{Recommendation, recommendations, unavailable_reason};
 use crate::reply::echo;
 use crate::roles::PersonaRole;
-use crate::status::{MatchStatus, PersonaStatus};
 use crate::store::orgs::Program;
-use crate::store::users::{Persona, User};
 use crate::store::{self};
 
 /// The most bytes a button's command may take: Telegram's callback data holds 64
@@ -251,38 +248,11 @@ async fn no_longer_rankable(ctx: &mut Ctx<'_>, program: &Program, id: i64) -> Re
     })
 }
 
-/// The caller's mentee persona in a program, the ready one first: the persona `/choose`
-/// ranks for (`super::offers`, `my_mentee_persona`), so the buttons offer what Send may choose.
-async fn my_mentee_persona(ctx: &mut Ctx<'_>, user: &User) -> Result<(Persona, Program)> {
-    let mut mentee: Vec<Persona> = store::users::personas_of(ctx.c(), user.id)
-        .await?
-        .into_iter()
-        .filter(|p| {
-            p.role == PersonaRole::Mentee
-                && p.status == PersonaStatus::Active
-                && p.program_id.is_some()
-        })
-        .collect();
-    mentee.sort_by_key(|p| {
-        (
-            p.match_status != MatchStatus::ReadyToBeMatched,
-            std::cmp::Reverse(p.id),
-        )
-    });
-    let Some(p) = mentee.into_iter().next() else {
-        return Err(Error::conflict(
-            "you have no mentee persona in a program: mentors are ranked by mentees",
-        ));
-    };
-    let program = program_of(ctx, &p)
-        .await?
-        .ok_or_else(|| Error::Internal("persona without program".into()))?;
-    Ok((p, program))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::status::{MatchStatus, PersonaStatus};
+    use crate::store::users::{Persona, User};
 
     #[test]
     fn picks_read_as_the_buttons_write_them() {
