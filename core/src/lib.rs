@@ -35,6 +35,7 @@ pub mod csv_safe;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod ics;
 pub mod messages;
 pub mod program;
 pub mod questionnaire;

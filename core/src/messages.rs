@@ -414,7 +414,7 @@ pub fn session_cancelled(name: &str, other: &str, when: &str, by: &str) -> Mail 
         format!("Cancelled: session with {other} on {when}"),
         &format!("Hello {name},"),
         &[Para::Text(&format!(
-            "{by} cancelled the session with {other} planned for {when}. Book another with /session_book."
+            "{by} cancelled the session with {other} planned for {when}. The attached invite.ics takes it out of your calendar. Book another with /session_book."
         ))],
     )
 }
@@ -526,15 +526,24 @@ pub fn nudge_chat(from: &str, message: Option<&str>) -> String {
 
 /// [`session_booked`] saying which reminders will follow (`reminders`: a sentence, or empty for
 /// none), since a session booked a day or an hour ahead or less gets fewer
-/// (docs/domain.md#sessions).
-pub fn session_booked_reminded(name: &str, other: &str, when: &str, reminders: &str) -> Mail {
-    let text = format!("A mentoring session with {other} is booked for {when}. {reminders}");
+/// (docs/domain.md#sessions); `details` (", 45 minutes, at Room 4") follows the time in the body.
+pub fn session_booked_reminded(
+    name: &str,
+    other: &str,
+    when: &str,
+    details: &str,
+    reminders: &str,
+) -> Mail {
+    let text =
+        format!("A mentoring session with {other} is booked for {when}{details}. {reminders}");
     mail(
         format!("Session with {other} on {when}"),
         &format!("Hello {name},"),
         &[
             Para::Text(text.trim_end()),
-            Para::Text("To cancel, send /sessions in chat."),
+            Para::Text(
+                "The attached invite.ics puts it in your calendar. To cancel, send /sessions in chat.",
+            ),
         ],
     )
 }
@@ -549,6 +558,141 @@ pub fn pause_ended(name: &str, ended: &str) -> Mail {
                 "Your pause ended on {ended}. Mentees can send you requests again, and you may be recommended to them."
             )),
             Para::Text("To pause again, send /pause with a number of weeks (1 to 12) to the bot."),
+        ],
+    )
+}
+
+/// Why `/autopair` left someone unpaired (docs/domain.md#autopair-unpaired), for them and for
+/// staff. `mentee`: they are a mentee. `most`: the hard filter that kept out the most people of
+/// the other role (its code, `domain::unpaired::Filter::code`) and how many, of `total` in the
+/// program. `passed`: how many passed every filter for them (each paired with someone else).
+/// `more`: (their side, the other) in the run, when their side was the larger.
+pub fn unpaired_reason(
+    mentee: bool,
+    most: Option<(&str, u32)>,
+    total: u32,
+    passed: u32,
+    more: Option<(u32, u32)>,
+) -> String {
+    let (me, other, others) = if mentee {
+        ("mentee", "mentor", "mentors")
+    } else {
+        ("mentor", "mentee", "mentees")
+    };
+    let mut parts = Vec::new();
+    if let Some((mine, theirs)) = more {
+        parts.push(if mentee {
+            format!("there were more mentees ready ({mine}) than free mentor places ({theirs})")
+        } else {
+            format!("there were more free mentor places ({mine}) than mentees ready ({theirs})")
+        });
+    }
+    if let Some((code, n)) = most {
+        let who = if total == 1 {
+            format!("the program's only {other}")
+        } else if n == total {
+            format!("all {total} of the program's {others}")
+        } else {
+            format!("{n} of the program's {total} {others}")
+        };
+        let was = if n == 1 { "was" } else { "were" };
+        parts.push(match code {
+            "not_ready" => format!("{who} {was} not ready to be matched"),
+            "paused" => format!("{who} had paused new requests"),
+            "no_place" => format!("{who} had no free place left"),
+            "yourself" => format!("the only {other} left was you yourself"),
+            _ => format!("{who} did not pass the pairing rules"),
+        });
+    }
+    if passed == 0 {
+        let why = if parts.is_empty() {
+            format!("the program has no {other} to pair")
+        } else {
+            parts.join("; ")
+        };
+        return format!("no {other} was left who passes the pairing rules: {why}");
+    }
+    parts.push(if passed == 1 {
+        format!("the one {other} who could be paired with you was paired with another {me}, for a better total score")
+    } else {
+        format!("all {passed} {others} who could be paired with you were paired with other {me}s, for a better total score")
+    });
+    parts.join("; ")
+}
+
+/// [`unpaired_reason`] in brief, for one line of the staff member's list: "more mentees (2)
+/// than places (1); 2 of 3 mentors paused; the 1 mentor left went to a better-scoring pair".
+pub fn unpaired_brief(
+    mentee: bool,
+    most: Option<(&str, u32)>,
+    total: u32,
+    passed: u32,
+    more: Option<(u32, u32)>,
+) -> String {
+    let (other, others) = if mentee {
+        ("mentor", "mentors")
+    } else {
+        ("mentee", "mentees")
+    };
+    let mut parts = Vec::new();
+    if let Some((mine, theirs)) = more {
+        parts.push(if mentee {
+            format!("more mentees ({mine}) than places ({theirs})")
+        } else {
+            format!("more places ({mine}) than mentees ({theirs})")
+        });
+    }
+    if let Some((code, n)) = most {
+        let what = match code {
+            "not_ready" => "not ready",
+            "paused" => "paused",
+            "no_place" => "with no free place",
+            "yourself" => "yourself",
+            _ => "filtered out",
+        };
+        parts.push(format!(
+            "{n} of {total} {} {what}",
+            if total == 1 { other } else { others }
+        ));
+    }
+    if passed == 0 {
+        return format!("no {other} passes the filters: {}", parts.join("; "));
+    }
+    parts.push(if passed == 1 {
+        format!("the 1 {other} left went to a better-scoring pair")
+    } else {
+        format!("the {passed} {others} left went to better-scoring pairs")
+    });
+    parts.join("; ")
+}
+
+/// What happens next for someone `/autopair` left unpaired (docs/domain.md#autopair-unpaired).
+fn unpaired_next(mentee: bool) -> &'static str {
+    if mentee {
+        "What happens next: you stay ready to be matched, and your program manager may pair you by hand. You can also ask a mentor yourself when one is free: /mentors, then /choose."
+    } else {
+        "What happens next: you stay ready to be matched, and your program manager may pair you by hand. Mentees can still ask you, and you will be told when you are paired."
+    }
+}
+
+/// In chat, to someone `/autopair` left unpaired: the reason and the next step.
+pub fn unpaired_chat(program: &str, reason: &str, mentee: bool) -> String {
+    format!(
+        "Auto-pairing in {program} left you unpaired this time: {reason}.\n{}",
+        unpaired_next(mentee)
+    )
+}
+
+/// By email, to someone `/autopair` left unpaired: the reason and the next step.
+pub fn unpaired(name: &str, program: &str, reason: &str, mentee: bool) -> Mail {
+    mail(
+        format!("You were not paired in {program} this time"),
+        &format!("Hello {name},"),
+        &[
+            Para::Text(&format!(
+                "Auto-pairing in {program} left you unpaired this time: {reason}."
+            )),
+            Para::Text(unpaired_next(mentee)),
         ],
     )
 }

@@ -226,8 +226,7 @@ pub const FLASH_LIMIT: i64 = 1000;
 /// time, and two runs at once close each match once. Returns how many it closed.
 pub async fn close_flash_matches(engine: &Engine, now: DateTime<Utc>) -> Result<usize> {
     let mut conn = engine.db().pool().acquire().await?;
-    let ids =
-        store::matches::flash_due(&mut conn, now - sessions::session_length(), FLASH_LIMIT).await?;
+    let ids = store::matches::flash_due(&mut conn, now, FLASH_LIMIT).await?;
     drop(conn);
     let mut closed = 0;
     for match_id in ids {

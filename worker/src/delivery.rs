@@ -125,9 +125,11 @@ async fn attempt(
     if !outbox::claim(&mut conn, row.id, now, SEND_LEASE).await? {
         return Ok(Attempt::NotPending);
     }
+    // Its files (a session's calendar invitation), read before the connection goes back.
+    let files = outbox::files(&mut conn, row.id).await?;
     // The connection goes back to the pool while the SMTP server is talked to.
     drop(conn);
-    let result = match mail::build(&row, from) {
+    let result = match mail::build(&row, &files, from) {
         Ok(message) => mailer.deliver(&message, &row).await,
         Err(e) => Err(e),
     };

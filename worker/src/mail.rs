@@ -3,9 +3,11 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
-use lettre::message::{Mailbox, MultiPart, header};
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Body, Mailbox, MultiPart, header};
 use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use mentorops_core::reply::Attachment;
 use mentorops_core::settings::Settings;
 use mentorops_core::store::outbox;
 use secrecy::ExposeSecret;
@@ -119,8 +121,15 @@ pub fn sender(from: &str) -> Result<Mailbox, MailError> {
 }
 
 /// Builds the email of an outbox row: plain text and HTML, a Message-ID derived from the row
-/// (stable across retries, so receivers can drop duplicates), dated when it was queued.
-pub fn build(row: &outbox::Message, from: &str) -> Result<Message, MailError> {
+/// (stable across retries, so receivers can drop duplicates), dated when it was queued, and
+/// the row's files (`outbox::files`) attached, each with its media type as stored — a session's
+/// calendar invitation is `text/calendar; method=REQUEST; charset=UTF-8` (or `CANCEL`), which
+/// mail clients read to offer adding or removing the event (RFC 6047, docs/domain.md#sessions).
+pub fn build(
+    row: &outbox::Message,
+    files: &[Attachment],
+    from: &str,
+) -> Result<Message, MailError> {
     // Checked at start (`Mailer::from_settings`); callers handing another one in still get
     // the row refused rather than a panic.
     let from: Mailbox = from
@@ -147,11 +156,35 @@ pub fn build(row: &outbox::Message, from: &str) -> Result<Message, MailError> {
         .body_html
         .clone()
         .unwrap_or_else(|| format!("<pre>{}</pre>", row.body_text));
+    let body = MultiPart::alternative_plain_html(row.body_text.clone(), html);
+    let body = if files.is_empty() {
+        body
+    } else {
+        // multipart/mixed: the text and HTML as one alternative, then each file.
+        let mut mixed = MultiPart::mixed().multipart(body);
+        for f in files {
+            // A media type we wrote ourselves; one that does not parse is a row that can
+            // never be sent as it is, so it is refused for good rather than retried.
+            let kind = ContentType::parse(&f.media_type).map_err(|e| {
+                MailError::Permanent(format!(
+                    "attachment {} has a bad media type '{}': {e}",
+                    f.file_name, f.media_type
+                ))
+            })?;
+            // Base64 carries the file's bytes as they are — a calendar file's CRLF line ends
+            // and folding included — whatever a relay does to line ends and long lines.
+            let bytes = Body::new_with_encoding(f.bytes.clone(), ContentTransferEncoding::Base64)
+                .map_err(|_| {
+                MailError::Permanent(format!("attachment {} cannot be encoded", f.file_name))
+            })?;
+            mixed = mixed.singlepart(
+                lettre::message::Attachment::new(f.file_name.clone()).body(bytes, kind),
+            );
+        }
+        mixed
+    };
     builder
-        .multipart(MultiPart::alternative_plain_html(
-            row.body_text.clone(),
-            html,
-        ))
+        .multipart(body)
         .map_err(|e| MailError::Permanent(e.to_string()))
 }
 
@@ -167,5 +200,81 @@ fn smtp_reason(e: &lettre::transport::smtp::Error) -> String {
     match e.status() {
         Some(code) => format!("SMTP {code}: {e}"),
         None => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+    fn row() -> outbox::Message {
+        outbox::Message {
+            id: 7,
+            created_at: chrono::DateTime::UNIX_EPOCH,
+            channel: outbox::EMAIL.into(),
+            kind: "session_booked".into(),
+            recipient_user_id: Some(3),
+            recipient: "ana@example.org".into(),
+            subject: "Session".into(),
+            body_text: "Booked.".into(),
+            body_html: None,
+            buttons: Vec::new(),
+            idempotency_key: "session:1:booked:3".into(),
+            status: "pending".into(),
+            attempts: 0,
+            last_error: None,
+            sent_at: None,
+            target: None,
+            parts_sent: 0,
+            available_at: chrono::DateTime::UNIX_EPOCH,
+            sent_as: None,
+            edits: None,
+            not_before: None,
+        }
+    }
+
+    #[test]
+    fn a_row_with_a_calendar_file_becomes_a_mixed_message_with_a_text_calendar_part() -> TestResult
+    {
+        let invite = Attachment {
+            file_name: "invite.ics".into(),
+            media_type: "text/calendar; method=REQUEST; charset=UTF-8".into(),
+            bytes: b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n".to_vec(),
+        };
+        let with = String::from_utf8(build(&row(), &[invite], "m <m@example.org>")?.formatted())?;
+        assert!(with.contains("Content-Type: multipart/mixed"), "{with}");
+        assert!(
+            with.contains("Content-Type: multipart/alternative"),
+            "{with}"
+        );
+        assert!(
+            with.to_ascii_lowercase()
+                .contains("content-type: text/calendar; method=request; charset=utf-8"),
+            "{with}"
+        );
+        assert!(with.contains("filename=\"invite.ics\""), "{with}");
+        // The file's bytes as they are: base64, whatever they hold.
+        assert!(
+            with.contains("Content-Transfer-Encoding: base64")
+                && with.contains("QkVHSU46VkNBTEVOREFSDQpFTkQ6VkNBTEVOREFSDQo="),
+            "{with}"
+        );
+        let without = String::from_utf8(build(&row(), &[], "m <m@example.org>")?.formatted())?;
+        assert!(
+            !without.contains("multipart/mixed") && without.contains("multipart/alternative"),
+            "{without}"
+        );
+        let bad = Attachment {
+            file_name: "x".into(),
+            media_type: "not a type".into(),
+            bytes: Vec::new(),
+        };
+        assert!(matches!(
+            build(&row(), &[bad], "m <m@example.org>"),
+            Err(MailError::Permanent(_))
+        ));
+        Ok(())
     }
 }

@@ -7,7 +7,7 @@ use super::offers::{
 };
 use super::people::{persona_user, program_of};
 use super::recommend::unavailable_reason;
-use super::sessions::session_length;
+use super::sessions::cancellations;
 use super::show::when;
 use super::work::{Audit, Work};
 use crate::error::{Error, Result};
@@ -108,7 +108,7 @@ pub const FLASH_CLOSE_REASON: &str = "flash mentoring: the session took place";
 
 /// docs/domain.md#flash-mentoring: closes match `match_id` through [`close_match`]'s steps if
 /// it is open, its program uses flash mentoring, and its first booked session since it was
-/// (re)opened has ended (started at least `sessions::session_length()` ago). False, and nothing
+/// (re)opened has ended (its own length after it started, `Session::ends_at`). False, and nothing
 /// changed, when any of that does not hold — it closed or re-opened meanwhile, the session was
 /// cancelled, the program turned flash mentoring off — or when another run closed it first:
 /// the close is claimed by a compare-and-swap on the match (open → closed), so a job that runs
@@ -134,7 +134,7 @@ pub async fn close_flash(w: &mut Work<'_>, match_id: i64) -> Result<bool> {
         .await?
         .into_iter()
         .find(|s| s.state == SessionState::Booked && s.starts_at >= m.opened_at());
-    let ended = first.is_some_and(|s| s.starts_at + session_length() <= now);
+    let ended = first.is_some_and(|s| s.ends_at() <= now);
     if !ended {
         return Ok(false);
     }
@@ -198,6 +198,10 @@ async fn closed(w: &mut Work<'_>, m: &Match, reason: Option<&str>) -> Result<()>
         ),
         n => format!(" The {n} sessions booked are cancelled."),
     };
+    // docs/domain.md#sessions: each cancelled session's calendar cancellation goes with the
+    // message, so it leaves both calendars.
+    let users: Vec<User> = people.iter().map(|(_, u)| u.clone()).collect();
+    let calendar = cancellations(w, &cancelled, program.as_ref(), &users);
     let why = reason
         .map(|r| format!(" Reason: {}", r.trim_end_matches('.')))
         .map(|r| format!("{r}."))
@@ -217,9 +221,11 @@ async fn closed(w: &mut Work<'_>, m: &Match, reason: Option<&str>) -> Result<()>
             user.id
         );
         let text = format!("Your match with {other} is closed.{why}{sessions}");
-        w.chat(user, "match_closed", &key, text, Vec::new()).await?;
+        w.chat_with(user, "match_closed", &key, text, Vec::new(), &calendar)
+            .await?;
         let mail = messages::match_closed(&user.full_name, &other, reason, &sessions);
-        w.email(user, "match_closed", key, mail).await?;
+        w.email_with(user, "match_closed", key, mail, &calendar)
+            .await?;
     }
     Ok(())
 }

@@ -20,6 +20,7 @@ pub mod recommend;
 pub mod sessions;
 pub mod show;
 pub mod statuses;
+pub mod unpaired;
 pub mod work;
 
 pub use work::{Actor, Audit, Frontend, Work};

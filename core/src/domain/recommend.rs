@@ -73,23 +73,36 @@ pub fn places(load: &MentorLoad) -> i64 {
 }
 
 /// Why a mentor whose persona passes [`unavailable_reason`] still takes no new mentee now
-/// (docs/domain.md#availability): they paused new requests until after `now`, or every place
-/// their capacity gives them is taken. None: they may take one.
-pub fn busy_reason(name: &str, load: &MentorLoad, now: DateTime<Utc>) -> Option<String> {
+/// (docs/domain.md#availability): they paused new requests until a time after now, or every
+/// place their capacity gives them is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Busy {
+    Paused { until: DateTime<Utc> },
+    Full { matched: i64, places: i64 },
+}
+
+/// The one test of a mentor's pause and places ([`Busy`]). None: they may take one.
+pub fn busy(load: &MentorLoad, now: DateTime<Utc>) -> Option<Busy> {
     if let Some(until) = load.paused_until.filter(|t| *t > now) {
-        Some(format!(
-            "{name} paused new requests until {}",
-            when(None, until)
-        ))
+        Some(Busy::Paused { until })
     } else if load.matched >= places(load) {
-        Some(format!(
-            "{name} has no free place: {} of {} mentees at once",
-            load.matched,
-            places(load)
-        ))
+        Some(Busy::Full {
+            matched: load.matched,
+            places: places(load),
+        })
     } else {
         None
     }
+}
+
+/// [`busy`] in words: "Maria paused new requests until …", "Lee has no free place: …".
+pub fn busy_reason(name: &str, load: &MentorLoad, now: DateTime<Utc>) -> Option<String> {
+    busy(load, now).map(|b| match b {
+        Busy::Paused { until } => format!("{name} paused new requests until {}", when(None, until)),
+        Busy::Full { matched, places } => {
+            format!("{name} has no free place: {matched} of {places} mentees at once")
+        }
+    })
 }
 
 /// The mentors of `program_id` who hold a free place there but take no new mentee now, by
@@ -100,7 +113,7 @@ pub async fn busy_mentors(w: &mut Work<'_>, program_id: i64) -> Result<HashMap<i
         store::users::loads_of_mentors_with_free_places(w.c(), program_id, now, None)
             .await?
             .into_iter()
-            .filter(|l| busy_reason("", l, now).is_some())
+            .filter(|l| busy(l, now).is_some())
             .map(|l| (l.user_id, l))
             .collect(),
     )

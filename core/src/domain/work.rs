@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::messages::Mail;
 use crate::program::ProgramSettings;
 use crate::quiet;
-use crate::reply::Button;
+use crate::reply::{Attachment, Button};
 use crate::settings::Settings;
 use crate::store::audit::NewAudit;
 use crate::store::links;
@@ -214,10 +214,22 @@ impl<'a> Work<'a> {
         key: String,
         m: Mail,
     ) -> Result<()> {
+        self.email_with(user, kind, key, m, &[]).await
+    }
+
+    /// [`Work::email`] with `files` attached (a session's calendar invitation).
+    pub async fn email_with(
+        &mut self,
+        user: &User,
+        kind: &'static str,
+        key: String,
+        m: Mail,
+        files: &[Attachment],
+    ) -> Result<()> {
         let mut n = Notices::default();
         n.email(user, kind, key, m);
         match n.messages.pop() {
-            Some(msg) => self.queue(msg).await,
+            Some(msg) => self.queue(msg, files).await,
             None => Ok(()),
         }
     }
@@ -231,6 +243,19 @@ impl<'a> Work<'a> {
         text: String,
         buttons: Vec<Button>,
     ) -> Result<()> {
+        self.chat_with(user, kind, key, text, buttons, &[]).await
+    }
+
+    /// [`Work::chat`] with `files` sent along (a session's calendar invitation).
+    pub async fn chat_with(
+        &mut self,
+        user: &User,
+        kind: &'static str,
+        key: &str,
+        text: String,
+        buttons: Vec<Button>,
+        files: &[Attachment],
+    ) -> Result<()> {
         if user.status.is_deactivated() {
             return Ok(());
         }
@@ -238,7 +263,7 @@ impl<'a> Work<'a> {
         let mut n = Notices::default();
         n.chat(user, &links, kind, key, text, buttons);
         for msg in n.messages {
-            self.queue(msg).await?;
+            self.queue(msg, files).await?;
         }
         Ok(())
     }
@@ -257,14 +282,14 @@ impl<'a> Work<'a> {
         Ok(())
     }
 
-    async fn queue(&mut self, msg: NewMessage) -> Result<()> {
+    async fn queue(&mut self, msg: NewMessage, files: &[Attachment]) -> Result<()> {
         let now = self.now;
         let hold = self
             .holds(std::slice::from_ref(&msg))
             .await?
             .pop()
             .flatten();
-        if outbox::insert_held(self.c(), &msg, hold, now)
+        if outbox::insert_held_with(self.c(), &msg, hold, files, now)
             .await?
             .is_some()
         {

@@ -165,18 +165,19 @@ pub async fn transition(
 }
 
 /// The open matches of flash-mentoring programs that have a booked session since they were
-/// (re)opened which started at or before `started_by` (the caller passes now minus a
-/// session's length: the session has ended), lowest id first, at most `limit`. The worker's
-/// candidates for docs/domain.md#flash-mentoring; `domain::matches::close_flash` re-checks each.
-pub async fn flash_due(c: &mut Conn, started_by: DateTime<Utc>, limit: i64) -> Result<Vec<i64>> {
+/// (re)opened which ended at or before `ended_by` (its start plus its own length, migration
+/// 0014), lowest id first, at most `limit`. The worker's candidates for
+/// docs/domain.md#flash-mentoring; `domain::matches::close_flash` re-checks each.
+pub async fn flash_due(c: &mut Conn, ended_by: DateTime<Utc>, limit: i64) -> Result<Vec<i64>> {
     let rows = sqlx::query(
         "SELECT m.id FROM matches m JOIN programs p ON p.id = m.program_id \
          WHERE m.status = 'open' AND p.flash_mentoring <> 0 AND EXISTS ( \
            SELECT 1 FROM sessions s WHERE s.match_id = m.id AND s.state = 'booked' \
-           AND s.starts_at <= $1 AND s.starts_at >= COALESCE(m.reopened_at, m.created_at)) \
+           AND s.starts_at + s.duration_minutes * 60000 <= $1 \
+           AND s.starts_at >= COALESCE(m.reopened_at, m.created_at)) \
          ORDER BY m.id LIMIT $2",
     )
-    .bind(ms(started_by))
+    .bind(ms(ended_by))
     .bind(limit)
     .fetch_all(&mut *c)
     .await?;

@@ -155,6 +155,18 @@ pub async fn insert_held(
     insert_row(c, m, None, &[], not_before, now).await
 }
 
+/// [`insert_held`] with the files that go with the message (a session's calendar invitation,
+/// on an email or a chat row).
+pub async fn insert_held_with(
+    c: &mut Conn,
+    m: &NewMessage,
+    not_before: Option<DateTime<Utc>>,
+    files: &[Attachment],
+    now: DateTime<Utc>,
+) -> Result<Option<i64>> {
+    insert_row(c, m, None, files, not_before, now).await
+}
+
 /// `not_before` as stored (0: none) and the row's first `available_at`: due at once, or when
 /// it may be delivered.
 fn held(not_before: Option<DateTime<Utc>>, now: DateTime<Utc>) -> (i64, i64) {

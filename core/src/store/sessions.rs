@@ -1,6 +1,6 @@
 //! Mentoring sessions booked between the two people of a match (docs/domain.md#sessions).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -50,10 +50,22 @@ pub struct Session {
     /// (docs/domain.md#sessions). Likewise the 1-hour reminder.
     pub reminded_24h_at: Option<DateTime<Utc>>,
     pub reminded_1h_at: Option<DateTime<Utc>>,
+    /// How long it lasts (migration 0014; sessions booked before it: an hour).
+    pub length: Duration,
+    /// Where it takes place, as the booker wrote it (None: not said).
+    pub place: Option<String>,
 }
 
-const COLS: &str =
-    "id, match_id, starts_at, booked_by_user_id, state, reminded_24h_at, reminded_1h_at";
+impl Session {
+    /// When it ends: a flash-mentoring match closes then (docs/domain.md#flash-mentoring), and
+    /// the invitation's DTEND says it.
+    pub fn ends_at(&self) -> DateTime<Utc> {
+        self.starts_at + self.length
+    }
+}
+
+const COLS: &str = "id, match_id, starts_at, booked_by_user_id, state, reminded_24h_at, reminded_1h_at, \
+                    duration_minutes, place";
 
 fn from_row(r: &AnyRow) -> Result<Session> {
     Ok(Session {
@@ -64,23 +76,32 @@ fn from_row(r: &AnyRow) -> Result<Session> {
         state: SessionState::from_code(&r.try_get::<String, _>("state")?),
         reminded_24h_at: get_opt_time(r, "reminded_24h_at")?,
         reminded_1h_at: get_opt_time(r, "reminded_1h_at")?,
+        length: Duration::minutes(r.try_get("duration_minutes")?),
+        place: r.try_get("place")?,
     })
 }
 
-pub async fn insert(
-    c: &mut Conn,
-    match_id: i64,
-    starts_at: DateTime<Utc>,
-    by: i64,
-    now: DateTime<Utc>,
-) -> Result<i64> {
+/// A session to book: when it starts, how long it lasts (whole minutes are stored), where.
+#[derive(Debug, Clone)]
+pub struct NewSession<'a> {
+    pub match_id: i64,
+    pub starts_at: DateTime<Utc>,
+    pub length: Duration,
+    pub place: Option<&'a str>,
+    pub by: i64,
+}
+
+pub async fn insert(c: &mut Conn, s: &NewSession<'_>, now: DateTime<Utc>) -> Result<i64> {
     let row = sqlx::query(
-        "INSERT INTO sessions (match_id, starts_at, booked_by_user_id, state, created_at) VALUES ($1, $2, $3, 'booked', $4) RETURNING id",
+        "INSERT INTO sessions (match_id, starts_at, booked_by_user_id, state, created_at, duration_minutes, place) \
+         VALUES ($1, $2, $3, 'booked', $4, $5, $6) RETURNING id",
     )
-    .bind(match_id)
-    .bind(ms(starts_at))
-    .bind(by)
+    .bind(s.match_id)
+    .bind(ms(s.starts_at))
+    .bind(s.by)
     .bind(ms(now))
+    .bind(s.length.num_minutes())
+    .bind(s.place)
     .fetch_one(&mut *c)
     .await?;
     Ok(row.try_get("id")?)

@@ -323,7 +323,14 @@ async fn overview_fits_one_chat_screen_whatever_the_names(app: &TestApp) {
                 store::matches::insert(&mut c, Some(program), mentee_p, mentor_p, "assign", now)
                     .await
                     .expect("match");
-            store::sessions::insert(&mut c, m, now + hours, mentee, now)
+            let session = store::sessions::NewSession {
+                match_id: m,
+                starts_at: now + hours,
+                length: mentorops_core::domain::sessions::session_length(),
+                place: None,
+                by: mentee,
+            };
+            store::sessions::insert(&mut c, &session, now)
                 .await
                 .expect("session");
         } else {

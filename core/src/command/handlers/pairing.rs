@@ -5,9 +5,11 @@ use serde::{Deserialize, Serialize};
 
 use super::prelude::*;
 use crate::assignment;
+use crate::command::screen::{self, Fit, PageNo, Screen};
 use crate::csv_safe;
 use crate::domain;
 use crate::domain::people::{persona_user, program_of};
+use crate::domain::unpaired::{Filter, Side, Unpaired};
 use crate::questionnaire::{Encoded, Scorer};
 use crate::reply::Attachment;
 use crate::roles::PersonaRole;
@@ -188,7 +190,16 @@ pub(crate) async fn match_reopen(ctx: &mut Ctx<'_>, a: MatchReopen) -> Result<Re
 #[derive(Serialize, Deserialize)]
 struct AutopairPlan {
     pairs: Vec<(i64, i64, u32)>,
+    /// Who the run leaves unpaired and why (docs/domain.md#autopair-unpaired), worked out with
+    /// the pairs so that applying tells exactly what the preview found.
+    #[serde(default)]
+    unpaired: Vec<Unpaired>,
 }
+
+/// The action of the preview row that keeps, after an apply, the list of those left unpaired
+/// for its page buttons (same token, same owner, 30 minutes): persona ids and reasons only,
+/// names and emails read when shown.
+const UNPAIRED_LIST: &str = "autopair_unpaired";
 
 command! {
     pub struct Autopair {
@@ -199,6 +210,7 @@ command! {
         args: {
             program: ProgramRef = pos(K::Program, "the program"),
             confirm: Option<Confirm> = opt(K::Line, ABOUT_CONFIRM),
+            page: PageNo = opt(K::Number, "after applying: which screen of those left unpaired (default 1)"),
         }
     }
 }
@@ -210,23 +222,37 @@ pub(crate) async fn autopair(ctx: &mut Ctx<'_>, a: Autopair) -> Result<Reply> {
     let program = ctx.find_program(&a.program, Capability::Pair).await?;
     let me = ctx.me()?.id;
     if let Some(token) = a.confirm.as_ref().map(Confirm::as_str) {
-        return apply_autopair(ctx, &program, me, token.trim()).await;
+        return apply_autopair(ctx, &program, me, token.trim(), a.page).await;
     }
-    // One query a role, people and their personas together.
-    let ready = |people: Vec<(Persona, User)>| -> Vec<(Persona, User)> {
+    // One query a role, people and their personas together. Who each filter keeps out is
+    // noted as it is applied (`Side`), for the reasons given to those left unpaired.
+    let (mut mentee_side, mut mentor_side) = (Side::default(), Side::default());
+    let ready = |people: Vec<(Persona, User)>, side: &mut Side| -> Vec<(Persona, User)> {
         people
             .into_iter()
-            .filter(|(p, u)| domain::recommend::unavailable_reason(u, p).is_none())
+            .filter(|(p, u)| {
+                let ready = domain::recommend::unavailable_reason(u, p).is_none();
+                // Passing this filter is not yet being in the run: a mentor may be paused.
+                if !ready {
+                    side.note(u.id, Some(Filter::NotReady));
+                }
+                ready
+            })
             .collect()
     };
     let mentees = ready(
         store::users::personas_in_program_with_users(ctx.c(), program.id, PersonaRole::Mentee)
             .await?,
+        &mut mentee_side,
     );
+    for (_, u) in &mentees {
+        mentee_side.note(u.id, None);
+    }
     let mentors =
         store::users::personas_in_program_with_users(ctx.c(), program.id, PersonaRole::Mentor)
             .await?;
-    let mentors = slots(ctx, program.id, ready(mentors)).await?;
+    let mentors = ready(mentors, &mut mentor_side);
+    let mentors = slots(ctx, program.id, mentors, &mut mentor_side).await?;
     if mentees.is_empty() || mentors.is_empty() {
         return Ok(Reply::text(format!(
             "Nothing to pair in {}: {} and {} are ready (A, Active, RTBM).",
@@ -249,11 +275,26 @@ pub(crate) async fn autopair(ctx: &mut Ctx<'_>, a: Autopair) -> Result<Reply> {
     };
     let scores = score_matrix(&scorer, &encoded(&mentees), &encoded(&mentors));
     let best = assignment::max_score_assignment(mentees.len(), mentors.len(), &scores);
+    let ids = |people: &[(Persona, User)]| -> Vec<(i64, i64)> {
+        people.iter().map(|(p, u)| (p.id, u.id)).collect()
+    };
+    let (rows, cols) = (ids(&mentees), ids(&mentors));
+    let left = domain::unpaired::unpaired(&domain::unpaired::Run {
+        rows: &rows,
+        cols: &cols,
+        scores: &scores,
+        best: &best,
+        mentees: &mentee_side,
+        mentors: &mentor_side,
+    });
     let mut lines = Vec::new();
     // Names and emails are what people typed, and staff open this file in a spreadsheet.
     let mut csv = csv_safe::Writer::new();
     csv.row(["mentee", "mentee_email", "mentor", "mentor_email", "score"])?;
-    let mut plan = AutopairPlan { pairs: Vec::new() };
+    let mut plan = AutopairPlan {
+        pairs: Vec::new(),
+        unpaired: left,
+    };
     let (mut mentee_paired, mut mentor_paired) =
         (vec![false; mentees.len()], vec![false; mentors.len()]);
     for (r, c) in &best.pairs {
@@ -339,12 +380,23 @@ pub(crate) async fn autopair(ctx: &mut Ctx<'_>, a: Autopair) -> Result<Reply> {
     };
     if !unpaired_mentees.is_empty() {
         text.push_str(&format!(
-            "\nMentees left unpaired: {}",
+            "\nMentees left unpaired ({}): {}",
+            unpaired_mentees.len(),
             some(&unpaired_mentees)
         ));
     }
     if !unpaired_mentors.is_empty() {
-        text.push_str(&format!("\nMentors left free: {}", some(&unpaired_mentors)));
+        text.push_str(&format!(
+            "\nMentors left free ({}): {}",
+            unpaired_mentors.len(),
+            some(&unpaired_mentors)
+        ));
+    }
+    if !plan.unpaired.is_empty() {
+        text.push_str(&format!(
+            "\nOn applying, {} left with no pair will be told why and what happens next.",
+            crate::text::counted(plan.unpaired.len() as i64, "person", "people")
+        ));
     }
     let command = format!("/autopair #{} confirm:{token}", program.id);
     text.push_str(&format!("\nNothing has changed yet. To apply exactly this within 30 minutes, press the button or send {command}"));
@@ -365,12 +417,21 @@ async fn slots(
     ctx: &mut Ctx<'_>,
     program_id: i64,
     mentors: Vec<(Persona, User)>,
+    side: &mut Side,
 ) -> Result<Vec<(Persona, User)>> {
     let busy = domain::recommend::busy_mentors(ctx, program_id).await?;
+    let now = ctx.now;
     let mut taken: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
     let mut out = Vec::with_capacity(mentors.len());
     for (p, u) in mentors {
-        if busy.contains_key(&u.id) {
+        if let Some(load) = busy.get(&u.id) {
+            side.note(
+                u.id,
+                Some(match domain::recommend::busy(load, now) {
+                    Some(domain::recommend::Busy::Paused { .. }) => Filter::Paused,
+                    _ => Filter::NoPlace,
+                }),
+            );
             continue;
         }
         // Not busy: below capacity, so their first place counts; a second or later place
@@ -387,9 +448,11 @@ async fn slots(
                 None => 0,
             };
             if nth > free {
+                side.note(u.id, Some(Filter::NoPlace));
                 continue;
             }
         }
+        side.note(u.id, None);
         kept.push((p, u));
     }
     Ok(kept)
@@ -452,11 +515,14 @@ async fn apply_autopair(
     program: &Program,
     me: i64,
     token: &str,
+    page: PageNo,
 ) -> Result<Reply> {
     let preview = store::previews::take(ctx.c(), token).await?;
-    let Some(preview) = preview
-        .filter(|p| p.action == "autopair" && p.actor_user_id == me && p.program_id == program.id)
-    else {
+    let Some(preview) = preview.filter(|p| {
+        (p.action == "autopair" || p.action == UNPAIRED_LIST)
+            && p.actor_user_id == me
+            && p.program_id == program.id
+    }) else {
         return Err(Error::conflict(format!(
             "that confirmation does not match a preview of yours for {}: run /autopair again",
             program.full_name()
@@ -466,6 +532,15 @@ async fn apply_autopair(
         return Err(Error::conflict(
             "that preview expired: run /autopair again to see the current best pairs",
         ));
+    }
+    // A page button under the list of those left unpaired: the list is shown again, and kept
+    // for the next press.
+    if preview.action == UNPAIRED_LIST {
+        let list: Vec<Unpaired> =
+            serde_json::from_str(&preview.payload).map_err(|e| Error::Internal(e.to_string()))?;
+        let now = ctx.now;
+        store::previews::insert(ctx.c(), &preview, now).await?;
+        return unpaired_screen(ctx, program, &list, page, String::new()).await;
     }
     let plan: AutopairPlan =
         serde_json::from_str(&preview.payload).map_err(|e| Error::Internal(e.to_string()))?;
@@ -488,9 +563,133 @@ async fn apply_autopair(
         }
         done += 1;
     }
-    Ok(Reply::text(format!(
+    let head = format!(
         "Paired {} in {}. Everyone paired has been told; no offers were sent.",
         crate::text::counted(done, "mentee", "mentees"),
         program.full_name()
-    )))
+    );
+    let list = tell_unpaired(ctx, program, &plan.unpaired).await?;
+    if list.is_empty() {
+        return Ok(Reply::text(head));
+    }
+    // Kept under the same token so the list's page buttons (`confirm:` and `page:`) show it.
+    let now = ctx.now;
+    let payload = serde_json::to_string(&list).map_err(|e| Error::Internal(e.to_string()))?;
+    store::previews::insert(
+        ctx.c(),
+        &Preview {
+            token: preview.token,
+            actor_user_id: me,
+            action: UNPAIRED_LIST.into(),
+            program_id: program.id,
+            payload,
+            expires_at: now + Duration::minutes(30),
+        },
+        now,
+    )
+    .await?;
+    unpaired_screen(ctx, program, &list, page, format!("{head}\n\n")).await
+}
+
+/// docs/domain.md#autopair-unpaired: each person the applied run left unpaired is told why
+/// and what happens next (`domain::unpaired::tell`); someone no longer ready to be matched
+/// (docs/domain.md#availability) or gone since the preview is not, as "you stay ready" would
+/// not hold. Those told, for the staff member's list.
+async fn tell_unpaired(
+    ctx: &mut Ctx<'_>,
+    program: &Program,
+    left: &[Unpaired],
+) -> Result<Vec<Unpaired>> {
+    let found = people_of(ctx, left).await?;
+    let name = program.full_name();
+    let run = ctx.now.timestamp_millis();
+    let mut told = Vec::new();
+    for u in left {
+        let Some((p, user)) = found.get(&u.persona_id) else {
+            continue;
+        };
+        if domain::recommend::unavailable_reason(user, p).is_some() {
+            continue;
+        }
+        let key = format!("autopair:{}:{run}:unpaired:{}", program.id, p.id);
+        domain::unpaired::tell(ctx, user, u, &name, &key).await?;
+        told.push(u.clone());
+    }
+    Ok(told)
+}
+
+/// The personas of `left` with their users, by persona id; in chunks, so one statement's
+/// parameters stay well within both backends' limits.
+async fn people_of(
+    ctx: &mut Ctx<'_>,
+    left: &[Unpaired],
+) -> Result<std::collections::HashMap<i64, (Persona, User)>> {
+    let mut found = std::collections::HashMap::new();
+    let ids: Vec<i64> = left.iter().map(|u| u.persona_id).collect();
+    for chunk in ids.chunks(500) {
+        for (p, u) in store::users::personas_with_users(ctx.c(), chunk).await? {
+            found.insert(p.id, (p, u));
+        }
+    }
+    Ok(found)
+}
+
+/// One screen of those left unpaired, with `head` before it: each with the reason in brief;
+/// on the first screen of a longer list, all of them as a CSV with the whole reason
+/// (docs/domain.md#lists). Someone deleted since is left out.
+async fn unpaired_screen(
+    ctx: &mut Ctx<'_>,
+    program: &Program,
+    list: &[Unpaired],
+    page: PageNo,
+    head: String,
+) -> Result<Reply> {
+    let fit = Fit::of(ctx.caller.frontend);
+    let total = list.len() as u64;
+    let from = usize::try_from(page.offset(fit)).unwrap_or(usize::MAX);
+    let shown: Vec<Unpaired> = list.iter().skip(from).take(fit.lines).cloned().collect();
+    let role = |u: &Unpaired| if u.mentee { "mentee" } else { "mentor" };
+    let people = people_of(ctx, &shown).await?;
+    let lines = shown
+        .iter()
+        .filter_map(|u| {
+            let (_, user) = people.get(&u.persona_id)?;
+            Some(format!(
+                "{} ({}): {}",
+                user.full_name,
+                role(u),
+                u.why.brief(u.mentee)
+            ))
+        })
+        .collect();
+    let file = if screen::wants_file(page, total, fit) {
+        let all: Vec<Unpaired> = list.iter().take(screen::FILE_ROWS).cloned().collect();
+        let people = people_of(ctx, &all).await?;
+        Some(screen::csv_file(
+            &format!("autopair-unpaired-{}.csv", program.id),
+            &["name", "email", "role", "reason"],
+            all.iter().filter_map(|u| {
+                let (_, user) = people.get(&u.persona_id)?;
+                Some(vec![
+                    user.full_name.clone(),
+                    user.email.clone(),
+                    role(u).to_string(),
+                    u.why.reason(u.mentee),
+                ])
+            }),
+        )?)
+    } else {
+        None
+    };
+    let mut reply = Screen {
+        heading: "Left unpaired, each told why and what happens next".into(),
+        lines,
+        total,
+        page,
+        fit,
+        narrow: "see the CSV attached to the first screen",
+    }
+    .reply(ctx.invocation()?, file)?;
+    reply.text = format!("{head}{}", reply.text);
+    Ok(reply)
 }

@@ -7,15 +7,20 @@ use chrono::{NaiveDateTime, TimeZone};
 use super::prelude::*;
 use crate::command::screen::{Fit, PageNo, Screen};
 use crate::domain::people::persona_user;
-use crate::domain::sessions::{book, program_of_match, reminders_line, session_parties};
+use crate::domain::sessions::{
+    book, cancellations, invitation, length_of, place_of, program_of_match, reminders_line,
+    session_parties,
+};
 use crate::domain::show::when;
+use crate::ics::Method;
 use crate::messages;
-use crate::reply::echo;
+use crate::reply::{Attachment, echo};
 use crate::status::MatchStatus;
 use crate::store::matches::{Match, MatchState};
-use crate::store::sessions::{ReminderColumn, SessionState};
+use crate::store::sessions::{NewSession, ReminderColumn, Session, SessionState};
 use crate::store::users::User;
 use crate::store::{self};
+use crate::text::counted;
 
 /// The caller's matches (open ones only, unless `closed_too`), each with the other person.
 async fn my_matches(ctx: &mut Ctx<'_>, me: &User, closed_too: bool) -> Result<Vec<(Match, User)>> {
@@ -39,17 +44,23 @@ async fn my_matches(ctx: &mut Ctx<'_>, me: &User, closed_too: bool) -> Result<Ve
 command! {
     pub struct SessionBook {
         name: "session_book",
-        about: "Book a session with your match (time in the program's time zone)",
+        about: "Book a session with your match (in the program's time zone); both get a calendar invitation",
         access: Access::Member(Member::Participant),
-        example: "/session_book at:\"2026-12-01 17:00\"",
+        example: "/session_book at:\"2026-12-01 17:00\" duration:45m place:\"Room 4\"",
         args: {
             with: Option<PersonRef> = opt_pos(K::Person, "your match, when you have several"),
             at: String = req(K::Line, "date and time, like \"2026-12-01 17:00\""),
+            duration: Option<String> = opt(K::Line, "how long, like 45m or 2h (default 1h)"),
+            place: Option<String> = opt(K::Line, "where you meet: a room, an address or a video link"),
         }
     }
 }
 
 pub(crate) async fn session_book(ctx: &mut Ctx<'_>, a: SessionBook) -> Result<Reply> {
+    // docs/domain.md#sessions: the length and the place are checked before anything else, so a
+    // bad one is refused whatever else the booking holds, and nothing is stored.
+    let length = length_of(a.duration.as_deref())?;
+    let place = place_of(a.place.as_deref())?;
     let me = ctx.me()?.clone();
     let mut matches = my_matches(ctx, &me, false).await?;
     if let Some(with) = a.with.as_deref() {
@@ -109,18 +120,36 @@ pub(crate) async fn session_book(ctx: &mut Ctx<'_>, a: SessionBook) -> Result<Re
             tz.name()
         )));
     }
-    let (id, reminders) = book(ctx, &m, starts, me.id).await?;
+    let new = NewSession {
+        match_id: m.id,
+        starts_at: starts,
+        length,
+        place: place.as_deref(),
+        by: me.id,
+    };
+    let (session, reminders) = book(ctx, &new).await?;
+    let id = session.id;
     let at = when(program.as_ref(), starts);
+    let details = details(&session);
+    // docs/domain.md#sessions: both people get the same invitation (one UID), by email and,
+    // for the other person, with the chat message.
+    // The mentee first, then the mentor (`session_parties`).
+    let people = session_parties(ctx, &session).await?.1;
+    let invite: Vec<Attachment> =
+        invitation(ctx, &session, program.as_ref(), &people, Method::Request)
+            .into_iter()
+            .collect();
     let text = format!(
-        "{} booked a session with you for {at} (session #{id}).",
+        "{} booked a session with you for {at}{details} (session #{id}). The calendar invitation is attached.",
         me.full_name
     );
-    ctx.chat(
+    ctx.chat_with(
         &other,
         "session_booked",
         &format!("session:{id}:booked"),
         text,
         Vec::new(),
+        &invite,
     )
     .await?;
     let reminded = reminders_line(&reminders);
@@ -129,13 +158,15 @@ pub(crate) async fn session_book(ctx: &mut Ctx<'_>, a: SessionBook) -> Result<Re
             &who.full_name,
             &counterpart.full_name,
             &at,
+            &details,
             reminded,
         );
-        ctx.email(
+        ctx.email_with(
             who,
             "session_booked",
             format!("session:{id}:booked:{}", who.id),
             mail,
+            &invite,
         )
         .await?;
     }
@@ -156,10 +187,28 @@ pub(crate) async fn session_book(ctx: &mut Ctx<'_>, a: SessionBook) -> Result<Re
         ""
     };
     Ok(Reply::text(format!(
-        "Session #{id} with {} booked for {at}. {reminded}{flash}",
+        "Session #{id} with {} booked for {at}{details}. You both get a calendar invitation by email. {reminded}{flash}",
         other.full_name
     ))
     .with_button("Cancel it", format!("/session_cancel {id}")))
+}
+
+/// ", 45 minutes, at Room 4": a session's length and place as messages add them to its time.
+fn details(s: &Session) -> String {
+    let minutes = s.length.num_minutes();
+    let length = match (minutes / 60, minutes % 60) {
+        (0, m) => counted(m, "minute", "minutes"),
+        (h, 0) => counted(h, "hour", "hours"),
+        (h, m) => format!(
+            "{} {}",
+            counted(h, "hour", "hours"),
+            counted(m, "minute", "minutes")
+        ),
+    };
+    match &s.place {
+        Some(place) => format!(", {length}, at {place}"),
+        None => format!(", {length}"),
+    }
 }
 
 command! {
@@ -260,30 +309,43 @@ pub(crate) async fn session_cancel(ctx: &mut Ctx<'_>, a: SessionCancel) -> Resul
     }
     let program = program_of_match(ctx, &m).await?;
     let at = when(program.as_ref(), s.starts_at);
-    for u in people.iter().filter(|u| u.id != me.id) {
+    // docs/domain.md#sessions: both people had the invitation, so both get its cancellation
+    // (same UID, higher SEQUENCE) by email, the one who cancelled too, so it leaves their
+    // calendar; the chat message goes to the others, as before.
+    let cancel = cancellations(ctx, std::slice::from_ref(&s), program.as_ref(), &people);
+    for u in &people {
         let other = people
             .iter()
             .find(|x| x.id != u.id)
             .map(|x| x.full_name.clone())
             .unwrap_or_default();
-        ctx.chat(
-            u,
-            "session_cancelled",
-            &format!("session:{id}:cancelled"),
-            format!("{} cancelled the session of {at}.", me.full_name),
-            Vec::new(),
-        )
-        .await?;
-        let mail = messages::session_cancelled(&u.full_name, &other, &at, &me.full_name);
-        ctx.email(
+        if u.id != me.id {
+            ctx.chat_with(
+                u,
+                "session_cancelled",
+                &format!("session:{id}:cancelled"),
+                format!("{} cancelled the session of {at}.", me.full_name),
+                Vec::new(),
+                &cancel,
+            )
+            .await?;
+        }
+        let by = if u.id == me.id {
+            "You"
+        } else {
+            me.full_name.as_str()
+        };
+        let mail = messages::session_cancelled(&u.full_name, &other, &at, by);
+        ctx.email_with(
             u,
             "session_cancelled",
             format!("session:{id}:cancelled:{}", u.id),
             mail,
+            &cancel,
         )
         .await?;
     }
     Ok(Reply::text(format!(
-        "Session #{id} of {at} is cancelled; the other person has been told."
+        "Session #{id} of {at} is cancelled; the other person has been told, and you both get the calendar cancellation by email."
     )))
 }
