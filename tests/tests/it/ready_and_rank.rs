@@ -233,6 +233,14 @@ async fn a_mentor_approved_with_the_setting_on_is_ready_and_recommended_at_once(
 async fn pressing_two_mentors_then_send_makes_the_offers_choose_makes(app: &TestApp) {
     let w = world(app).await;
     let (maria, lee, tom) = world_mentors(app).await;
+    // /mentors offers the ranking too, under its Choose buttons.
+    let listed = app.run(&w.ana, "/mentors").await.expect("mentors");
+    assert_eq!(
+        button(&listed, "Rank up to 3 in order").as_deref(),
+        Some("/rank"),
+        "{:?}",
+        labels(&listed)
+    );
     let start = app.run(&w.ana, "/rank").await.expect("rank");
     assert!(
         start.text.contains("Rank up to 3 mentors in Acme/Spring")

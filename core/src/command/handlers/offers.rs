@@ -99,6 +99,12 @@ pub(crate) async fn mentors(ctx: &mut Ctx<'_>, _: Mentors) -> Result<Reply> {
                 format!("/choose #{}", r.persona.id),
             );
         }
+        // Ranking several by pressing them in order (docs/domain.md#ranking-by-buttons), as
+        // the time-to-choose prompt offers it.
+        let max = (program.settings.max_choices as usize).min(recs.len());
+        if max > 1 {
+            reply = reply.with_button(format!("Rank up to {max} in order"), "/rank");
+        }
     }
     Ok(reply)
 }
