@@ -697,6 +697,131 @@ pub fn unpaired(name: &str, program: &str, reason: &str, mentee: bool) -> Mail {
     )
 }
 
+/// One of the questions a match's two people are asked when it closes
+/// (docs/domain.md#feedback): its number, its words, and its answers as (code stored, label on
+/// the button).
+#[derive(Debug, Clone, Copy)]
+pub struct FeedbackQuestion {
+    pub number: i64,
+    pub text: &'static str,
+    pub answers: &'static [(&'static str, &'static str)],
+}
+
+/// The code of the third question's answer that gives no word (docs/domain.md#feedback).
+pub const FEEDBACK_SKIP: &str = "skip";
+
+/// The close-of-match questions, in the order they are asked (docs/domain.md#feedback). The
+/// `/overview` line reads the codes: 1 yes/somewhat/no, 2 yes/no, 3 a word or skip.
+pub static FEEDBACK_QUESTIONS: [FeedbackQuestion; 3] = [
+    FeedbackQuestion {
+        number: 1,
+        text: "Was this mentorship useful?",
+        answers: &[("yes", "Yes"), ("somewhat", "Somewhat"), ("no", "No")],
+    },
+    FeedbackQuestion {
+        number: 2,
+        text: "Would you be paired with them again?",
+        answers: &[("yes", "Yes"), ("no", "No")],
+    },
+    FeedbackQuestion {
+        number: 3,
+        text: "One word for it?",
+        answers: &[
+            ("inspiring", "Inspiring"),
+            ("helpful", "Helpful"),
+            ("okay", "Okay"),
+            ("difficult", "Difficult"),
+            (FEEDBACK_SKIP, "Skip"),
+        ],
+    },
+];
+
+/// The question numbered `number`, if there is one.
+pub fn feedback_question(number: i64) -> Option<&'static FeedbackQuestion> {
+    FEEDBACK_QUESTIONS.iter().find(|q| q.number == number)
+}
+
+/// The command a feedback button runs: `/feedback 12 q:1 answer:yes` (at most 64 bytes for a
+/// match id of up to 19 digits: Telegram's callback data).
+pub fn feedback_command(match_id: i64, number: i64, code: &str) -> String {
+    format!("/feedback {match_id} q:{number} answer:{code}")
+}
+
+/// Question `q` about match `match_id` (with `other`) as a message: its text and one button per
+/// answer. The close message and every press's reply show the next one this way.
+pub fn feedback_ask(
+    match_id: i64,
+    other: &str,
+    q: &FeedbackQuestion,
+) -> (String, Vec<crate::reply::Button>) {
+    let text = format!(
+        "Feedback on your match with {other} (match #{match_id}), question {} of {}: {}",
+        q.number,
+        FEEDBACK_QUESTIONS.len(),
+        q.text
+    );
+    let buttons = q
+        .answers
+        .iter()
+        .map(|(code, label)| crate::reply::Button {
+            label: (*label).to_string(),
+            command: feedback_command(match_id, q.number, code),
+        })
+        .collect();
+    (text, buttons)
+}
+
+/// The email to someone with no chat account linked, whose questions cannot come as buttons
+/// (docs/domain.md#feedback).
+pub fn feedback_email(name: &str, other: &str, match_id: i64) -> Mail {
+    let body = format!(
+        "Your match with {other} has closed. Three short questions help your program: link a chat account and send /feedback {match_id} to the bot to answer them with buttons."
+    );
+    mail(
+        "How was your mentorship?".into(),
+        &format!("Hello {name},"),
+        &[Para::Text(&body)],
+    )
+}
+
+/// The `/overview` line of the close-of-match feedback, from (question, answer code, count)
+/// rows (`store::feedback::counts`): "Feedback on closed matches: useful 7 · somewhat 2 · not
+/// 1; would pair again 8 of 10; words: Helpful 4, Inspiring 3".
+pub fn feedback_line(rows: &[(i64, String, i64)]) -> String {
+    let n = |q: i64, code: &str| {
+        rows.iter()
+            .filter(|(rq, rc, _)| *rq == q && rc == code)
+            .map(|(_, _, n)| n)
+            .sum::<i64>()
+    };
+    let again: i64 = rows.iter().filter(|(q, _, _)| *q == 2).map(|r| r.2).sum();
+    let mut words: Vec<(&str, i64)> = FEEDBACK_QUESTIONS[2]
+        .answers
+        .iter()
+        .filter(|(code, _)| *code != FEEDBACK_SKIP)
+        .map(|(code, label)| (*label, n(3, code)))
+        .filter(|(_, k)| *k > 0)
+        .collect();
+    // Most said first; the table's order among equals.
+    words.sort_by_key(|(_, k)| std::cmp::Reverse(*k));
+    let words = if words.is_empty() {
+        "none".to_string()
+    } else {
+        words
+            .iter()
+            .map(|(w, k)| format!("{w} {k}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "Feedback on closed matches: useful {} · somewhat {} · not {}; would pair again {} of {again}; words: {words}",
+        n(1, "yes"),
+        n(1, "somewhat"),
+        n(1, "no"),
+        n(2, "yes"),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

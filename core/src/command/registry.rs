@@ -7,8 +7,8 @@ use super::args::Invocation;
 use super::ctx::Ctx;
 use super::declare::Command;
 use super::handlers::{
-    availability, basics, deliveries, edit, offers, orgs, overview, pairing, people, questionnaire,
-    ranking, removal, screening, sessions, statuses, upcoming,
+    availability, basics, deliveries, edit, feedback, offers, orgs, overview, pairing, people,
+    questionnaire, ranking, removal, screening, sessions, statuses, upcoming,
 };
 use super::import;
 use super::spec::{Audience, CommandSpec, refusal};
@@ -71,6 +71,7 @@ registry! {
     offers::Suggest => offers::suggest,
     offers::Choose => offers::choose,
     ranking::Rank => ranking::rank,
+    feedback::Feedback => feedback::feedback,
     offers::Accept => offers::accept,
     offers::Decline => offers::decline,
     availability::Pause => availability::pause,

@@ -226,8 +226,29 @@ async fn closed(w: &mut Work<'_>, m: &Match, reason: Option<&str>) -> Result<()>
         let mail = messages::match_closed(&user.full_name, &other, reason, &sessions);
         w.email_with(user, "match_closed", key, mail, &calendar)
             .await?;
+        ask_feedback(w, m.id, user, &other).await?;
     }
     Ok(())
+}
+
+/// docs/domain.md#feedback: the first close-of-match question, with its answer buttons, queued
+/// in the close's transaction; someone with no chat account linked (no buttons to press) gets
+/// an email saying how to answer instead. Nothing is queued for a deactivated person.
+async fn ask_feedback(w: &mut Work<'_>, match_id: i64, user: &User, other: &str) -> Result<()> {
+    let key = format!(
+        "match:{match_id}:feedback:{}:{}",
+        w.now.timestamp_millis(),
+        user.id
+    );
+    if store::links::links_of_user(w.c(), user.id)
+        .await?
+        .is_empty()
+    {
+        let mail = messages::feedback_email(&user.full_name, other, match_id);
+        return w.email(user, "match_feedback", key, mail).await;
+    }
+    let (text, buttons) = messages::feedback_ask(match_id, other, &messages::FEEDBACK_QUESTIONS[0]);
+    w.chat(user, "match_feedback", &key, text, buttons).await
 }
 
 /// Re-opens a closed match (C → M for both), only if both people are still there, A, and neither

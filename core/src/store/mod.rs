@@ -6,6 +6,7 @@
 pub mod answers;
 pub mod audit;
 pub mod export;
+pub mod feedback;
 pub mod inbox;
 pub mod jobs;
 pub(crate) mod lanes;

@@ -17,7 +17,7 @@ pub type Scope<'a> = Option<&'a [i64]>;
 
 /// `column` restricted to the scope's programs (ids are numbers from the database, written
 /// into the text; no value typed by anyone goes there).
-fn in_scope(column: &str, scope: Scope<'_>) -> String {
+pub(super) fn in_scope(column: &str, scope: Scope<'_>) -> String {
     match scope {
         None => format!("{column} IS NOT NULL"),
         Some([]) => "1 = 0".to_string(),

@@ -16,6 +16,7 @@ mod csv_safety;
 mod discord;
 mod edits;
 mod email;
+mod feedback;
 mod flash;
 mod guarding;
 mod hostile_corpus;

@@ -64,6 +64,7 @@ const SAMPLES: &[(&str, &str)] = &[
     ("suggest", "/suggest target@example.org"),
     ("choose", "/choose #1"),
     ("rank", "/rank"),
+    ("feedback", "/feedback 1 q:1 answer:yes"),
     ("accept", "/accept 1"),
     ("decline", "/decline 1"),
     ("pause", "/pause 2"),

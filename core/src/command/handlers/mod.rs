@@ -7,6 +7,7 @@ pub(crate) mod basics;
 pub(crate) mod claim;
 pub(crate) mod deliveries;
 pub(crate) mod edit;
+pub(crate) mod feedback;
 pub(crate) mod offers;
 pub(crate) mod orgs;
 pub(crate) mod overview;

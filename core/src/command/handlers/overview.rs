@@ -193,6 +193,10 @@ pub(crate) async fn overview(ctx: &mut Ctx<'_>, a: Overview) -> Result<Reply> {
             who(&s.mentee)
         ));
     }
+    // docs/domain.md#feedback: what the people of closed matches answered.
+    lines.push(crate::messages::feedback_line(
+        &store::feedback::counts(ctx.c(), scope).await?,
+    ));
 
     let file_name = format!(
         "overview-{}-{}.png",
