@@ -22,8 +22,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use futures::future::BoxFuture;
-use mentorops_core::command::spec::Press;
-use mentorops_core::command::{Caller, Engine, Frontend, Inbound, Outcome, Who, parse, quote};
+use mentorops_core::command::{
+    Caller, Engine, Frontend, Inbound, Invocation, Outcome, Who, parse, quote,
+};
 use mentorops_core::reply::Attachment;
 use mentorops_core::store::inbox;
 use serenity::builder::{
@@ -229,9 +230,7 @@ impl Interactions {
             inv.attachments = files;
             inv
         });
-        let replaces = parsed
-            .as_ref()
-            .is_ok_and(|inv| inv.spec.press == Press::Replaces);
+        let replaces = parsed.as_ref().is_ok_and(Invocation::replaces_pressed);
         let Outcome { result, .. } = self.engine.run_inbound(caller, parsed, &inbound).await;
         match (&result, pressed) {
             (Ok(reply), Some(_)) if replaces => render::replaced(reply),

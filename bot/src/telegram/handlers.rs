@@ -8,7 +8,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use mentorops_core::Error;
 use mentorops_core::command::registry::find;
-use mentorops_core::command::spec::{ArgKind, Press};
+use mentorops_core::command::spec::ArgKind;
 use mentorops_core::command::{
     Caller, Engine, Frontend, Inbound, Invocation, Outcome, ReplyRoute, ReplyTarget, Who, parse,
     quote,
@@ -334,7 +334,7 @@ async fn on_callback(state: &State, inbound: Inbound, q: CallbackQuery) -> Ran {
     };
     let message = q.regular_message();
     let presser_chat = ChatId::from(q.from.id);
-    let replaces = parse(command).is_ok_and(|inv| inv.spec.press == Press::Replaces);
+    let replaces = parse(command).is_ok_and(|inv| inv.replaces_pressed());
     let (chat, ok, refused) = match message {
         Some(m) => (
             m.chat.id.0.to_string(),

@@ -32,6 +32,12 @@ impl Invocation {
         }
     }
 
+    /// Whether a press of a button running this shows its reply in place of the pressed
+    /// message (its command's `press:`, docs/domain.md#lists) rather than under it.
+    pub fn replaces_pressed(&self) -> bool {
+        self.spec.press == super::spec::Press::Replaces
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.args.get(name).map(String::as_str)
     }

@@ -3,7 +3,7 @@
 //! `ready_on_approval` on and off, for a mentee and a mentor; `/rank` picks, Send, the limit and
 //! a stale press. Through the command layer on both backends.
 
-use mentorops_core::command::{Caller, quote};
+use mentorops_core::command::Caller;
 use mentorops_core::reply::Reply;
 use mentorops_core::status::{MatchStatus, UserStatus};
 
@@ -25,15 +25,7 @@ async fn applicant(
     answers: &[&str],
     chat: &str,
 ) -> Caller {
-    app.admin(&format!(
-        "/user_add \"{name}\" {email} {phone} {role} program:Spring"
-    ))
-    .await;
-    let caller = app.link_chat(email, chat).await;
-    for a in answers {
-        let r = app.run(&caller, &format!("/apply {}", quote(a))).await;
-        assert!(r.is_ok(), "{email} /apply {a}: {r:?}");
-    }
+    let caller = app.applicant(name, email, phone, role, answers, chat).await;
     assert_eq!(
         app.user(email).await.status,
         UserStatus::ScreeningIncomplete

@@ -179,9 +179,9 @@ pub async fn pending_of(app: &TestApp, email: &str) -> Option<store::offers::Off
 }
 
 impl TestApp {
-    /// Adds a mentor or mentee to Spring who answers the questionnaire (`answers`, one per
-    /// question, as typed to /apply), is made A and RTBM, and links the chat account `chat`.
-    pub async fn ready_person(
+    /// Adds a mentor or mentee to Spring who links the chat account `chat` and answers the
+    /// questionnaire (`answers`, one per question, as typed to /apply): AI → SI.
+    pub async fn applicant(
         &self,
         name: &str,
         email: &str,
@@ -206,6 +206,22 @@ impl TestApp {
                 .await;
             assert!(r.is_ok(), "{email} /apply {a}: {r:?}");
         }
+        caller
+    }
+
+    /// [`TestApp::applicant`], then made A and RTBM by staff.
+    pub async fn ready_person(
+        &self,
+        name: &str,
+        email: &str,
+        phone: &str,
+        role: &str,
+        answers: &[&str],
+        chat: &str,
+    ) -> Caller {
+        let caller = self
+            .applicant(name, email, phone, role, answers, chat)
+            .await;
         self.admin(&format!("/status {email} A")).await;
         self.admin(&format!("/match_status {email} RTBM")).await;
         caller
