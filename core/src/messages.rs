@@ -293,6 +293,18 @@ pub fn claimed(by: &str, mentee: &str, mentor: &str) -> String {
     format!("Claimed by {by}: paired {mentee} with {mentor}")
 }
 
+/// What the manual-match message says, in every staff member's copy, once its mentee was
+/// paired some other way than by its buttons (docs/domain.md#manual-match): "Paired another
+/// way: Ana Lima with Lee Mentor, by Ada Admin (/assign)."
+pub fn paired_another_way(mentee: &str, mentor: &str, via: &str, by: Option<&str>) -> String {
+    let how = match (via, by) {
+        ("offer", _) => format!(": {mentor} accepted their request"),
+        (_, Some(by)) => format!(", by {by} (/{via})"),
+        (_, None) => format!(" (/{via})"),
+    };
+    format!("Paired another way: {mentee} with {mentor}{how}.")
+}
+
 /// A manual-match press after the mentee was paired (by that press's rival, or some other way):
 /// who paired them with whom, when and how; nothing was changed.
 pub fn already_paired(
@@ -703,6 +715,8 @@ pub fn unpaired(name: &str, program: &str, reason: &str, mentee: bool) -> Mail {
 #[derive(Debug, Clone, Copy)]
 pub struct FeedbackQuestion {
     pub number: i64,
+    /// Its column in `/export` (the answer's code, per persona).
+    pub column: &'static str,
     pub text: &'static str,
     pub answers: &'static [(&'static str, &'static str)],
 }
@@ -715,16 +729,19 @@ pub const FEEDBACK_SKIP: &str = "skip";
 pub static FEEDBACK_QUESTIONS: [FeedbackQuestion; 3] = [
     FeedbackQuestion {
         number: 1,
+        column: "feedback_useful",
         text: "Was this mentorship useful?",
         answers: &[("yes", "Yes"), ("somewhat", "Somewhat"), ("no", "No")],
     },
     FeedbackQuestion {
         number: 2,
+        column: "feedback_again",
         text: "Would you be paired with them again?",
         answers: &[("yes", "Yes"), ("no", "No")],
     },
     FeedbackQuestion {
         number: 3,
+        column: "feedback_word",
         text: "One word for it?",
         answers: &[
             ("inspiring", "Inspiring"),

@@ -386,7 +386,22 @@ pub async fn pair(
         )
         .await?;
     }
-    for o in store::offers::of_mentee(w.c(), mentee.id).await? {
+    let mentee_offers = store::offers::of_mentee(w.c(), mentee.id).await?;
+    // Rounds that ran out before this pairing: each put "Pair with …" buttons before the staff
+    // (docs/domain.md#manual-match). A claim retires its own round's with who claimed it.
+    let mut ran_out: Vec<i64> = if via == "claim" {
+        Vec::new()
+    } else {
+        mentee_offers.iter().map(|o| o.round).collect()
+    };
+    ran_out.sort_unstable();
+    ran_out.dedup();
+    ran_out.retain(|r| {
+        !mentee_offers
+            .iter()
+            .any(|o| o.round == *r && (o.state.is_open() || Some(o.id) == offer))
+    });
+    for o in mentee_offers {
         if Some(o.id) == offer || !o.state.is_open() {
             continue;
         }
@@ -424,6 +439,22 @@ pub async fn pair(
         }
     }
     let (_, mentor_user) = persona_user(w, mentor.id).await?;
+    if let (false, Some(program_id)) = (ran_out.is_empty(), mentee.program_id) {
+        let (_, mentee_user) = persona_user(w, mentee.id).await?;
+        let by = match w.actor.user_id() {
+            Some(id) => store::users::user(w.c(), id).await?.map(|u| u.full_name),
+            None => None,
+        };
+        let note = messages::paired_another_way(
+            &mentee_user.full_name,
+            &mentor_user.full_name,
+            via,
+            by.as_deref(),
+        );
+        for round in ran_out {
+            retire_queue_buttons(w, mentee.id, round, program_id, &note, None).await?;
+        }
+    }
     for o in store::offers::pending_for_mentor(w.c(), mentor.id).await? {
         if Some(o.id) == offer {
             continue;

@@ -2,12 +2,14 @@
 //! order `/user_list` shows them, from one query whose rows are handed over as they arrive —
 //! however many people there are, only one person is held at a time.
 //!
-//! The query is a `UNION ALL` of three parts, each row carrying its user's sort key, id and
+//! The query is a `UNION ALL` of four parts, each row carrying its user's sort key, id and
 //! which part it is: the user (part 0), then their tags (part 1, by key, as `users::tags`
 //! reads them), then their personas (part 2, by id, as `users::personas_of` does) with the id
-//! of each one's open match (the newest, as `matches::of_persona` + "first open" found it).
+//! of each one's open match (the newest, as `matches::of_persona` + "first open" found it),
+//! then the close-of-match feedback they gave (part 3, one row per answer, by persona, match
+//! and question; each answer belongs to the person's persona in that match).
 //! One query because a command's reads share its transaction's one connection, on which only
-//! one result can stream at a time. SQLite merges the three parts, each read in order through
+//! one result can stream at a time. SQLite merges the parts, each read in order through
 //! the index `users_first_name`; PostgreSQL sorts them once (at 100 000 people, about 330 000
 //! rows in about a second, spilling to its own disk, not to our memory).
 
@@ -34,6 +36,17 @@ pub struct ExportedPersona {
     pub match_status: MatchStatus,
     /// The newest open match the persona is in.
     pub open_match_id: Option<i64>,
+    /// The person's close-of-match answers about this persona's matches, by match, then
+    /// question (docs/domain.md#feedback).
+    pub feedback: Vec<ExportedAnswer>,
+}
+
+/// One close-of-match answer: `answer` (its code) to question `question` about `match_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportedAnswer {
+    pub match_id: i64,
+    pub question: i64,
+    pub answer: String,
 }
 
 /// One person of an export.
@@ -75,6 +88,8 @@ pub fn people(c: &mut Conn, program_id: Option<i64>) -> People<'_> {
     let open = MatchState::Open.code();
     // Typed NULLs: PostgreSQL gives each column of a UNION the type of its branches.
     let (int, text) = ("CAST(NULL AS BIGINT)", "CAST(NULL AS TEXT)");
+    let no_answer = format!("{int} AS fb_match_id, {int} AS fb_question, {text} AS fb_answer");
+    let no_persona = format!("{text}, {int}, {text}, {text}, {int}");
     let no_user = format!(
         "{int} AS id, {text} AS email, {text} AS phone, {text} AS external_id, {text} AS full_name, \
          {text} AS status, {int} AS org_id, {int} AS created_at, {int} AS first_seen_at, {int} AS last_activity_at"
@@ -83,14 +98,14 @@ pub fn people(c: &mut Conn, program_id: Option<i64>) -> People<'_> {
         "SELECT u.id AS user_id, {key}CAST(0 AS BIGINT) AS part, {users_cols}, \
                 {text} AS tag_key, {text} AS tag_value, {int} AS persona_id, {text} AS persona_role, \
                 {int} AS persona_program_id, {text} AS persona_status, {text} AS persona_match_status, \
-                {int} AS open_match_id \
+                {int} AS open_match_id, {no_answer} \
            FROM users u WHERE {users_where} \
          UNION ALL \
-         SELECT u.id, {key}CAST(1 AS BIGINT), {no_user}, t.key, t.value, {int}, {text}, {int}, {text}, {text}, {int} \
+         SELECT u.id, {key}CAST(1 AS BIGINT), {no_user}, t.key, t.value, {int}, {no_persona}, {no_answer} \
            FROM user_tags t JOIN users u ON u.id = t.user_id WHERE {users_where} \
          UNION ALL \
          SELECT u.id, {key}CAST(2 AS BIGINT), {no_user}, {text}, {text}, p.id, p.role, p.program_id, p.status, \
-                p.match_status, om.open_match_id \
+                p.match_status, om.open_match_id, {no_answer} \
            FROM personas p JOIN users u ON u.id = p.user_id \
            LEFT JOIN (SELECT o.persona_id, MAX(o.id) AS open_match_id FROM \
                         (SELECT mentee_persona_id AS persona_id, id FROM matches WHERE status = '{open}' \
@@ -98,7 +113,15 @@ pub fn people(c: &mut Conn, program_id: Option<i64>) -> People<'_> {
                          SELECT mentor_persona_id, id FROM matches WHERE status = '{open}') o \
                       GROUP BY o.persona_id) om ON om.persona_id = p.id \
           WHERE {personas_where} \
-         ORDER BY {order}user_id, part, tag_key, persona_id",
+         UNION ALL \
+         SELECT u.id, {key}CAST(3 AS BIGINT), {no_user}, {text}, {text}, p.id, {no_persona}, \
+                f.match_id, f.question, f.answer \
+           FROM match_feedback f JOIN matches m ON m.id = f.match_id \
+           JOIN personas p ON p.user_id = f.user_id \
+                          AND (p.id = m.mentee_persona_id OR p.id = m.mentor_persona_id) \
+           JOIN users u ON u.id = p.user_id \
+          WHERE {personas_where} \
+         ORDER BY {order}user_id, part, tag_key, persona_id, fb_match_id, fb_question",
         users_cols = super::users::USER_COLS,
     );
     let mut q = sqlx::query(super::sql(query));
@@ -131,9 +154,29 @@ impl People<'_> {
                     key: row.try_get("tag_key")?,
                     value: row.try_get("tag_value")?,
                 }),
-                _ => {
+                2 => {
                     let persona = persona_from_row(&row)?;
                     self.of(user_id)?.personas.push(persona);
+                }
+                _ => {
+                    let persona_id: i64 = row.try_get("persona_id")?;
+                    let answer = ExportedAnswer {
+                        match_id: row.try_get("fb_match_id")?,
+                        question: row.try_get("fb_question")?,
+                        answer: row.try_get("fb_answer")?,
+                    };
+                    // Their persona rows came just before (part 2, by id).
+                    self.of(user_id)?
+                        .personas
+                        .iter_mut()
+                        .find(|p| p.id == persona_id)
+                        .ok_or_else(|| {
+                            Error::Internal(format!(
+                                "export: feedback of persona #{persona_id} came without the persona"
+                            ))
+                        })?
+                        .feedback
+                        .push(answer);
                 }
             }
         }
@@ -162,5 +205,6 @@ fn persona_from_row(r: &AnyRow) -> Result<ExportedPersona> {
         status: PersonaStatus::from_code(&r.try_get::<String, _>("persona_status")?)?,
         match_status: MatchStatus::from_code(&r.try_get::<String, _>("persona_match_status")?)?,
         open_match_id: r.try_get("open_match_id")?,
+        feedback: Vec::new(),
     })
 }

@@ -52,6 +52,38 @@ pub async fn answers(c: &mut Conn, match_id: i64, user_id: i64) -> Result<Vec<(i
         .collect()
 }
 
+/// One answer as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub match_id: i64,
+    pub question: i64,
+    /// Its code (`messages::FEEDBACK_QUESTIONS`).
+    pub answer: String,
+    pub answered_at: DateTime<Utc>,
+}
+
+/// Every answer `user_id` gave, by match and question: what the export before a permanent
+/// delete holds (docs/domain.md#permanent-delete).
+pub async fn of_user(c: &mut Conn, user_id: i64) -> Result<Vec<Answer>> {
+    let rows = sqlx::query(
+        "SELECT match_id, question, answer, answered_at FROM match_feedback WHERE user_id = $1 \
+         ORDER BY match_id, question",
+    )
+    .bind(user_id)
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Answer {
+                match_id: r.try_get("match_id")?,
+                question: r.try_get("question")?,
+                answer: r.try_get("answer")?,
+                answered_at: super::get_time(r, "answered_at")?,
+            })
+        })
+        .collect()
+}
+
 /// How many answered what, in the scope's programs: (question, answer code, count), grouped
 /// in SQL (one row per answer given, never one per person).
 pub async fn counts(c: &mut Conn, scope: Scope<'_>) -> Result<Vec<(i64, String, i64)>> {

@@ -150,13 +150,30 @@ pub async fn of_match(c: &mut Conn, match_id: i64) -> Result<Vec<Session>> {
     rows.iter().map(from_row).collect()
 }
 
+/// Cancels a booked session (false if it was not booked any more), and withdraws its
+/// reminders still waiting in the outbox — held for someone's quiet hours — so nobody is
+/// reminded in the morning of a session cancelled in the night (docs/domain.md#quiet-hours).
+/// A withdrawn reminder is settled like a skipped edit: done, never delivered, with why.
 pub async fn cancel(c: &mut Conn, id: i64, now: DateTime<Utc>) -> Result<bool> {
     let done = sqlx::query("UPDATE sessions SET state = 'cancelled', cancelled_at = $1 WHERE id = $2 AND state = 'booked'")
         .bind(ms(now))
         .bind(id)
         .execute(&mut *c)
         .await?;
-    Ok(done.rows_affected() == 1)
+    if done.rows_affected() != 1 {
+        return Ok(false);
+    }
+    // The reminders' keys are `session:{id}:{lead}:{user}` (chat ones with the account after).
+    sqlx::query(
+        "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, last_error = $2 \
+         WHERE status = 'pending' AND kind = 'session_reminder' AND idempotency_key LIKE $3",
+    )
+    .bind(ms(now))
+    .bind("not sent: the session was cancelled while this reminder waited for quiet hours to end")
+    .bind(format!("session:{id}:%"))
+    .execute(&mut *c)
+    .await?;
+    Ok(true)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

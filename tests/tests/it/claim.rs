@@ -294,7 +294,36 @@ async fn a_press_after_the_mentee_chose_again_or_was_paired_another_way_is_refus
         "{why}"
     );
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM matches").await, 2);
-    assert!(all_of(app, "claimed").await.is_empty());
+    // Both pairings took the buttons off the managers' copies, saying how it was done; the
+    // coordinator's alert had none and is left as it was.
+    let edited = all_of(app, "claimed").await;
+    let mut said: Vec<(String, String)> = edited
+        .iter()
+        .map(|m| {
+            assert!(m.buttons.is_empty(), "{m:?}");
+            let tail = m.body_text.rsplit("\n\n— ").next().unwrap_or_default();
+            (m.recipient.clone(), tail.to_string())
+        })
+        .collect();
+    said.sort();
+    let ana = "Paired another way: Ana Mentee with Tom Mentor: Tom Mentor accepted their request.";
+    let ben = format!("Paired another way: Ben Mentee with {lee}, by Ada Admin (/assign).");
+    assert_eq!(
+        said,
+        [
+            ("s-paula".to_string(), ana.to_string()),
+            ("s-paula".to_string(), ben.clone()),
+            ("s-pete".to_string(), ana.to_string()),
+            ("s-pete".to_string(), ben),
+        ],
+        "{edited:?}"
+    );
+    assert!(
+        edited
+            .iter()
+            .all(|m| m.edits.as_deref().is_some_and(|k| k.starts_with("round:"))),
+        "{edited:?}"
+    );
 }
 
 async fn pairing_a_mentee_by_hand_takes_the_buttons_off_their_pending_offer(app: &TestApp) {

@@ -6,8 +6,10 @@ use mentorops_core::Error;
 use mentorops_core::reply::Reply;
 
 use crate::both_backends;
-use crate::support::TestApp;
+use crate::fakes::telegram::Fake;
 use crate::support::people::{ANA_MENTEE, BEN_MENTEE, LEE_MENTOR, MARIA_MENTOR};
+use crate::support::telegram::{keyboard, soon, start_polling, text_of};
+use crate::support::{TestApp, ana_maria_and_lee};
 
 /// The chat rows of kind `match_feedback` queued for user `id`: (channel, text, buttons JSON).
 async fn asked(app: &TestApp, id: i64) -> Vec<(String, String, Option<String>)> {
@@ -169,6 +171,47 @@ async fn closing_a_match_asks_both_and_the_answers_are_counted(app: &TestApp) {
         overview.text
     );
 
+    // The export carries each person's answers on the persona of that match (the codes).
+    let export = app.admin("/export program:Spring format:json").await;
+    let people: serde_json::Value =
+        serde_json::from_slice(&export.attachments[0].bytes).expect("json export");
+    let persona_of = |email: &str| {
+        people
+            .as_array()
+            .and_then(|a| a.iter().find(|p| p["email"] == email))
+            .map(|p| p["personas"][0].clone())
+            .unwrap_or_else(|| panic!("{email} is not in the export"))
+    };
+    for (email, useful, again, word) in [
+        (ANA_MENTEE.email, "no", "yes", "helpful"),
+        (MARIA_MENTOR.email, "somewhat", "no", "skip"),
+    ] {
+        let p = persona_of(email);
+        assert_eq!(p["feedback_match_id"], id, "{email}: {p}");
+        assert_eq!(
+            [
+                &p["feedback_useful"],
+                &p["feedback_again"],
+                &p["feedback_word"]
+            ],
+            [useful, again, word],
+            "{email}: {p}"
+        );
+    }
+    let csv = app.admin("/export program:Spring").await;
+    let text = String::from_utf8(csv.attachments[0].bytes.clone()).expect("utf8");
+    assert!(
+        text.lines().next().is_some_and(|h| h.ends_with(
+            "open_match_id,feedback_match_id,feedback_useful,feedback_again,feedback_word"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.contains(ANA_MENTEE.email) && l.ends_with(&format!(",{id},no,yes,helpful"))),
+        "{text}"
+    );
+
     // Someone with no chat account linked cannot get buttons: an email says how to answer.
     app.ready(LEE_MENTOR).await;
     let lee_id = app.user_id(LEE_MENTOR.email).await;
@@ -203,3 +246,92 @@ async fn closing_a_match_asks_both_and_the_answers_are_counted(app: &TestApp) {
 }
 
 both_backends!(closing_a_match_asks_both_and_the_answers_are_counted);
+
+/// On Telegram the questions come with an inline keyboard, and each press edits that message
+/// (the pressed one, id 901) into the next question, then the thank-you without buttons.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_telegram_the_questions_are_answered_by_pressing_in_one_message() {
+    let app = TestApp::sqlite().await;
+    app.with_program().await;
+    ana_maria_and_lee(&app).await;
+    app.admin("/assign ana@example.org maria@example.org").await;
+    let id = app.count("SELECT MAX(id) AS n FROM matches").await;
+    let fake = Fake::start().await;
+    let bot = start_polling(&app, &fake);
+    app.admin("/unassign ana@example.org reason:\"finished\"")
+        .await;
+
+    let asked = soon("the first question to Ana", || {
+        fake.to_chat("sendmessage", 7001)
+            .into_iter()
+            .find(|m| text_of(m).contains("question 1 of 3"))
+    })
+    .await;
+    assert_eq!(
+        keyboard(&asked),
+        ["Yes", "Somewhat", "No"].map(|label| (
+            label.to_string(),
+            format!("/feedback {id} q:1 answer:{}", label.to_lowercase())
+        ))
+    );
+    let edit = |n: usize| {
+        let fake = &fake;
+        async move {
+            soon(&format!("edit {n} of Ana's question"), || {
+                fake.to_chat("editmessagetext", 7001).get(n - 1).cloned()
+            })
+            .await
+        }
+    };
+    fake.press(
+        7001,
+        &asked,
+        901,
+        &format!("/feedback {id} q:1 answer:somewhat"),
+    );
+    let second = edit(1).await;
+    assert_eq!(second["message_id"], serde_json::json!(901));
+    assert!(
+        text_of(&second).contains("question 2 of 3: Would you be paired with them again?"),
+        "{second}"
+    );
+    assert_eq!(keyboard(&second).len(), 2, "{second}");
+    fake.press(
+        7001,
+        &second,
+        901,
+        &format!("/feedback {id} q:2 answer:yes"),
+    );
+    let third = edit(2).await;
+    assert!(text_of(&third).contains("question 3 of 3"), "{third}");
+    fake.press(
+        7001,
+        &third,
+        901,
+        &format!("/feedback {id} q:3 answer:inspiring"),
+    );
+    let done = edit(3).await;
+    assert!(
+        text_of(&done).contains("Thank you") && keyboard(&done).is_empty(),
+        "{done}"
+    );
+    let mut c = app.engine.db().pool().acquire().await.expect("conn");
+    let stored: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT question, answer FROM match_feedback WHERE match_id = $1 ORDER BY question",
+    )
+    .bind(id)
+    .fetch_all(&mut *c)
+    .await
+    .expect("answers");
+    drop(c);
+    assert_eq!(
+        stored,
+        [
+            (1, "somewhat".to_string()),
+            (2, "yes".to_string()),
+            (3, "inspiring".to_string())
+        ]
+    );
+    bot.stop().await;
+    app.finish().await;
+}

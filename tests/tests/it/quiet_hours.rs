@@ -346,8 +346,81 @@ async fn quiet_hours_and_time_zones_are_checked(app: &TestApp) {
     );
 }
 
+/// A session cancelled in the night: the reminder held for Ana's quiet hours is withdrawn with
+/// it and never goes; the cancellation goes at once; Maria (quiet hours off) had hers at once.
+async fn a_session_cancelled_in_the_night_is_not_reminded_in_the_morning(app: &TestApp) {
+    app.with_program().await;
+    let ana = ana_maria_and_lee(app).await;
+    app.admin("/program_set Spring timezone Europe/Berlin")
+        .await;
+    app.admin("/assign ana@example.org maria@example.org").await;
+    app.run(&ana, "/session_book at:\"2026-12-02 23:00\"")
+        .await
+        .expect("booked");
+    let maria = app.chat("7002");
+    app.run(&maria, "/me quiet:off").await.expect("quiet off");
+    let fake = Fake::start().await;
+    deliver(app, &fake).await;
+    let id = app.count("SELECT MAX(id) AS n FROM sessions").await;
+
+    app.clock.advance(Duration::hours(13)); // 23:00 in Berlin: the 24-hour reminder is due
+    timers::run_due(&app.engine).await.expect("timers");
+    let held = rows(app, "session_reminder", "ana@example.org").await;
+    assert!(
+        held.len() == 2 && held.iter().all(|m| m.not_before.is_some()),
+        "{held:?}"
+    );
+    deliver(app, &fake).await;
+
+    app.clock.advance(Duration::minutes(30));
+    let cancelled = app
+        .run(&maria, &format!("/session_cancel {id}"))
+        .await
+        .expect("cancel");
+    assert!(cancelled.text.contains("cancelled"), "{}", cancelled.text);
+    let withdrawn = rows(app, "session_reminder", "ana@example.org").await;
+    assert!(
+        withdrawn.iter().all(|m| m.status == "sent"
+            && m.last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("cancelled"))),
+        "{withdrawn:?}"
+    );
+    // Maria's went before the cancellation and stays as it was.
+    assert!(
+        rows(app, "session_reminder", "maria@example.org")
+            .await
+            .iter()
+            .all(|m| m.last_error.is_none())
+    );
+    deliver(app, &fake).await;
+    assert!(
+        texts_to(&fake, 7001)
+            .iter()
+            .any(|t| t.contains("cancelled")),
+        "the cancellation goes at once: {:?}",
+        texts_to(&fake, 7001)
+    );
+    to(app, utc(2, 7, 0, 0)); // 08:00 in Berlin
+    let mailed = deliver(app, &fake).await;
+    assert!(
+        !mailed
+            .iter()
+            .any(|m| m.starts_with("ana@example.org In 24 hours")),
+        "{mailed:?}"
+    );
+    assert!(
+        !texts_to(&fake, 7001)
+            .iter()
+            .any(|t| t.starts_with("Reminder: your session")),
+        "{:?}",
+        texts_to(&fake, 7001)
+    );
+}
+
 both_backends!(
     a_reminder_in_quiet_hours_waits_for_the_morning_and_a_reply_does_not,
+    a_session_cancelled_in_the_night_is_not_reminded_in_the_morning,
     an_offer_expires_at_its_deadline_in_quiet_hours,
     quiet_hours_and_time_zones_are_checked,
 );

@@ -69,6 +69,22 @@ async fn delete_is_two_steps_exports_first_and_leaves_no_trace_of_the_person(app
         .await;
     assert!(matches!(answered, Ok(true)), "{answered:?}");
     assert!(!app.places_holding("ana@example.org").await.is_empty());
+    // An answer of hers about the match (stored as the close-of-match questions store it).
+    let match_id = app.count("SELECT MAX(id) AS n FROM matches").await;
+    {
+        let mut c = app.engine.db().pool().acquire().await.expect("conn");
+        store::feedback::record(
+            &mut c,
+            match_id,
+            ana_id,
+            None,
+            1,
+            "somewhat",
+            app.engine.now(),
+        )
+        .await
+        .expect("feedback");
+    }
 
     // Only a super admin may delete.
     let pm = app.caller_for(app.user_id("pm@example.org").await);
@@ -90,6 +106,8 @@ async fn delete_is_two_steps_exports_first_and_leaves_no_trace_of_the_person(app
             .as_array()
             .is_some_and(|a| !a.is_empty())
     );
+    assert_eq!(export["match_feedback"][0]["match_id"], match_id);
+    assert_eq!(export["match_feedback"][0]["answer"], "somewhat");
     assert!(ask.text.contains("closes match"), "{}", ask.text);
     let confirm = ask.buttons[0].command.clone();
     assert!(
@@ -110,6 +128,11 @@ async fn delete_is_two_steps_exports_first_and_leaves_no_trace_of_the_person(app
         let places = app.places_holding(needle).await;
         assert!(places.is_empty(), "{needle} is still in {places:?}");
     }
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM match_feedback").await,
+        0,
+        "her answers went with her"
+    );
     // The counterpart's match is closed; one audit entry without personal data remains.
     assert_eq!(
         app.personas("bruno@example.org").await[0].match_status,
@@ -222,15 +245,19 @@ const EXPORT_NAMES: [&str; 12] = [
 /// (match id, mentee persona, mentor persona, open).
 type StoredMatch = (i64, i64, i64, bool);
 
+/// A close-of-match answer: (match id, the answering person's persona in it, question, code).
+type StoredAnswer = (i64, i64, i64, &'static str);
+
 /// 300 people straight into the database (one transaction): users with every status, tags,
 /// personas in two programs and none, with every persona and match status, open and closed
-/// matches (some mentors in two open ones).
+/// matches (some mentors in two open ones), and feedback on the closed ones (all three answers
+/// from the mentee, one from some mentors).
 async fn seed_export_people(
     app: &TestApp,
     big: i64,
     other: i64,
     org_id: i64,
-) -> (Vec<Seeded>, Vec<StoredMatch>) {
+) -> (Vec<Seeded>, Vec<StoredMatch>, Vec<StoredAnswer>) {
     let base = app.engine.now();
     let mut tx = app.engine.db().begin().await.expect("begin");
     let mut people = Vec::new();
@@ -385,6 +412,7 @@ async fn seed_export_people(
             .map(|x| x.id)
     };
     let mut matches: Vec<StoredMatch> = Vec::new();
+    let mut answers: Vec<StoredAnswer> = Vec::new();
     for round in 0..2 {
         for i in (0..people.len() - 2).step_by(2) {
             let (mentee, mentor) = match round {
@@ -405,11 +433,46 @@ async fn seed_export_people(
                     .expect("close");
             }
             matches.push((id, a, b, open));
+            if !open {
+                let mut said = vec![
+                    (mentee.id, a, 1, "yes"),
+                    (mentee.id, a, 2, "no"),
+                    (mentee.id, a, 3, "=helpful"),
+                ];
+                if i % 3 == 0 {
+                    said.push((mentor.id, b, 1, "somewhat"));
+                }
+                for (user, persona, q, code) in said {
+                    store::feedback::record(&mut tx, id, user, Some(big), q, code, base)
+                        .await
+                        .expect("feedback");
+                    answers.push((id, persona, q, code));
+                }
+            }
         }
     }
     tx.commit().await.expect("commit");
     assert!(matches.iter().filter(|m| m.3).count() > 20 && matches.iter().any(|m| !m.3));
-    (people, matches)
+    assert!(answers.len() > 10);
+    (people, matches, answers)
+}
+
+/// The answers a persona's person gave about its newest match with any, by question (as the
+/// export shows them: `feedback_match_id`, then one column per question).
+fn feedback_of(answers: &[StoredAnswer], persona: i64) -> [Value; 4] {
+    let newest = answers.iter().filter(|a| a.1 == persona).map(|a| a.0).max();
+    let said = |q: i64| {
+        answers
+            .iter()
+            .find(|a| Some(a.0) == newest && a.1 == persona && a.2 == q)
+            .map_or(Value::Null, |a| json!(a.3))
+    };
+    [
+        newest.map_or(Value::Null, |m| json!(m)),
+        said(1),
+        said(2),
+        said(3),
+    ]
 }
 
 /// The newest open match a persona is in, from what was stored.
@@ -427,7 +490,12 @@ fn rfc3339(t: Option<DateTime<Utc>>) -> Value {
 
 /// What the export held for these people, in its order, as the JSON export's array (the CSV's
 /// cells are these values).
-fn expected_export(people: &[&Seeded], matches: &[StoredMatch], only: Option<i64>) -> Vec<Value> {
+fn expected_export(
+    people: &[&Seeded],
+    matches: &[StoredMatch],
+    answers: &[StoredAnswer],
+    only: Option<i64>,
+) -> Vec<Value> {
     let mut people = people.to_vec();
     people.sort_by_key(|p| (p.name.to_ascii_lowercase(), p.id));
     people
@@ -438,6 +506,7 @@ fn expected_export(people: &[&Seeded], matches: &[StoredMatch], only: Option<i64
                 .iter()
                 .filter(|x| only.is_none() || x.program.as_ref().map(|(id, _)| *id) == only)
                 .map(|x| {
+                    let [fb_match, useful, again, word] = feedback_of(answers, x.id);
                     json!({
                         "persona_id": x.id,
                         "role": x.role.code(),
@@ -445,6 +514,10 @@ fn expected_export(people: &[&Seeded], matches: &[StoredMatch], only: Option<i64
                         "persona_status": x.status.code(),
                         "match_status": x.match_status.code(),
                         "open_match_id": open_match_of(matches, x.id),
+                        "feedback_match_id": fb_match,
+                        "feedback_useful": useful,
+                        "feedback_again": again,
+                        "feedback_word": word,
                     })
                 })
                 .collect();
@@ -482,13 +555,17 @@ fn expected_csv(people: &[Value]) -> (Vec<Vec<String>>, Vec<u8>) {
         "first_seen_at",
         "last_activity_at",
     ];
-    const PERSONA: [&str; 6] = [
+    const PERSONA: [&str; 10] = [
         "persona_id",
         "role",
         "program",
         "persona_status",
         "match_status",
         "open_match_id",
+        "feedback_match_id",
+        "feedback_useful",
+        "feedback_again",
+        "feedback_word",
     ];
     let cell = |v: &Value| {
         let s = match v {
@@ -559,7 +636,7 @@ async fn a_streamed_export_of_a_program_is_row_for_row_what_the_export_held(app:
         };
         (id("Big").0, id("Other").0, id("Big").1)
     };
-    let (people, matches) = seed_export_people(app, big, other, org_id).await;
+    let (people, matches, answers) = seed_export_people(app, big, other, org_id).await;
     let admin = {
         let mut c = app.engine.db().pool().acquire().await.expect("conn");
         store::users::user(&mut c, app.admin_id)
@@ -595,7 +672,7 @@ async fn a_streamed_export_of_a_program_is_row_for_row_what_the_export_held(app:
         ("/export program:Acme/Big", &in_big, Some(big)),
         ("/export", &everyone, None),
     ] {
-        let expected = expected_export(who, &matches, only);
+        let expected = expected_export(who, &matches, &answers, only);
         let json = app.admin(&format!("{line} format:json")).await;
         assert_eq!(
             json.text,

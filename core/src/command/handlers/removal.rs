@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::prelude::*;
 use crate::csv_safe;
 use crate::domain::{self, Audit};
+use crate::messages::FEEDBACK_QUESTIONS;
 use crate::reply::{Attachment, echo};
 use crate::store::pending::PendingAction;
 use crate::store::users::User;
@@ -169,6 +170,11 @@ async fn export_person(ctx: &mut Ctx<'_>, user: &User) -> Result<Value> {
             "sent_at": time(m.sent_at),
         }))
         .collect();
+    let feedback: Vec<Value> = store::feedback::of_user(ctx.c(), user.id)
+        .await?
+        .into_iter()
+        .map(|a| json!({"match_id": a.match_id, "question": a.question, "answer": a.answer, "answered_at": a.answered_at.to_rfc3339()}))
+        .collect();
     Ok(json!({
         "user": user_json(user),
         "tags": tags.iter().map(|t| (t.key.clone(), Value::String(t.value.clone()))).collect::<serde_json::Map<_, _>>(),
@@ -177,6 +183,7 @@ async fn export_person(ctx: &mut Ctx<'_>, user: &User) -> Result<Value> {
         "chat_links": links,
         "audit_log": audit,
         "messages": messages,
+        "match_feedback": feedback,
     }))
 }
 
@@ -258,6 +265,12 @@ pub(crate) async fn export(ctx: &mut Ctx<'_>, a: Export) -> Result<Reply> {
 
 /// One person of `/export` as JSON: their user fields, `tags` as `key=value,…`, and
 /// `personas`. The CSV is made from this same value (`csv_rows`), so both say the same.
+///
+/// Close-of-match feedback (docs/domain.md#feedback) is given per match, and a persona is
+/// matched once (seed 000), so each persona carries the answers its person gave about its
+/// match: `feedback_match_id` and one column per question (`FEEDBACK_QUESTIONS`' `column`, the
+/// answer's code), empty where nothing was answered. Should a persona ever have answers about
+/// two matches (a match closed, then a new one), the newest match's are shown.
 fn person_json(
     person: &store::export::ExportedPerson,
     program_name: &dyn Fn(Option<i64>) -> String,
@@ -266,11 +279,21 @@ fn person_json(
         .personas
         .iter()
         .map(|p| {
-            json!({
+            let mut v = json!({
                 "persona_id": p.id, "role": p.role.code(), "program": program_name(p.program_id),
                 "persona_status": p.status.code(), "match_status": p.match_status.code(),
                 "open_match_id": p.open_match_id,
-            })
+            });
+            let newest = p.feedback.iter().map(|a| a.match_id).max();
+            v[CSV_FEEDBACK_MATCH] = newest.map_or(Value::Null, Value::from);
+            for q in &FEEDBACK_QUESTIONS {
+                v[q.column] = p
+                    .feedback
+                    .iter()
+                    .find(|a| Some(a.match_id) == newest && a.question == q.number)
+                    .map_or(Value::Null, |a| Value::String(a.answer.clone()));
+            }
+            v
         })
         .collect();
     let mut v = user_json(&person.user);
@@ -306,7 +329,7 @@ impl ExportFile {
         let mut out = BufWriter::new(tempfile::tempfile().map_err(io_error)?);
         if !json {
             let mut header = csv_safe::Writer::new();
-            header.row(CSV_USER.iter().chain(CSV_PERSONA.iter()))?;
+            header.row(CSV_USER.iter().copied().chain(persona_columns()))?;
             out.write_all(&header.into_bytes()?).map_err(io_error)?;
         }
         Ok(Self {
@@ -387,6 +410,17 @@ const CSV_PERSONA: [&str; 6] = [
     "open_match_id",
 ];
 
+/// A persona's columns: `CSV_PERSONA`, then its feedback (`person_json`).
+fn persona_columns() -> impl Iterator<Item = &'static str> {
+    CSV_PERSONA
+        .iter()
+        .copied()
+        .chain([CSV_FEEDBACK_MATCH])
+        .chain(FEEDBACK_QUESTIONS.iter().map(|q| q.column))
+}
+
+const CSV_FEEDBACK_MATCH: &str = "feedback_match_id";
+
 /// One person's CSV rows (one per persona, or one with empty persona cells), through
 /// `csv_safe`: names, external ids and tags are whatever people typed, and this file is opened
 /// in spreadsheets.
@@ -405,14 +439,14 @@ fn csv_rows(w: &mut csv_safe::Writer, r: &Value) -> Result<()> {
         w.row(
             user.iter()
                 .cloned()
-                .chain(CSV_PERSONA.iter().map(|_| String::new())),
+                .chain(persona_columns().map(|_| String::new())),
         )?;
     }
     for p in personas {
         w.row(
             user.iter()
                 .cloned()
-                .chain(CSV_PERSONA.iter().map(|k| cell(&p[*k]))),
+                .chain(persona_columns().map(|k| cell(&p[k]))),
         )?;
     }
     Ok(())

@@ -10,4 +10,5 @@ mod buttons;
 mod delivery;
 mod gateway;
 mod http_endpoint;
+mod presses;
 mod registration;

@@ -2,6 +2,7 @@
 //! interaction callbacks of both transports, command registration) and for the attachment
 //! downloads of `/user_import`. It records every request; Discord itself is never contacted.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -51,6 +52,10 @@ pub type Call = (String, String, Option<String>);
 /// A fake Discord REST API on 127.0.0.1: opens DM channels (channel id = the user's id), takes
 /// messages, and refuses DMs to the users in `closed` as Discord does (403, code 50007).
 ///
+/// Each message it takes gets an id of its own (recorded with it in `dms`), and an edit of one
+/// (`PATCH /channels/{channel}/messages/{id}`) is recorded as `patch:<channel>/<id>` (answered
+/// 404, Unknown Message, when it took no such message).
+///
 /// It also takes interaction callbacks (`callback:<id>`), edits of the first answer
 /// (`edit:<token>`) and follow-ups (`followup:<token>`; a multipart one is kept as
 /// `{"multipart": raw body}`), answers `GET /gateway(/bot)` with `gateway_url`, and keeps a
@@ -68,6 +73,9 @@ pub struct FakeRest {
     accepted: Arc<Mutex<Vec<(String, Instant)>>>,
     pub scripted_429: Arc<Mutex<u32>>,
     pub overruns: Arc<Mutex<u32>>,
+    /// The channel messages taken: channel, the id given, the body.
+    pub dms: Arc<Mutex<Vec<(String, String, Value)>>>,
+    next_id: Arc<AtomicU64>,
 }
 
 pub const PER_WINDOW: usize = 2;
@@ -201,6 +209,34 @@ impl FakeRest {
             }))
             .into_response();
         }
+        if let Some((channel, id)) = path
+            .strip_prefix("/api/v10/channels/")
+            .and_then(|p| p.split_once("/messages/"))
+            && method == Method::PATCH
+        {
+            self.messages
+                .lock()
+                .expect("lock")
+                .push((format!("patch:{channel}/{id}"), body.clone()));
+            let known = self
+                .dms
+                .lock()
+                .expect("lock")
+                .iter()
+                .any(|(c, i, _)| c == channel && i == id);
+            if !known {
+                return (
+                    StatusCode::NOT_FOUND,
+                    axum::Json(json!({"code": 10008, "message": "Unknown Message"})),
+                )
+                    .into_response();
+            }
+            let mut m = message(body["content"].as_str().unwrap_or_default(), "/x");
+            m["id"] = json!(id);
+            m["channel_id"] = json!(channel);
+            m["components"] = body["components"].clone();
+            return axum::Json(m).into_response();
+        }
         if let Some(channel) = path
             .strip_prefix("/api/v10/channels/")
             .and_then(|p| p.strip_suffix("/messages"))
@@ -257,11 +293,18 @@ impl FakeRest {
                 let reset = WINDOW.saturating_sub(now.duration_since(oldest));
                 (PER_WINDOW - recent.len() - 1, reset.as_secs_f64() + 0.01)
             };
+            let id = (1_320_000_000_000_000_000u64 + self.next_id.fetch_add(1, Ordering::SeqCst))
+                .to_string();
             self.messages
                 .lock()
                 .expect("lock")
                 .push((channel.to_string(), body.clone()));
+            self.dms
+                .lock()
+                .expect("lock")
+                .push((channel.to_string(), id.clone(), body.clone()));
             let mut m = message(body["content"].as_str().unwrap_or_default(), "/x");
+            m["id"] = json!(id);
             m["channel_id"] = json!(channel);
             m["components"] = json!([]);
             return with_headers(
