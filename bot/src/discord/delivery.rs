@@ -71,6 +71,8 @@ pub enum DmPart {
     Dm {
         user: u64,
         message: Box<CreateMessage>,
+        /// The row's files (a calendar invitation, a chart), with its last part.
+        files: Vec<Attachment>,
     },
     /// An edit of a DM sent earlier (`PATCH /channels/{channel}/messages/{message}`): its text
     /// with the note of what became of it, and no buttons (docs/domain.md#edited-messages).
@@ -138,12 +140,18 @@ impl chat::Platform for Discord {
             parts.push("Done.".to_string());
         }
         let last = parts.len() - 1;
+        let mut files = Some(files);
         Ok(parts
             .into_iter()
             .enumerate()
             .map(|(i, part)| DmPart::Dm {
                 user,
                 message: Box::new(render::dm(&part, if i == last { &rows[..] } else { &[] })),
+                files: if i == last {
+                    files.take().unwrap_or_default()
+                } else {
+                    Vec::new()
+                },
             })
             .collect())
     }
@@ -198,9 +206,13 @@ impl chat::Platform for Discord {
         part: &DmPart,
     ) -> Result<Option<String>, SendError> {
         let sent = match part {
-            DmPart::Dm { user, message } => {
+            DmPart::Dm {
+                user,
+                message,
+                files,
+            } => {
                 let sent = match self.rest.dm_channel(*user).await {
-                    Ok(channel) => self.send_dm(&channel, message).await,
+                    Ok(channel) => self.send_dm(&channel, message, files).await,
                     Err(e) => Err(e),
                 };
                 if sent.is_err() {
@@ -257,22 +269,25 @@ impl chat::Platform for Discord {
 }
 
 impl Discord {
-    /// Posts a DM (`POST /channels/{channel}/messages`, as `Rest::send_message` does) and
-    /// returns `{channel}/{message}`: the message's id, which a later edit names.
+    /// Posts a DM (`POST /channels/{channel}/messages`, as `Rest::send_message` does; with
+    /// files, as `multipart/form-data`) and returns `{channel}/{message}`: the message's id,
+    /// which a later edit names.
     async fn send_dm(
         &self,
         channel: &str,
         message: &CreateMessage,
+        files: &[Attachment],
     ) -> Result<Option<String>, RestError> {
         let body =
             serde_json::to_value(message).map_err(|e| RestError::Unsendable(e.to_string()))?;
+        let body = if files.is_empty() {
+            Body::Json(&body)
+        } else {
+            Body::Files(&body, files)
+        };
         let answer = self
             .rest
-            .call(
-                Method::POST,
-                &format!("/channels/{channel}/messages"),
-                Body::Json(&body),
-            )
+            .call(Method::POST, &format!("/channels/{channel}/messages"), body)
             .await?;
         let id = match &answer["id"] {
             serde_json::Value::String(s) => Some(s.clone()),

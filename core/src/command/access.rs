@@ -7,7 +7,7 @@ use sqlx::AnyConnection;
 use super::caller::{Caller, Who};
 use super::spec::{Audience, CommandSpec, Refusal, refusal};
 use crate::error::{Error, Result};
-use crate::roles::{Capability, StaffRole, role_has};
+use crate::roles::{Capability, PersonaRole, StaffRole, role_has};
 use crate::status::{BotAccess, PersonaStatus, bot_access};
 use crate::store::staff::Grant;
 use crate::store::users::User;
@@ -19,6 +19,8 @@ pub struct Actor {
     pub user: Option<User>,
     pub grants: Vec<Grant>,
     roles: Vec<StaffRole>,
+    /// The roles of their active personas (for what `/help` lists).
+    persona_roles: Vec<PersonaRole>,
     /// What their statuses let them do with the bot (None: not linked).
     pub access: Option<BotAccess>,
 }
@@ -30,6 +32,7 @@ impl Actor {
             linked: self.user.is_some(),
             access: self.access,
             staff_roles: &self.roles,
+            persona_roles: &self.persona_roles,
         }
     }
 
@@ -54,25 +57,28 @@ impl Actor {
             Some(id) => store::users::user(c, id).await?,
             None => None,
         };
-        let (grants, access) = match &user {
+        let (grants, access, mut persona_roles) = match &user {
             Some(u) => {
                 let personas = store::users::personas_of(c, u.id).await?;
-                let active = personas
+                let active: Vec<_> = personas
                     .iter()
                     .filter(|p| p.status == PersonaStatus::Active)
-                    .map(|p| p.match_status);
+                    .collect();
                 (
                     store::staff::grants_of(c, u.id).await?,
-                    Some(bot_access(u.status, active)),
+                    Some(bot_access(u.status, active.iter().map(|p| p.match_status))),
+                    active.iter().map(|p| p.role).collect::<Vec<_>>(),
                 )
             }
-            None => (Vec::new(), None),
+            None => (Vec::new(), None, Vec::new()),
         };
+        persona_roles.dedup();
         let roles = grants.iter().map(|g| g.role).collect();
         Ok(Self {
             user,
             grants,
             roles,
+            persona_roles,
             access,
         })
     }

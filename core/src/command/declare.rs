@@ -30,8 +30,9 @@ pub trait Command: Sized {
 
 /// Declares a command; see the module documentation. `pos`, `opt_pos`, `opt`, `req` and `rest`
 /// say how an argument is given (`command::spec`); the field's type says what it holds
-/// (`command::args`). `runs:` (default: in one transaction) and `press:` (default: a press's
-/// reply appends to the pressed message) are optional.
+/// (`command::args`). `runs:` (default: in one transaction), `press:` (default: a press's
+/// reply appends to the pressed message) and `listed_for:` (default: everyone it is open to)
+/// are optional.
 macro_rules! command {
     (
         $(#[$meta:meta])*
@@ -42,6 +43,7 @@ macro_rules! command {
             example: $example:literal,
             $(runs: $runs:expr,)?
             $(press: $press:expr,)?
+            $(listed_for: $listed_for:expr,)?
             args: { $( $field:ident : $fty:ty = $how:ident($kind:expr, $arg_about:expr) ),* $(,)? } $(,)?
         }
     ) => {
@@ -60,6 +62,7 @@ macro_rules! command {
                 example: $example,
                 runs: command!(@runs $($runs)?),
                 press: command!(@press $($press)?),
+                listed_for: command!(@listed_for $($listed_for)?),
             };
 
             #[allow(unused_variables)]
@@ -76,6 +79,8 @@ macro_rules! command {
     (@runs $runs:expr) => { $runs };
     (@press) => { $crate::command::spec::Press::Appends };
     (@press $press:expr) => { $press };
+    (@listed_for) => { None };
+    (@listed_for $role:expr) => { Some($role) };
 }
 
 pub(crate) use command;

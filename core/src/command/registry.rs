@@ -11,10 +11,10 @@ use super::handlers::{
     questionnaire, ranking, removal, screening, sessions, statuses, upcoming,
 };
 use super::import;
-use super::spec::{Audience, CommandSpec, refusal};
+use super::spec::{Audience, CommandSpec, listed};
 use crate::error::{Error, Result};
 use crate::reply::Reply;
-use crate::roles::StaffRole;
+use crate::roles::{PersonaRole, StaffRole};
 use crate::status::BotAccess;
 
 /// Lists the commands, in the order `/help` shows them, with the function that runs each.
@@ -98,29 +98,31 @@ pub fn visible_to(who: Audience<'_>) -> Vec<&'static CommandSpec> {
     COMMANDS
         .iter()
         .copied()
-        .filter(|c| refusal(c, who).is_none())
+        .filter(|c| listed(c, who))
         .collect()
 }
 
-/// Menus per audience for chat platforms: (audience name, commands).
+/// Menus per audience for chat platforms: (audience name, commands). Participants by their
+/// part (a mentee, a mentor); staff as staff taking no part themselves. A chat's own menu
+/// (Telegram's, per chat) comes from `Engine::visible_commands`, for that person exactly.
 pub fn menus() -> Vec<(&'static str, Vec<&'static CommandSpec>)> {
-    let member = |roles: &'static [StaffRole]| Audience {
+    let member = |roles: &'static [StaffRole], persona_roles: &'static [PersonaRole]| Audience {
         linked: true,
         access: Some(BotAccess::Full),
         staff_roles: roles,
+        persona_roles,
     };
+    let staff = |role: &'static [StaffRole]| visible_to(member(role, &[]));
     vec![
         ("unlinked", visible_to(Audience::default())),
-        ("member", visible_to(member(&[]))),
+        ("mentee", visible_to(member(&[], &[PersonaRole::Mentee]))),
+        ("mentor", visible_to(member(&[], &[PersonaRole::Mentor]))),
         (
             "success_coordinator",
-            visible_to(member(&[StaffRole::SuccessCoordinator])),
+            staff(&[StaffRole::SuccessCoordinator]),
         ),
-        (
-            "program_manager",
-            visible_to(member(&[StaffRole::ProgramManager])),
-        ),
-        ("super_admin", visible_to(member(&[StaffRole::SuperAdmin]))),
+        ("program_manager", staff(&[StaffRole::ProgramManager])),
+        ("super_admin", staff(&[StaffRole::SuperAdmin])),
     ]
 }
 

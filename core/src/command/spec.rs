@@ -82,6 +82,11 @@ pub struct CommandSpec {
     pub example: &'static str,
     pub runs: Runs,
     pub press: Press,
+    /// Listed in `/help` and the chat menus only for people taking part in this role (an
+    /// active persona in it): a participant command meant for mentees or for mentors. Not a
+    /// permission — it runs for anyone `access` lets in, and answers them itself
+    /// (docs/domain.md#participants).
+    pub listed_for: Option<PersonaRole>,
 }
 
 /// How a chat shows the reply to a press of one of this command's buttons.
@@ -185,6 +190,17 @@ pub struct Audience<'a> {
     /// What their statuses let them do (`status::bot_access`); None when not linked.
     pub access: Option<BotAccess>,
     pub staff_roles: &'a [StaffRole],
+    /// The roles of their active personas (what `CommandSpec::listed_for` is matched against).
+    pub persona_roles: &'a [PersonaRole],
+}
+
+/// Whether `/help` and the chat menus list `spec` for `who`: they may run it
+/// ([`refusal`]) and it is meant for them (`CommandSpec::listed_for`). The one rule both use.
+pub fn listed(spec: &CommandSpec, who: Audience<'_>) -> bool {
+    refusal(spec, who).is_none()
+        && spec
+            .listed_for
+            .is_none_or(|r| who.persona_roles.contains(&r))
 }
 
 /// Why a command is refused before it runs, or None if the caller may run it.

@@ -468,3 +468,74 @@ async fn the_booking_email_carries_the_invitation_as_a_text_calendar_part() {
     assert_eq!(field(&ics, "LOCATION"), "Room 4");
     app.finish().await;
 }
+
+/// The invitation reaches the other person's chats through the real delivery drivers (the
+/// booker has it with the reply): Maria's Telegram chat as a document (sendDocument) and her
+/// Discord DM as an attachment (a multipart message), each `invite.ics` holding the request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_invitation_arrives_as_a_file_on_telegram_and_on_discord() {
+    use crate::fakes::discord_rest::FakeRest;
+    use crate::fakes::telegram::Fake;
+    use crate::support::discord::{Endpoint, link_on_discord, rest};
+    use crate::support::telegram::soon;
+
+    let app = TestApp::sqlite().await;
+    app.with_program().await;
+    let ana = crate::support::ana_maria_and_lee(&app).await;
+    app.admin("/assign ana@example.org maria@example.org").await;
+    let ep = Endpoint::start(&app).await;
+    link_on_discord(&app, &ep, "maria@example.org", 8002).await;
+    let booked = app
+        .run(
+            &ana,
+            "/session_book at:\"2026-12-03 17:00\" place:\"Room 4\"",
+        )
+        .await
+        .expect("booked");
+    assert_eq!(booked.attachments[0].file_name, "invite.ics");
+
+    let fake = Fake::start().await;
+    let bot = mentorops_bot::telegram::bot_from_settings(&fake.settings()).expect("bot");
+    mentorops_bot::telegram::deliver_due(app.shared_engine(), bot)
+        .await
+        .expect("telegram delivery");
+    let doc = soon("the invitation in Maria's Telegram chat", || {
+        fake.to_chat("senddocument", 7002).into_iter().next()
+    })
+    .await;
+    assert_eq!(doc["document"]["filename"], "invite.ics", "{doc}");
+    let ics = doc["document"]["content"].as_str().unwrap_or_default();
+    assert!(
+        ics.starts_with("BEGIN:VCALENDAR\r\n") && ics.contains("\r\nMETHOD:REQUEST\r\n"),
+        "{ics}"
+    );
+
+    let dms = FakeRest::default();
+    let (url, server) = dms.start().await;
+    mentorops_bot::discord::deliver_due(app.shared_engine(), rest(&url))
+        .await
+        .expect("discord delivery");
+    let files: Vec<String> = dms
+        .dms
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter(|(channel, _, _)| channel == "8002")
+        .filter_map(|(_, _, body)| body["multipart"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(
+        files.len(),
+        1,
+        "one message with a file to Maria: {files:?}"
+    );
+    assert!(
+        files[0].contains("filename=\"invite.ics\"")
+            && files[0].contains("BEGIN:VCALENDAR")
+            && files[0].contains("METHOD:REQUEST"),
+        "{}",
+        files[0]
+    );
+    server.abort();
+    ep.stop().await;
+    app.finish().await;
+}

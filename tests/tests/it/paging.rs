@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::fakes::telegram::Fake;
 use crate::support::TestApp;
-use crate::support::discord::{Endpoint, content, link_on_discord, press, text_opt};
+use crate::support::discord::{Endpoint, buttons, content, link_on_discord, press, text_opt};
 use crate::support::telegram::{keyboard, nth_message, soon, start_polling, text_of};
 
 /// Thirty mentees in Spring, imported as a program manager would.
@@ -120,20 +120,7 @@ async fn on_discord_a_long_list_pages_in_place_with_its_buttons() {
         first.raw
     );
     assert!(content(&first).chars().count() <= 2000);
-    let ids = |body: &Value| -> Vec<(String, String)> {
-        body["data"]["components"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .flat_map(|row| row["components"].as_array().cloned().unwrap_or_default())
-            .map(|b| {
-                (
-                    b["label"].as_str().unwrap_or_default().to_string(),
-                    b["custom_id"].as_str().unwrap_or_default().to_string(),
-                )
-            })
-            .collect()
-    };
+    let ids = |body: &Value| buttons(&body["data"]["components"]);
     let next = ids(&first.body);
     assert_eq!(
         next,

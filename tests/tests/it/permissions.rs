@@ -157,6 +157,7 @@ async fn every_command_as_every_role_matches_the_permission_table() {
                     // None of these callers has only closed matches: the user status decides.
                     access: status.map(|s| s.info().bot_access),
                     staff_roles: roles,
+                    persona_roles: &[],
                 },
             );
             let got = app.run(caller, line).await;
@@ -178,3 +179,129 @@ async fn every_command_as_every_role_matches_the_permission_table() {
     }
     app.finish().await;
 }
+
+/// The commands a `/help` answer lists, by name.
+fn listed(help: &str) -> Vec<String> {
+    help.lines()
+        .filter_map(|l| l.strip_prefix('/'))
+        .filter_map(|l| l.split(" — ").next())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Issue 15's done-when: each audience's `/help` lists what it may use — a mentee the mentee
+/// commands, a mentor the mentor ones, someone taking part as both all of them, a manager the
+/// staff commands their role allows and no participant's — each on one chat screen; the chat
+/// menus are the same list (`Engine::visible_commands`).
+async fn help_lists_what_each_audience_may_use(app: &TestApp) {
+    let w = crate::support::world(app).await;
+    let pm = app.caller_for(app.user_id("pm@example.org").await);
+    let help = |who: &'static str| {
+        let caller = match who {
+            "mentee" => &w.ana,
+            "mentor" => &w.maria,
+            _ => &pm,
+        };
+        async move { app.run(caller, "/help").await.expect("help").text }
+    };
+    let mentee_only = ["mentors", "choose", "rank"];
+    let mentor_only = ["accept", "decline", "pause", "resume"];
+    let everyone = [
+        "start",
+        "help",
+        "me",
+        "apply",
+        "feedback",
+        "sessions",
+        "session_book",
+    ];
+    for (who, has, lacks) in [
+        (
+            "mentee",
+            [&everyone[..], &mentee_only[..]].concat(),
+            [&mentor_only[..], &["user_list", "claim"][..]].concat(),
+        ),
+        (
+            "mentor",
+            [&everyone[..], &mentor_only[..]].concat(),
+            [&mentee_only[..], &["user_list", "claim"][..]].concat(),
+        ),
+        (
+            "manager",
+            vec![
+                "user_list",
+                "claim",
+                "upcoming",
+                "autopair",
+                "capacity",
+                "help",
+            ],
+            [
+                &mentee_only[..],
+                &mentor_only[..],
+                &["export", "delete"][..],
+            ]
+            .concat(),
+        ),
+    ] {
+        let text = help(who).await;
+        let names = listed(&text);
+        for name in has {
+            assert!(
+                names.iter().any(|n| n == name),
+                "{who} lacks /{name}: {text}"
+            );
+        }
+        for name in lacks {
+            assert!(
+                !names.iter().any(|n| n == name),
+                "{who} sees /{name}: {text}"
+            );
+        }
+        assert!(
+            text.chars().count() <= 4_000,
+            "{who}: {} characters",
+            text.len()
+        );
+        let menu = app
+            .engine
+            .visible_commands(match who {
+                "mentee" => &w.ana,
+                "mentor" => &w.maria,
+                _ => &pm,
+            })
+            .await
+            .expect("menu");
+        let menu: Vec<&str> = menu.iter().map(|c| c.name).collect();
+        assert_eq!(menu, names, "{who}: the menu is the /help list");
+    }
+    // On Discord (2 000 characters a message) the manager's list is the names alone, all of
+    // them, on one message.
+    let on_discord = mentorops_core::command::Caller {
+        frontend: mentorops_core::command::Frontend::Discord,
+        who: pm.who.clone(),
+    };
+    let compact = app.run(&on_discord, "/help").await.expect("help").text;
+    assert!(compact.chars().count() <= 1_950, "{compact}");
+    let names: Vec<&str> = compact
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .flat_map(str::split_whitespace)
+        .filter_map(|w| w.strip_prefix('/'))
+        .collect();
+    assert_eq!(names, listed(&help("manager").await), "{compact}");
+    // Asked about a command meant for the other role, /help says whom it is for.
+    let accept = app.run(&w.ana, "/help accept").await.expect("help").text;
+    assert!(accept.ends_with("(This one is for mentors.)"), "{accept}");
+    // Ana taking part as a mentor too, in another program, sees both kinds.
+    app.admin("/program_add Acme Fall").await;
+    app.admin("/persona_new ana@example.org mentor program:Acme/Fall")
+        .await;
+    let both = listed(&app.run(&w.ana, "/help").await.expect("help").text);
+    for name in mentee_only.iter().chain(&mentor_only) {
+        assert!(both.iter().any(|n| n == name), "/{name}: {both:?}");
+    }
+}
+
+crate::both_backends!(help_lists_what_each_audience_may_use);

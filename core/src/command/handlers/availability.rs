@@ -26,6 +26,7 @@ command! {
         about: "Take no new mentee requests for some weeks (mentors); /resume ends it sooner",
         access: Access::Member(Member::Participant),
         example: "/pause 4",
+        listed_for: crate::roles::PersonaRole::Mentor,
         args: {
             weeks: PauseWeeks = opt_pos(K::Number, "how many weeks, 1 to 12 (default 2)"),
         }
@@ -86,6 +87,7 @@ command! {
         about: "End your pause: mentees can send you requests again (mentors)",
         access: Access::Member(Member::Participant),
         example: "/resume",
+        listed_for: crate::roles::PersonaRole::Mentor,
         args: {}
     }
 }

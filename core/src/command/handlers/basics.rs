@@ -3,7 +3,8 @@
 use super::ago;
 use super::prelude::*;
 use crate::command::caller::Who;
-use crate::command::spec::refusal;
+use crate::command::screen::Fit;
+use crate::command::spec::{listed, refusal};
 use crate::domain;
 use crate::domain::Audit;
 use crate::quiet::QuietHours;
@@ -95,17 +96,32 @@ pub(crate) async fn help(ctx: &mut Ctx<'_>, a: Help) -> Result<Reply> {
         text.push_str(&format!("Example: {}", spec.example));
         if refusal(spec, who).is_some() {
             text.push_str("\n(You cannot run this one with your current role or status.)");
+        } else if let Some(role) = spec.listed_for.filter(|_| !listed(spec, who)) {
+            text.push_str(&format!("\n(This one is for {}s.)", role.code()));
         }
         return Ok(Reply::text(text));
     }
-    let visible: Vec<_> = ctx
-        .commands
-        .iter()
-        .filter(|c| refusal(c, who).is_none())
-        .collect();
+    let visible: Vec<_> = ctx.commands.iter().filter(|c| listed(c, who)).collect();
     let mut text = String::from("Commands you can use:\n");
     for c in &visible {
         text.push_str(&format!("/{} — {}\n", c.name, c.about));
+    }
+    // A staff member's list with what each does is longer than a Discord message: there the
+    // names alone, a few to a line, and /help NAME says what one does.
+    let fit = Fit::of(ctx.caller.frontend);
+    if text.chars().count() + 80 > fit.chars {
+        text = String::from("Commands you can use (/help NAME says what one does):\n");
+        let mut line = String::new();
+        for c in &visible {
+            if !line.is_empty() && line.chars().count() + c.name.len() + 3 > 60 {
+                text.push_str(line.trim_end());
+                text.push('\n');
+                line.clear();
+            }
+            line.push_str(&format!("/{}  ", c.name));
+        }
+        text.push_str(line.trim_end());
+        text.push('\n');
     }
     if let Some(why) = limited_because(ctx.actor.access) {
         text.push_str(&format!("\n{why}"));

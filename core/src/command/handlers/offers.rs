@@ -52,6 +52,7 @@ command! {
         about: "Your recommended mentors, best match first, with the reasons",
         access: Access::Member(Member::Participant),
         example: "/mentors",
+        listed_for: crate::roles::PersonaRole::Mentee,
         args: {}
     }
 }
@@ -170,6 +171,7 @@ command! {
         about: "Rank your mentors, best first; the first gets your request at once",
         access: Access::Member(Member::Participant),
         example: "/choose #12 #7 #31",
+        listed_for: crate::roles::PersonaRole::Mentee,
         args: {
             mentors: String = rest(K::Person, "mentors from /mentors, best first: #ids or names, separated by spaces or commas"),
         }
@@ -290,6 +292,7 @@ command! {
         about: "Accept a mentee's request (what the Accept button sends)",
         access: Access::Member(Member::Participant),
         example: "/accept 42",
+        listed_for: crate::roles::PersonaRole::Mentor,
         args: {
             offer: Id = pos(K::Offer, "the offer number"),
         }
@@ -314,6 +317,7 @@ command! {
         about: "Decline a mentee's request (what the Decline button sends)",
         access: Access::Member(Member::Participant),
         example: "/decline 42",
+        listed_for: crate::roles::PersonaRole::Mentor,
         args: {
             offer: Id = pos(K::Offer, "the offer number"),
             pause: Option<super::availability::PauseWeeks> = opt(K::Number, "also pause new requests for this many weeks, 1 to 12 (what \"Decline and pause me\" sends)"),

@@ -60,6 +60,7 @@ command! {
         // Each press is the next step of the same choice: its reply takes the pressed
         // message's place (docs/domain.md#ranking-by-buttons).
         press: crate::command::spec::Press::Replaces,
+        listed_for: crate::roles::PersonaRole::Mentee,
         args: {
             picks: Option<Picks> = opt_pos(K::Line, "the mentors picked so far, best first: #numbers from /mentors, separated by commas"),
             then: Option<String> = opt_pos(K::Choice(&[SEND]), "send: rank them now, as /choose does"),

@@ -131,8 +131,8 @@ pub(crate) async fn session_book(ctx: &mut Ctx<'_>, a: SessionBook) -> Result<Re
     let id = session.id;
     let at = when(program.as_ref(), starts);
     let details = details(&session);
-    // docs/domain.md#sessions: both people get the same invitation (one UID), by email and,
-    // for the other person, with the chat message.
+    // docs/domain.md#sessions: both people get the same invitation (one UID), by email and in
+    // chat: the other person with the chat message, the booker with the reply.
     // The mentee first, then the mentor (`session_parties`).
     let people = session_parties(ctx, &session).await?.1;
     let invite: Vec<Attachment> =
@@ -186,11 +186,16 @@ pub(crate) async fn session_book(ctx: &mut Ctx<'_>, a: SessionBook) -> Result<Re
     } else {
         ""
     };
-    Ok(Reply::text(format!(
-        "Session #{id} with {} booked for {at}{details}. You both get a calendar invitation by email. {reminded}{flash}",
+    // The booker gets the invitation with this reply too, to add it to their calendar there.
+    let mut reply = Reply::text(format!(
+        "Session #{id} with {} booked for {at}{details}. The calendar invitation is attached, and you both get it by email. {reminded}{flash}",
         other.full_name
     ))
-    .with_button("Cancel it", format!("/session_cancel {id}")))
+    .with_button("Cancel it", format!("/session_cancel {id}"));
+    for file in invite {
+        reply = reply.with_attachment(file);
+    }
+    Ok(reply)
 }
 
 /// ", 45 minutes, at Room 4": a session's length and place as messages add them to its time.

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::support::discord::{
     Gateway, assert_ana_made_active_from_discord, autocomplete, cb_content, cb_ephemeral, command,
-    link_over_gateway, status_opts, status_opts_because,
+    link_over_gateway, status_opts, status_opts_because, text_opt,
 };
 use crate::support::{TestApp, offer_to_maria};
 
@@ -176,18 +176,36 @@ async fn a_slow_command_is_deferred_then_finished_with_an_edit_and_its_file_foll
     assert!(raw.contains("p39@example.org"), "the CSV is attached");
     opened.await.expect("gate");
 
-    // A long answer in time (a super admin's /help; lists page to fit one message instead):
-    // the first part in the callback, the rest as follow-ups.
-    let (cb, token) = g.send(command(5000, "help", json!([]))).await;
+    // A long answer in time (a person with thirty long tags; lists page to fit one message
+    // instead): the first part in the callback, the rest as follow-ups.
+    let tags: Vec<String> = (0..30)
+        .map(|i| format!("+t{i:02}={}", "v".repeat(70)))
+        .collect();
+    app.admin(&format!(
+        "/user_edit p1@example.org tags:{}",
+        tags.join(",")
+    ))
+    .await;
+    let (cb, token) = g
+        .send(command(
+            5000,
+            "user_show",
+            json!([text_opt("person", "p1@example.org")]),
+        ))
+        .await;
     assert_eq!(cb["type"], 4, "{cb}");
     let first = cb_content(&cb);
     assert!(
-        first.chars().count() <= 2000 && first.chars().count() > 1000,
+        first.chars().count() <= 2000 && first.contains("<p1@example.org>"),
         "{cb}"
     );
     let more = g.fake.wait_for(&format!("followup:{token}")).await;
     assert_eq!(more["flags"], 64);
-    assert!(!more["content"].as_str().unwrap_or_default().is_empty());
+    let rest = more["content"].as_str().unwrap_or_default();
+    assert!(
+        rest.chars().count() <= 2000 && rest.contains("t00=vvv"),
+        "{more}"
+    );
     // Forty people match: Discord gets its maximum of 25 suggestions.
     let (cb, _) = g
         .send(autocomplete(

@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 
 use crate::fakes::discord_rest::FakeRest;
 use crate::support::discord::endpoint::ana_maria_and_lee_linked;
-use crate::support::discord::{Endpoint, content, ephemeral, link_on_discord, press, rest};
+use crate::support::discord::{
+    Endpoint, buttons, content, ephemeral, link_on_discord, press, rest,
+};
 use crate::support::{TestApp, ana_maria_and_lee, offers_of, pending_of, persona_of};
 
 /// Delivers every due `chat:discord` row through the Discord delivery driver; how many went.
@@ -22,31 +24,9 @@ async fn deliver(app: &TestApp, rest: &Arc<Rest>) -> usize {
         .expect("delivery")
 }
 
-/// The custom_ids of the buttons in `components` (a message's, or a response's data), in order.
+/// The custom_ids of the buttons in `components`, in order.
 fn custom_ids(components: &Value) -> Vec<String> {
-    components
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|row| row["components"].as_array().cloned().unwrap_or_default())
-        .map(|b| b["custom_id"].as_str().unwrap_or_default().to_string())
-        .collect()
-}
-
-/// The (label, custom_id) of each button in `components`.
-fn buttons(components: &Value) -> Vec<(String, String)> {
-    components
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|row| row["components"].as_array().cloned().unwrap_or_default())
-        .map(|b| {
-            (
-                b["label"].as_str().unwrap_or_default().to_string(),
-                b["custom_id"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
+    buttons(components).into_iter().map(|(_, id)| id).collect()
 }
 
 /// The DMs with buttons the fake took for `channel` (a Discord user's DM channel): the id it gave

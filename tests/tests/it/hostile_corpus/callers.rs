@@ -25,6 +25,7 @@ impl Who {
             // None of these callers has only closed matches: the user status decides.
             access: self.status.map(|s| s.info().bot_access),
             staff_roles: &self.roles,
+            persona_roles: &[],
         };
         refusal(spec, audience).is_none()
     }

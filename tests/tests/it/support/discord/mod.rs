@@ -98,6 +98,23 @@ pub async fn assert_ana_made_active_from_discord(app: &TestApp) {
     assert!(history.contains("via discord"), "{history}");
 }
 
+/// The (label, custom_id) of each button in `components` (a message's, or a response's
+/// `data`), in order.
+pub fn buttons(components: &Value) -> Vec<(String, String)> {
+    components
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|row| row["components"].as_array().cloned().unwrap_or_default())
+        .map(|b| {
+            (
+                b["label"].as_str().unwrap_or_default().to_string(),
+                b["custom_id"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
 /// A press of the button `custom_id` under a bot message saying `content`.
 pub fn press(from: u64, custom_id: &str, content: &str) -> Value {
     let mut i = interaction(3, from);
