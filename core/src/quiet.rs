@@ -90,6 +90,19 @@ impl QuietHours {
         }
     }
 
+    /// [`QuietHours::release`] for a reminder of something at `limit` (a session's start): never
+    /// held until then or later — a reminder after the event is no reminder, so it goes now
+    /// (docs/domain.md#quiet-hours). The outbox's holds and `/upcoming` both ask this.
+    pub fn release_before(
+        self,
+        at: DateTime<Utc>,
+        tz: Tz,
+        limit: Option<DateTime<Utc>>,
+    ) -> Option<DateTime<Utc>> {
+        self.release(at, tz)
+            .filter(|until| limit.is_none_or(|l| *until < l))
+    }
+
     /// When a message due at `at` may go to someone in `tz`: None when `at` is outside the
     /// window (at once), else the window's end — the first instant at or after the end's local
     /// time that exists (a daylight-saving gap moves it on to the first minute after the gap).

@@ -2,6 +2,7 @@
 //! first), accepting an offer, closing and re-opening a match
 //! (docs/domain.md#matches-and-pairing).
 
+use super::availability;
 use super::offers::{
     move_on, open_offer_for, retire_buttons, retire_queue_buttons, withdraw_for_persona,
 };
@@ -149,6 +150,17 @@ pub async fn close_flash(w: &mut Work<'_>, match_id: i64) -> Result<bool> {
 /// the two people's messages (docs/domain.md#closing-a-match).
 async fn closed(w: &mut Work<'_>, m: &Match, reason: Option<&str>) -> Result<()> {
     let now = w.now;
+    // The mentor's free places are counted and made under a hold on them, taken before this
+    // changes their personas and offers, the order the worker's top-up takes too.
+    let mentor = match (m.mentor_persona_id, m.program_id) {
+        (Some(pid), Some(program_id)) => store::users::persona(w.c(), pid)
+            .await?
+            .map(|p| (p.user_id, program_id)),
+        _ => None,
+    };
+    if let Some((user_id, _)) = mentor {
+        store::users::hold(w.c(), user_id).await?;
+    }
     let mut people: Vec<(Persona, User)> = Vec::new();
     for pid in [m.mentee_persona_id, m.mentor_persona_id]
         .into_iter()
@@ -227,6 +239,11 @@ async fn closed(w: &mut Work<'_>, m: &Match, reason: Option<&str>) -> Result<()>
         w.email_with(user, "match_closed", key, mail, &calendar)
             .await?;
         ask_feedback(w, m.id, user, &other).await?;
+    }
+    // docs/domain.md#capacity: a place freed while the mentor keeps others open is ready at
+    // once (a mentor whose every match has closed comes back as before: top_up decides).
+    if let Some((user_id, program_id)) = mentor {
+        availability::top_up(w, user_id, program_id).await?;
     }
     Ok(())
 }

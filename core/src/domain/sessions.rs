@@ -276,6 +276,7 @@ pub async fn remind_batch(w: &mut Work<'_>, ids: &[i64], column: ReminderColumn)
         };
         let program = first.program_id.and_then(|id| programs.get(&id));
         let at = when(program, first.starts_at);
+        let mark = n.len();
         for p in session {
             let u = &p.user;
             let other = session
@@ -299,6 +300,8 @@ pub async fn remind_batch(w: &mut Work<'_>, ids: &[i64], column: ReminderColumn)
                 messages::session_reminder(&u.full_name, &other, &at, lead),
             );
         }
+        // A session inside someone's quiet hours: its reminder goes now, not after it began.
+        n.not_held_past(mark, first.starts_at);
     }
     w.send(n).await?;
     Ok(done.len())

@@ -272,7 +272,7 @@ impl<'a> Work<'a> {
     /// rows instead of one each, in the order they were gathered.
     pub async fn send(&mut self, notices: Notices) -> Result<()> {
         let now = self.now;
-        let holds = self.holds(&notices.messages).await?;
+        let holds = self.holds(&notices.messages, &notices.hold_limits).await?;
         let new = outbox::insert_many_held(self.c(), &notices.messages, &holds, now).await?;
         for (msg, new) in notices.messages.into_iter().zip(new) {
             if new {
@@ -285,7 +285,7 @@ impl<'a> Work<'a> {
     async fn queue(&mut self, msg: NewMessage, files: &[Attachment]) -> Result<()> {
         let now = self.now;
         let hold = self
-            .holds(std::slice::from_ref(&msg))
+            .holds(std::slice::from_ref(&msg), &[None])
             .await?
             .pop()
             .flatten();
@@ -299,9 +299,14 @@ impl<'a> Work<'a> {
     }
 
     /// docs/domain.md#quiet-hours: when each of `messages` may be delivered — None: at once;
-    /// for a reminder or nudge written while its recipient's quiet hours hold, their end. One
-    /// read of the recipients' settings, none when no message is of a kind that waits.
-    async fn holds(&mut self, messages: &[NewMessage]) -> Result<Vec<Option<DateTime<Utc>>>> {
+    /// for a reminder or nudge written while its recipient's quiet hours hold, their end, unless
+    /// that is at or after its `limits` entry (what it reminds of). One read of the recipients'
+    /// settings, none when no message is of a kind that waits.
+    async fn holds(
+        &mut self,
+        messages: &[NewMessage],
+        limits: &[Option<DateTime<Utc>>],
+    ) -> Result<Vec<Option<DateTime<Utc>>>> {
         let mut users: Vec<i64> = messages
             .iter()
             .filter(|m| quiet::waits(m.kind))
@@ -317,13 +322,14 @@ impl<'a> Work<'a> {
         let now = self.now;
         Ok(messages
             .iter()
-            .map(|m| {
+            .enumerate()
+            .map(|(i, m)| {
                 let s = m
                     .recipient_user_id
                     .filter(|_| quiet::waits(m.kind))
                     .and_then(|id| settings.get(&id))?;
                 let (hours, tz) = quiet_window(s, defaults);
-                hours.release(now, tz)
+                hours.release_before(now, tz, limits.get(i).copied().flatten())
             })
             .collect())
     }
@@ -348,14 +354,39 @@ pub fn quiet_window(s: &QuietOf, defaults: &ProgramSettings) -> (quiet::QuietHou
 #[derive(Debug, Default)]
 pub struct Notices {
     messages: Vec<NewMessage>,
+    /// Per message: the time past which quiet hours may not hold it ([`Notices::not_held_past`]).
+    hold_limits: Vec<Option<DateTime<Utc>>>,
 }
 
 impl Notices {
+    /// How many messages are gathered so far: a mark for [`Notices::not_held_past`].
+    pub fn len(&self) -> usize {
+        self.messages.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+
+    /// The messages gathered since `mark` remind of something at `at` (a session's start):
+    /// quiet hours that would hold them until `at` or later do not hold them at all
+    /// (docs/domain.md#quiet-hours) — a reminder after the event is no reminder.
+    pub fn not_held_past(&mut self, mark: usize, at: DateTime<Utc>) {
+        for limit in self.hold_limits.iter_mut().skip(mark) {
+            *limit = Some(at);
+        }
+    }
+
+    fn push(&mut self, m: NewMessage) {
+        self.messages.push(m);
+        self.hold_limits.push(None);
+    }
+
     pub fn email(&mut self, user: &User, kind: &'static str, key: String, m: Mail) {
         if user.status.is_deactivated() {
             return;
         }
-        self.messages.push(NewMessage {
+        self.push(NewMessage {
             channel: outbox::EMAIL.to_string(),
             kind,
             recipient_user_id: Some(user.id),
@@ -382,7 +413,7 @@ impl Notices {
             return;
         }
         for link in links {
-            self.messages.push(NewMessage {
+            self.push(NewMessage {
                 channel: outbox::chat_channel(&link.provider),
                 kind,
                 recipient_user_id: Some(user.id),

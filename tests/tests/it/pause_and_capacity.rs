@@ -375,6 +375,28 @@ async fn capacity_two_takes_two_mentees_through_offers(app: &TestApp) {
         "{}",
         staff.text
     );
+
+    // Ana's match closes: the place it freed is ready at once (not on the worker's next pass),
+    // and Cleo is shown Maria again.
+    app.admin("/unassign ana@example.org").await;
+    let free = app
+        .personas(MARIA)
+        .await
+        .iter()
+        .filter(|p| p.match_status == MatchStatus::ReadyToBeMatched)
+        .count();
+    assert_eq!(free, 1, "{:?}", app.personas(MARIA).await);
+    assert_eq!(matched_personas(app, MARIA).await, 1);
+    let list = app.run(&cleo, "/mentors").await.expect("mentors");
+    assert!(list.text.contains("Maria Mentor"), "{}", list.text);
+    assert_eq!(
+        timers::run_due(&app.engine)
+            .await
+            .expect("timers")
+            .places_made,
+        0,
+        "nothing left for the worker to make"
+    );
 }
 
 async fn capacity_two_takes_two_mentees_from_one_autopair(app: &TestApp) {

@@ -418,7 +418,53 @@ async fn a_session_cancelled_in_the_night_is_not_reminded_in_the_morning(app: &T
     );
 }
 
+/// A session inside Ana's quiet hours (06:00 Berlin): its 24-hour reminder, due at 06:00 the
+/// day before, waits until 08:00 (still a day ahead); its 1-hour reminder, due at 05:00, would
+/// wait until after the session began, so it goes at once — and `/upcoming` says the same.
+async fn a_reminder_is_never_held_past_the_session_it_reminds_of(app: &TestApp) {
+    app.with_program().await;
+    let ana = ana_maria_and_lee(app).await;
+    app.admin("/program_set Spring timezone Europe/Berlin")
+        .await;
+    app.admin("/assign ana@example.org maria@example.org").await;
+    app.run(&ana, "/session_book at:\"2026-12-03 06:00\"")
+        .await
+        .expect("booked");
+    let held = |lead: &'static str| async move {
+        rows(app, "session_reminder", "ana@example.org")
+            .await
+            .into_iter()
+            .filter(|m| m.idempotency_key.contains(&format!(":{lead}:")))
+            .map(|m| m.not_before)
+            .collect::<Vec<_>>()
+    };
+
+    to(app, utc(2, 5, 0, 0)); // 06:00 Berlin, a day ahead
+    timers::run_due(&app.engine).await.expect("timers");
+    assert_eq!(
+        held("24 hours").await,
+        [Some(utc(2, 7, 0, 0)), Some(utc(2, 7, 0, 0))],
+        "chat and email wait until 08:00"
+    );
+
+    to(app, utc(3, 3, 30, 0)); // 04:30 Berlin
+    let ahead = app.admin("/upcoming Spring hours:2").await.text;
+    assert!(
+        ahead.contains("1-hour reminder to Ana Mentee and Maria Mentor")
+            && !ahead.contains("Ana Mentee's waits"),
+        "{ahead}"
+    );
+    to(app, utc(3, 4, 0, 0)); // 05:00 Berlin, an hour ahead
+    timers::run_due(&app.engine).await.expect("timers");
+    assert_eq!(
+        held("1 hour").await,
+        [None, None],
+        "not held past 06:00: it goes now"
+    );
+}
+
 both_backends!(
+    a_reminder_is_never_held_past_the_session_it_reminds_of,
     a_reminder_in_quiet_hours_waits_for_the_morning_and_a_reply_does_not,
     a_session_cancelled_in_the_night_is_not_reminded_in_the_morning,
     an_offer_expires_at_its_deadline_in_quiet_hours,

@@ -42,6 +42,8 @@ struct Item {
     /// Who gets its message (none for an expiry, whose state change is no reminder), by user id
     /// and name: a reminder falling in their quiet hours goes out at their end.
     to: Vec<(i64, String)>,
+    /// What a reminder reminds of starts then (a session): never held until after it.
+    hold_limit: Option<DateTime<Utc>>,
 }
 
 pub(crate) async fn upcoming(ctx: &mut Ctx<'_>, a: Upcoming) -> Result<Reply> {
@@ -153,6 +155,7 @@ pub(crate) async fn upcoming(ctx: &mut Ctx<'_>, a: Upcoming) -> Result<Reply> {
             kind,
             what,
             to,
+            hold_limit: None,
         });
     }
     // Session reminders, to both people.
@@ -190,6 +193,7 @@ pub(crate) async fn upcoming(ctx: &mut Ctx<'_>, a: Upcoming) -> Result<Reply> {
                     .iter()
                     .map(|p| (p.user.id, p.user.shown_name()))
                     .collect(),
+                hold_limit: both.first().map(|p| p.starts_at),
             });
         }
     }
@@ -209,6 +213,7 @@ pub(crate) async fn upcoming(ctx: &mut Ctx<'_>, a: Upcoming) -> Result<Reply> {
                     u.shown_name()
                 ),
                 to: vec![(u.id, u.shown_name())],
+                hold_limit: None,
             });
         }
     }
@@ -231,7 +236,7 @@ pub(crate) async fn upcoming(ctx: &mut Ctx<'_>, a: Upcoming) -> Result<Reply> {
             .filter_map(|(id, name)| {
                 // Held or not is decided in the recipient's own zone, as the outbox does.
                 let (hours, own_zone) = quiet_window(quiet.get(id)?, defaults);
-                let at = hours.release(sent, own_zone)?;
+                let at = hours.release_before(sent, own_zone, item.hold_limit)?;
                 // In the zone the line's own time is shown in.
                 let zone = item
                     .program
