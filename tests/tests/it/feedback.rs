@@ -315,14 +315,11 @@ async fn on_telegram_the_questions_are_answered_by_pressing_in_one_message() {
         text_of(&done).contains("Thank you") && keyboard(&done).is_empty(),
         "{done}"
     );
+    let ana_id = app.user_id("ana@example.org").await;
     let mut c = app.engine.db().pool().acquire().await.expect("conn");
-    let stored: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT question, answer FROM match_feedback WHERE match_id = $1 ORDER BY question",
-    )
-    .bind(id)
-    .fetch_all(&mut *c)
-    .await
-    .expect("answers");
+    let stored = mentorops_core::store::feedback::answers(&mut c, id, ana_id)
+        .await
+        .expect("answers");
     drop(c);
     assert_eq!(
         stored,

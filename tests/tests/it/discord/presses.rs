@@ -58,15 +58,9 @@ fn text(v: &Value) -> String {
 /// The feedback answers stored for `user` on match `id`: (question, answer), in order.
 async fn feedback_of(app: &TestApp, id: i64, user: i64) -> Vec<(i64, String)> {
     let mut c = app.engine.db().pool().acquire().await.expect("conn");
-    sqlx::query_as(
-        "SELECT question, answer FROM match_feedback WHERE match_id = $1 AND user_id = $2 \
-         ORDER BY question",
-    )
-    .bind(id)
-    .bind(user)
-    .fetch_all(&mut *c)
-    .await
-    .expect("feedback rows")
+    mentorops_core::store::feedback::answers(&mut c, id, user)
+        .await
+        .expect("feedback rows")
 }
 
 /// Two managers linked on Discord get the manual-match message as DMs; Paula presses "Pair
